@@ -1,0 +1,53 @@
+"""Checkpoints: model weights plus the config that builds them, written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from tinyee.errors import TinyeeError
+from tinyee.model.config import ModelConfig
+from tinyee.model.network import MultiExitMobileViT
+
+FORMAT = "tinyee-checkpoint-v1"
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call write(tmp_path), then rename over path, so a crash never leaves a half file at path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_checkpoint(path: Path, model: MultiExitMobileViT, **meta) -> None:
+    payload = {"format": FORMAT, "config": model.cfg.to_dict(), "state_dict": model.state_dict(), "meta": meta}
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def load_checkpoint(path: Path) -> tuple[MultiExitMobileViT, dict]:
+    """Rebuild the model from a checkpoint; returns (model in eval mode, meta)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TinyeeError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for truncated or foreign files
+        raise TinyeeError(f"checkpoint {path} is corrupt or not a torch file: {e}") from e
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise TinyeeError(f"{path} is not a tinyee checkpoint (expected format {FORMAT!r})")
+    model = MultiExitMobileViT(ModelConfig.from_dict(payload["config"]))
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as e:
+        raise TinyeeError(f"checkpoint {path} does not match its own config: {e}") from e
+    return model.eval(), payload.get("meta", {})

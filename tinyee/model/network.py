@@ -1,0 +1,78 @@
+"""The multi-exit MobileViT and its split into exit segments.
+
+Segment k holds the stages since exit k-1 (segment 0 also the stem) plus exit head k.
+A segment returns the exit's softmax and, except for the last, the feature map that the
+next segment consumes. Softmax is part of the segment so the int8 model ends in an int8
+SOFTMAX and the device's confidence check is an integer compare.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tinyee.model.blocks import InvertedResidual, MobileViTBlock, conv_bn_act
+from tinyee.model.config import ModelConfig
+from tinyee.model.heads import build_head
+
+
+def _build_stage(cin: int, st, patch: int) -> nn.Sequential:
+    blocks: list[nn.Module] = []
+    for i in range(st.mv2_blocks):
+        blocks.append(InvertedResidual(cin if i == 0 else st.channels, st.channels, st.stride if i == 0 else 1, st.expansion))
+    if st.transformer:
+        blocks.append(MobileViTBlock(st.channels, st.transformer, patch))
+    return nn.Sequential(*blocks)
+
+
+class MultiExitMobileViT(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.stem = conv_bn_act(cfg.in_channels, cfg.stem_channels, 3, stride=2)
+        self.stages = nn.ModuleList()
+        cin, size = cfg.stem_channels, cfg.input_size // 2
+        head_at = list(cfg.exit_stages) + [len(cfg.stages) - 1]
+        self.heads = nn.ModuleList()
+        for i, st in enumerate(cfg.stages):
+            self.stages.append(_build_stage(cin, st, cfg.patch_size))
+            cin, size = st.channels, size // st.stride
+            if i in head_at:
+                self.heads.append(build_head(cfg.exit_heads[len(self.heads)], cin, cfg.num_classes, size))
+
+    def _segment_stage_ranges(self) -> list[range]:
+        bounds = [-1, *self.cfg.exit_stages, len(self.cfg.stages) - 1]
+        return [range(bounds[k] + 1, bounds[k + 1] + 1) for k in range(self.cfg.num_exits)]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Logits of every exit, in exit order."""
+        x = self.stem(x)
+        logits = []
+        for k, stages in enumerate(self._segment_stage_ranges()):
+            for i in stages:
+                x = self.stages[i](x)
+            logits.append(self.heads[k](x))
+        return logits
+
+    def segments(self) -> list["Segment"]:
+        segs = []
+        for k, stages in enumerate(self._segment_stage_ranges()):
+            body = [self.stem] if k == 0 else []
+            body += [self.stages[i] for i in stages]
+            segs.append(Segment(nn.Sequential(*body), self.heads[k], is_last=k == self.cfg.num_exits - 1))
+        return segs
+
+
+class Segment(nn.Module):
+    """One exportable exit segment (shares its modules with the full model)."""
+
+    def __init__(self, body: nn.Sequential, head: nn.Module, is_last: bool):
+        super().__init__()
+        self.body = body
+        self.head = head
+        self.is_last = is_last
+
+    def forward(self, x: torch.Tensor):
+        feature = self.body(x)
+        probs = torch.softmax(self.head(feature), dim=-1)
+        return probs if self.is_last else (probs, feature)
