@@ -1,0 +1,117 @@
+"""Export of the shipped model: int8 segments, exact chaining, firmware op set, manifest."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tinyee.errors import TinyeeError
+from tinyee.export import FIRMWARE_INT8_OPS, export_model, load_manifest
+from tinyee.export.convert import check_int8_segment
+from tinyee.model import ModelConfig, MultiExitMobileViT, StageConfig, TransformerConfig
+from tinyee.model import heads
+from tinyee.tflite import TfliteModel
+
+# What the MobileViT segments are expected to lower to (NOTES.md, measured): all int8, all in the firmware set.
+EXPECTED_OPS = {"ADD", "BATCH_MATMUL", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+                "LOGISTIC", "MEAN", "MUL", "PAD", "RESHAPE", "RSQRT", "SOFTMAX", "SQUARED_DIFFERENCE", "SUB",
+                "TRANSPOSE"}
+
+
+def _segments(out):
+    return [TfliteModel.load(out / f"segment{k}.tflite") for k in range(3)]
+
+
+def test_segments_are_full_integer_with_only_firmware_ops(shipped_export):
+    out, manifest, _ = shipped_export
+    used = set()
+    for seg in _segments(out):
+        check_int8_segment(seg)  # raises on any op outside FIRMWARE_INT8_OPS or any non-int8 activation
+        assert all(t.dtype == np.int8 for t in seg.inputs + seg.outputs)
+        assert not any(op.name in ("QUANTIZE", "DEQUANTIZE") for op in seg.ops)
+        used |= set(seg.op_counts)
+    assert used == EXPECTED_OPS
+    assert used <= FIRMWARE_INT8_OPS
+
+
+def test_feature_quantization_chains_exactly_between_segments(shipped_export):
+    out, manifest, _ = shipped_export
+    segs = _segments(out)
+    for prev, nxt in zip(segs, segs[1:]):
+        feature = next(t for t in prev.outputs if len(t.shape) == 4)
+        assert feature.shape == nxt.inputs[0].shape
+        assert np.float32(feature.scales[0]) == np.float32(nxt.inputs[0].scales[0])
+        assert feature.zero_points == nxt.inputs[0].zero_points
+    for seg in segs:
+        probs = next(t for t in seg.outputs if len(t.shape) == 2)
+        assert probs.shape == (1, 10) and probs.scales[0] == 1 / 256 and probs.zero_points == (-128,)
+
+
+def test_manifest_describes_the_segments(shipped_export):
+    out, manifest, _ = shipped_export
+    assert load_manifest(out) == manifest
+    assert [s["file"] for s in manifest["segments"]] == ["segment0.tflite", "segment1.tflite", "segment2.tflite"]
+    for seg, tfl in zip(manifest["segments"], _segments(out)):
+        assert seg["ops"] == tfl.op_counts and seg["macs"] == tfl.macs > 0
+        assert seg["param_bytes"] == tfl.param_bytes
+        assert seg["float_check_max_abs_error"] < 1e-3
+    assert manifest["totals"]["macs"] == sum(s["macs"] for s in manifest["segments"])
+    assert manifest["thresholds_q"] == [103, 103]
+    assert manifest["input"]["shape"] == [1, 32, 32, 3]
+    # The MCU preset fits an STM32F405: weights well under 1 MB flash, activations well under 128 KB SRAM.
+    assert manifest["totals"]["param_bytes"] < 512 * 1024
+    assert max(s["activation_bytes"]["peak_op"] for s in manifest["segments"]) < 64 * 1024
+
+
+def test_tampered_or_missing_segment_is_detected(shipped_export, tmp_path):
+    out, manifest, _ = shipped_export
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in out.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    data = bytearray((copy / "segment1.tflite").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / "segment1.tflite").write_bytes(bytes(data))
+    with pytest.raises(TinyeeError, match="does not match the hash"):
+        load_manifest(copy)
+    (copy / "segment2.tflite").unlink()
+    (copy / "segment1.tflite").write_bytes((out / "segment1.tflite").read_bytes())
+    with pytest.raises(TinyeeError, match="segment2.tflite .* is missing"):
+        load_manifest(copy)
+    (copy / "manifest.json").write_text("{ not json")
+    with pytest.raises(TinyeeError, match="not a readable manifest"):
+        load_manifest(copy)
+
+
+def test_garbage_tflite_is_a_clear_error(tmp_path):
+    (tmp_path / "x.tflite").write_bytes(b"\x00\x01garbage" * 10)
+    with pytest.raises(TinyeeError, match="x.tflite is not a valid TFLite flatbuffer"):
+        TfliteModel.load(tmp_path / "x.tflite")
+
+
+class LeakyHead(nn.Module):
+    """An exit head with a layer tinyee's firmware has no kernel for (LEAKY_RELU)."""
+
+    def __init__(self, channels, num_classes, feature_size):
+        super().__init__()
+        self.act = nn.LeakyReLU(0.1)
+        self.fc = nn.Linear(channels, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.act(x).mean(dim=(2, 3)))
+
+
+def test_unsupported_layer_fails_export_naming_the_op_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setitem(heads.HEADS, "leaky", LeakyHead)
+    cfg = ModelConfig(name="tiny", input_size=16, in_channels=3, num_classes=4, stem_channels=8,
+                      stages=(StageConfig(channels=8), StageConfig(channels=8, transformer=TransformerConfig(16, 1, 2))),
+                      exit_stages=(0,), exit_heads=("linear", "leaky"))
+    torch.manual_seed(0)
+    model = MultiExitMobileViT(cfg).eval()
+    rep = np.random.default_rng(0).random((16, 3, 16, 16), dtype=np.float32)
+    out = tmp_path / "export"
+    with pytest.raises(TinyeeError, match=r"segment1.tflite: op #\d+ LEAKY_RELU is not supported"):
+        export_model(model, rep, out, [0.9], {})
+    assert list(tmp_path.iterdir()) == []  # neither the target nor a scratch directory is left behind

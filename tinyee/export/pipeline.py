@@ -1,0 +1,152 @@
+"""Export a multi-exit model as one int8 TFLite model per exit segment, plus a manifest.
+
+Segment k+1 is calibrated on segment k's *dequantized int8* output (computed with the TFLM
+reference runtime), so its input scale/zero point equal segment k's output ones; the export
+checks that equality and fails if it does not hold, rather than requantizing silently.
+Everything is written to a scratch directory that replaces the target only on success.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from tinyee.cascade import resolve_thresholds, threshold_to_q
+from tinyee.data import ImageSet, to_model_input
+from tinyee.errors import TinyeeError
+from tinyee.export.convert import (
+    check_float_conversion, check_int8_segment, onnx_to_saved_model, saved_model_to_int8, torch_to_onnx,
+)
+from tinyee.export.manifest import FORMAT, sha256, write_manifest
+from tinyee.model import MultiExitMobileViT, load_checkpoint
+from tinyee.runtime import SegmentRunner, dequantize, quantize
+from tinyee.tflite import TfliteModel
+
+FLOAT_CHECK_SAMPLES = 8
+TOOLS = ("torch", "onnx", "onnx2tf", "tensorflow", "tflite-micro")
+
+
+def _tensor_entry(t) -> dict:
+    return {"name": t.name, "shape": list(t.shape), "dtype": "int8", **t.quant()}
+
+
+def _segment_entry(k: int, file: str, data: bytes, tfl: TfliteModel, runner: SegmentRunner, seconds: float,
+                   float_err: float) -> dict:
+    outputs = {"probs": _tensor_entry(runner.probs)}
+    if runner.feature is not None:
+        outputs["feature"] = _tensor_entry(runner.feature)
+    return {
+        "index": k, "file": file, "sha256": sha256(data), "tflite_bytes": len(data),
+        "input": _tensor_entry(runner.input), "outputs": outputs,
+        "output_order": ["feature" if i == runner.feature_index else "probs" for i in range(len(tfl.outputs))],
+        "ops": tfl.op_counts, "macs": tfl.macs, "param_bytes": tfl.param_bytes,
+        "activation_bytes": {"input": runner.input.nbytes, "outputs": sum(t.nbytes for t in tfl.outputs),
+                             "peak_op": tfl.peak_op_activation_bytes},
+        "float_check_max_abs_error": float_err, "export_seconds": round(seconds, 2),
+    }
+
+
+def _run_int8(runner: SegmentRunner, xs_q: np.ndarray) -> np.ndarray:
+    return np.concatenate([runner.run(x)[1] for x in xs_q])
+
+
+def _next_representative(feature_q: np.ndarray, feature) -> np.ndarray:
+    """Calibration data for the next segment: exactly what the device hands it, dequantized.
+
+    The int8 outputs seldom reach -128 and 127 themselves, and the converter derives the next
+    input's scale from the observed range; one extra sample (a copy of the first with one
+    element at each end of the int8 range, values the boundary tensor can carry) makes the
+    observed range the representable one, so the derived scale/zero point equal the producer's.
+    """
+    anchor = feature_q[:1].copy()
+    anchor.reshape(-1)[:2] = (-128, 127)
+    return dequantize(np.concatenate([feature_q, anchor]), feature.scales[0], feature.zero_points[0])
+
+
+def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path, thresholds: list[float],
+                 source: dict, progress: Callable[[str], None] = lambda msg: None) -> dict:
+    """Write out_dir/{segment<k>.tflite, segment<k>.onnx, manifest.json}; return the manifest."""
+    cfg = model.cfg
+    if len(thresholds) != cfg.num_exits - 1:
+        raise TinyeeError(f"{len(thresholds)} thresholds for {cfg.num_exits - 1} intermediate exits")
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        rep = np.ascontiguousarray(rep_nchw.transpose(0, 2, 3, 1), dtype=np.float32)  # NHWC float
+        segments, prev_feature = [], None
+        t_all = time.time()
+        for k, seg in enumerate(model.segments()):
+            t0 = time.time()
+            name = f"segment{k}"
+            progress(f"{name}: torch -> ONNX -> onnx2tf")
+            work = scratch / f"{name}.work"
+            work.mkdir()
+            onnx_path = scratch / f"{name}.onnx"
+            torch_to_onnx(seg, rep, onnx_path)
+            saved = onnx_to_saved_model(onnx_path, work / "saved_model", rep)
+            float_err = check_float_conversion(seg, saved / f"{name}_float32.tflite", rep[:FLOAT_CHECK_SAMPLES])
+            progress(f"{name}: int8 calibration on {len(rep)} samples")
+            data = saved_model_to_int8(saved, rep)
+            tfl = TfliteModel(data, f"{name}.tflite")
+            check_int8_segment(tfl)
+            runner = SegmentRunner(data, "tflm", f"{name}.tflite")
+            if prev_feature is not None:
+                got, want = runner.input.quant(), prev_feature.quant()
+                if got != want or tuple(runner.input.shape) != tuple(prev_feature.shape):
+                    raise TinyeeError(
+                        f"{name}: input quantization {got} {list(runner.input.shape)} does not chain with "
+                        f"segment{k - 1}'s feature output {want} {list(prev_feature.shape)}"
+                    )
+            (scratch / f"{name}.tflite").write_bytes(data)
+            shutil.rmtree(work)
+            if runner.feature is not None:
+                xs_q = quantize(rep, runner.input.scales[0], runner.input.zero_points[0])
+                rep = _next_representative(_run_int8(runner, xs_q), runner.feature)
+                prev_feature = runner.feature
+            segments.append(_segment_entry(k, f"{name}.tflite", data, tfl, runner, time.time() - t0, float_err))
+        manifest = {
+            "format": FORMAT,
+            "model_id": sha256("".join(s["sha256"] for s in segments).encode())[:16],
+            "model": {"name": cfg.name, "config": cfg.to_dict(), **source},
+            "input": segments[0]["input"] | {"preprocess": "uint8 pixels / 255, grayscale repeated to "
+                                                           f"{cfg.in_channels} channels, zero-padded or resized "
+                                                           f"to {cfg.input_size}x{cfg.input_size}"},
+            "num_classes": cfg.num_classes,
+            "thresholds": list(thresholds),
+            "thresholds_q": [threshold_to_q(t) for t in thresholds],
+            "segments": segments,
+            "totals": {"macs": sum(s["macs"] for s in segments),
+                       "param_bytes": sum(s["param_bytes"] for s in segments),
+                       "tflite_bytes": sum(s["tflite_bytes"] for s in segments)},
+            "calibration_samples": int(len(rep_nchw)),
+            "export_seconds": round(time.time() - t_all, 1),
+            "tools": {t: importlib.metadata.version(t) for t in TOOLS},
+        }
+        write_manifest(scratch, manifest)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        scratch.rename(out_dir)
+        return manifest
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch)
+
+
+def export_checkpoint(checkpoint: Path, rep_set: ImageSet, out_dir: Path, thresholds: list[float] | None = None,
+                      progress: Callable[[str], None] = lambda msg: None) -> dict:
+    """Export a checkpoint file, calibrating on rep_set (thresholds as :func:`resolve_thresholds` takes them)."""
+    checkpoint = Path(checkpoint)
+    model, _ = load_checkpoint(checkpoint)
+    cfg = model.cfg
+    x = to_model_input(rep_set.images, cfg.input_size, cfg.in_channels).numpy()
+    source = {"checkpoint": str(checkpoint), "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
+              "calibration": rep_set.source}
+    return export_model(model, x, out_dir, resolve_thresholds(thresholds, cfg.num_exits), source, progress)

@@ -1,0 +1,138 @@
+"""Read int8 TFLite flatbuffers through the schema that ships in the tflite-micro wheel.
+
+Gives the op list, tensors with their quantization, and the per-model numbers the manifest
+reports (MACs, parameter bytes, activation bytes).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from tinyee.errors import TinyeeError
+
+OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+DTYPES = {
+    schema.TensorType.INT8: np.int8, schema.TensorType.UINT8: np.uint8, schema.TensorType.INT16: np.int16,
+    schema.TensorType.INT32: np.int32, schema.TensorType.INT64: np.int64, schema.TensorType.FLOAT32: np.float32,
+    schema.TensorType.BOOL: np.bool_,
+}
+
+
+@dataclass(frozen=True)
+class Tensor:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: type
+    scales: tuple[float, ...]
+    zero_points: tuple[int, ...]
+    data: np.ndarray | None  # constant tensors only
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+    @property
+    def is_const(self) -> bool:
+        return self.data is not None
+
+    def quant(self) -> dict:
+        """Per-tensor quantization as JSON-able dict (scale kept as the exact float32 value)."""
+        return {"scale": float(np.float32(self.scales[0])), "zero_point": int(self.zero_points[0])}
+
+
+@dataclass(frozen=True)
+class Op:
+    index: int
+    name: str
+    inputs: tuple[int, ...]  # -1 marks an omitted optional input
+    outputs: tuple[int, ...]
+    options: object
+
+
+class TfliteModel:
+    def __init__(self, data: bytes, name: str = "<bytes>"):
+        self.name = name
+        try:
+            self._m = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+            graph = self._m.subgraphs[0]
+        except Exception as e:  # flatbuffers raises assorted errors on garbage
+            raise TinyeeError(f"{name} is not a valid TFLite flatbuffer: {e}") from e
+        if len(self._m.subgraphs) != 1:
+            raise TinyeeError(f"{name}: {len(self._m.subgraphs)} subgraphs; tinyee segments have exactly one")
+        self.tensors = [self._tensor(i, t) for i, t in enumerate(graph.tensors)]
+        self.ops = [self._op(i, op) for i, op in enumerate(graph.operators or [])]
+        self.inputs = [self.tensors[i] for i in graph.inputs]
+        self.outputs = [self.tensors[i] for i in graph.outputs]
+
+    @classmethod
+    def load(cls, path: Path) -> "TfliteModel":
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise TinyeeError(f"cannot read {path}: {e}") from e
+        return cls(data, str(path))
+
+    def _tensor(self, i: int, t) -> Tensor:
+        q = t.quantization
+        scales = tuple(float(s) for s in (q.scale if q is not None and q.scale is not None else []))
+        zps = tuple(int(z) for z in (q.zeroPoint if q is not None and q.zeroPoint is not None else []))
+        dtype = DTYPES.get(t.type)
+        if dtype is None:
+            raise TinyeeError(f"{self.name}: tensor {i} has unsupported element type {t.type}")
+        buf = self._m.buffers[t.buffer].data if t.buffer < len(self._m.buffers) else None
+        shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
+        data = None
+        if buf is not None and len(buf):
+            data = np.frombuffer(bytes(buf), dtype=dtype).reshape(shape)
+        name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+        return Tensor(i, name, shape, dtype, scales, zps, data)
+
+    def _op(self, i: int, op) -> Op:
+        code = self._m.operatorCodes[op.opcodeIndex]
+        # Codes above 127 only fit the newer builtinCode field; older files use the deprecated one.
+        name = OP_NAMES.get(max(code.builtinCode, code.deprecatedBuiltinCode), f"UNKNOWN_{code.builtinCode}")
+        return Op(i, name, tuple(int(x) for x in op.inputs), tuple(int(x) for x in op.outputs), op.builtinOptions)
+
+    @cached_property
+    def op_counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(op.name for op in self.ops).items()))
+
+    def op_macs(self, op: Op) -> int:
+        """Multiply-accumulates of one op (0 for ops without a dot product)."""
+        out = self.tensors[op.outputs[0]]
+        n_out = int(np.prod(out.shape, dtype=np.int64))
+        if op.name == "CONV_2D":  # filter [Cout, Kh, Kw, Cin]
+            return n_out * int(np.prod(self.tensors[op.inputs[1]].shape[1:]))
+        if op.name == "DEPTHWISE_CONV_2D":  # filter [1, Kh, Kw, Cout]
+            kh, kw = self.tensors[op.inputs[1]].shape[1:3]
+            return n_out * kh * kw
+        if op.name == "FULLY_CONNECTED":  # weights [Out, In]
+            return n_out * self.tensors[op.inputs[1]].shape[-1]
+        if op.name == "BATCH_MATMUL":
+            lhs = self.tensors[op.inputs[0]].shape
+            adj_x = bool(getattr(op.options, "adjX", False))
+            return n_out * (lhs[-2] if adj_x else lhs[-1])
+        return 0
+
+    @cached_property
+    def macs(self) -> int:
+        return sum(self.op_macs(op) for op in self.ops)
+
+    @cached_property
+    def param_bytes(self) -> int:
+        return sum(t.nbytes for t in self.tensors if t.is_const)
+
+    @cached_property
+    def peak_op_activation_bytes(self) -> int:
+        """Largest sum of one op's non-constant input and output bytes: a lower bound on the arena."""
+        def live(op):
+            ids = {i for i in op.inputs + op.outputs if i >= 0 and not self.tensors[i].is_const}
+            return sum(self.tensors[i].nbytes for i in ids)
+        return max((live(op) for op in self.ops), default=0)
