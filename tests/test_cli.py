@@ -1,0 +1,71 @@
+"""The command line on bad input: a clear message, a non-zero exit code, nothing left half-written."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tinyee.model import MultiExitMobileViT, preset, save_checkpoint
+
+
+def tinyee(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tinyee", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def test_missing_checkpoint(tmp_path):
+    r = tinyee("export", "--checkpoint", tmp_path / "none.pt", "--out", tmp_path / "out")
+    assert r.returncode == 2 and "checkpoint not found" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_corrupt_checkpoint(tmp_path):
+    (tmp_path / "bad.pt").write_bytes(b"PK\x03\x04 definitely not a checkpoint")
+    r = tinyee("export", "--checkpoint", tmp_path / "bad.pt", "--out", tmp_path / "out")
+    assert r.returncode == 2 and "corrupt" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_dataset_in_wrong_layout(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("1,2,3\n")
+    r = tinyee("train", "--data", tmp_path / "data", "--out", tmp_path / "run", "--epochs", 1)
+    assert r.returncode == 2 and "not a dataset directory tinyee can read" in r.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_exit_past_last_stage_in_config(tmp_path):
+    cfg = preset("mcu").to_dict()
+    cfg["exit_stages"] = [1, 5]
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    r = tinyee("train", "--data", "/usr/share/datasets/fashion-mnist", "--config", tmp_path / "cfg.json",
+               "--out", tmp_path / "run", "--limit", 64)
+    assert r.returncode == 2 and "exit after stage 5 is not possible" in r.stderr
+
+
+def test_eval_without_export(tmp_path):
+    r = tinyee("eval", "--export", tmp_path)
+    assert r.returncode == 2 and "no manifest.json" in r.stderr
+
+
+def test_bad_thresholds(tmp_path):
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "m.pt", MultiExitMobileViT(preset("mcu")))
+    r = tinyee("export", "--checkpoint", tmp_path / "m.pt", "--out", tmp_path / "out", "--thresholds", "0.5,0.6,0.7")
+    assert r.returncode == 2 and "3 thresholds given for 2 intermediate exits" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_writes_checkpoint_config_and_history(tmp_path):
+    r = tinyee("train", "--data", "/usr/share/datasets/fashion-mnist", "--out", tmp_path / "run",
+               "--epochs", 1, "--limit", 512, "--batch-size", 64)
+    assert r.returncode == 0, r.stderr
+    from tinyee.model import load_checkpoint
+
+    model, meta = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert meta["epoch"] == 1 and model.cfg.num_exits == 3
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history[0]["test_accuracy"]) == 3 and history[0]["loss"] > 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["name"] == "mcu"

@@ -1,0 +1,3 @@
+from tinyee.cli import main
+
+main()
