@@ -15,7 +15,7 @@ from rich.console import Console
 
 from tinyee.errors import TinyeeError
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # messages are grepped and logged: no hard wraps
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CHECKPOINT = REPO_ROOT / "models" / "mcu-fashion-mnist" / "checkpoint.pt"
 

@@ -62,8 +62,8 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, rep_nhwc: np.ndarray) ->
         with _cwd(workdir), contextlib.redirect_stdout(io.StringIO()) as log:
             onnx2tf.convert(input_onnx_file_path=str(onnx_path), output_folder_path=str(out_dir),
                             non_verbose=True, output_signaturedefs=True)
-    except Exception as e:
-        raise TinyeeError(f"onnx2tf could not convert {onnx_path.name}: {e}\n{log.getvalue()[-2000:]}") from e
+    except (Exception, SystemExit) as e:  # onnx2tf calls sys.exit(1) on some failures
+        raise TinyeeError(f"onnx2tf could not convert {onnx_path.name}: {e!r}\n{log.getvalue()[-3000:]}") from e
     return out_dir
 
 

@@ -76,7 +76,7 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
     cfg = model.cfg
     if len(thresholds) != cfg.num_exits - 1:
         raise TinyeeError(f"{len(thresholds)} thresholds for {cfg.num_exits - 1} intermediate exits")
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # onnx2tf runs in another working directory
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
