@@ -1,0 +1,64 @@
+/* Integer arithmetic of TFLite Micro's int8 reference kernels (gemmlowp double rounding).
+ * Everything here is exact integer math, so host and Cortex-M builds agree bit for bit. */
+#ifndef TEE_FIXEDPOINT_H
+#define TEE_FIXEDPOINT_H
+
+#include <stdint.h>
+
+#define TEE_INT32_MIN ((int32_t)0x80000000)
+#define TEE_INT32_MAX ((int32_t)0x7fffffff)
+
+static inline int32_t tee_min32(int32_t a, int32_t b) { return a < b ? a : b; }
+static inline int32_t tee_max32(int32_t a, int32_t b) { return a > b ? a : b; }
+static inline int8_t tee_clamp8(int32_t v, int32_t lo, int32_t hi) { return (int8_t)tee_min32(tee_max32(v, lo), hi); }
+
+/* Wrapping shift left (the C++ reference multiplies by 1 << n and relies on wrap-around). */
+static inline int32_t tee_shl32(int32_t x, int n) { return (int32_t)((uint32_t)x << n); }
+
+/* gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), saturating -1 * -1. */
+static inline int32_t tee_srdhm(int32_t a, int32_t b) {
+    if (a == b && a == TEE_INT32_MIN) return TEE_INT32_MAX;
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31)); /* C division truncates, as in gemmlowp */
+}
+
+/* gemmlowp RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero. */
+static inline int32_t tee_rdbpot(int32_t x, int exponent) {
+    int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    int32_t remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier (double rounding); shift > 0 is a left shift. */
+static inline int32_t tee_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
+    int left = shift > 0 ? shift : 0;
+    int right = shift > 0 ? 0 : -shift;
+    return tee_rdbpot(tee_srdhm(tee_shl32(x, left), multiplier), right);
+}
+
+/* Saturating x * 2^exponent (exponent > 0) as gemmlowp's SaturatingRoundingMultiplyByPOT. */
+static inline int32_t tee_sat_shl(int32_t x, int exponent) {
+    int32_t threshold = (int32_t)(((int64_t)1 << (31 - exponent)) - 1);
+    if (x > threshold) return TEE_INT32_MAX;
+    if (x < -threshold) return TEE_INT32_MIN;
+    return tee_shl32(x, exponent);
+}
+
+/* Rescale a fixed-point raw value from src to dst integer bits (gemmlowp Rescale). */
+static inline int32_t tee_rescale(int32_t x, int src_bits, int dst_bits) {
+    int e = src_bits - dst_bits;
+    if (e > 0) return tee_sat_shl(x, e);
+    if (e < 0) return tee_rdbpot(x, -e);
+    return x;
+}
+
+/* Functions of gemmlowp's fixedpoint.h on int32 raw values (declared here, defined once). */
+int32_t tee_exp_on_negative_values(int32_t a, int integer_bits); /* exp(a) for a <= 0, result Q0.31 */
+int32_t tee_one_over_one_plus_x_for_x_in_0_1(int32_t a);         /* Q0.31 in, Q0.31 out */
+int32_t tee_logistic_fixed(int32_t a, int integer_bits);          /* Q0.31 out */
+int32_t tee_get_reciprocal(int32_t x, int x_integer_digits, int *num_bits_over_unit);
+void tee_inv_sqrt_multiplier(int32_t input, int32_t *out_multiplier, int32_t *out_shift);
+
+#endif

@@ -1,0 +1,118 @@
+/* tinyee int8 kernel library: portable C99, no allocation, bit-exact with TFLite Micro's
+ * reference int8 kernels. Parameter structs are filled by tinyee's code generator, which
+ * precomputes every multiplier, shift and offset at build time. */
+#ifndef TINYEE_KERNELS_H
+#define TINYEE_KERNELS_H
+
+#include <stdint.h>
+
+#define TEE_MAX_DIMS 6
+
+typedef struct {
+    int16_t in_h, in_w, in_c, out_h, out_w, out_c;
+    int16_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
+    int16_t depth_multiplier; /* depthwise only */
+    int32_t in_offset, out_offset, act_min, act_max;
+    const int32_t *mult, *shift; /* per output channel */
+} tee_conv_params;
+
+void tee_conv2d_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias, int8_t *out);
+void tee_depthwise_conv2d_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
+                             int8_t *out);
+
+typedef struct {
+    int32_t rows, in_depth, out_depth;
+    int32_t in_offset, filter_offset, out_offset, act_min, act_max;
+    const int32_t *mult, *shift; /* out_depth entries, or 1 when per_channel is 0 */
+    int32_t per_channel;
+} tee_fc_params;
+
+void tee_fully_connected_s8(const tee_fc_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
+                            int8_t *out);
+
+typedef struct {
+    int32_t batch[3];                       /* output batch dims (leading dims padded with 1) */
+    int32_t lhs_batch_stride[3], rhs_batch_stride[3];
+    int32_t rows, cols, depth;              /* out [rows, cols], accumulate over depth */
+    int32_t lhs_row_stride, lhs_depth_stride, rhs_depth_stride, rhs_col_stride;
+    int32_t lhs_offset, rhs_offset, out_offset, mult, shift;
+} tee_batch_matmul_params;
+
+void tee_batch_matmul_s8(const tee_batch_matmul_params *p, const int8_t *lhs, const int8_t *rhs, int8_t *out);
+
+typedef enum { TEE_ADD, TEE_SUB, TEE_MUL, TEE_SQUARED_DIFFERENCE } tee_binary_op;
+
+typedef struct {
+    tee_binary_op op;
+    int32_t ndims;
+    int32_t out_dims[TEE_MAX_DIMS];
+    int32_t in1_strides[TEE_MAX_DIMS], in2_strides[TEE_MAX_DIMS]; /* 0 where broadcast */
+    int32_t in1_offset, in2_offset, out_offset, left_shift;
+    int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
+    int32_t act_min, act_max;
+} tee_binary_params;
+
+void tee_binary_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+typedef struct {
+    int32_t size, in_zero_point, in_mult, in_left_shift, in_range_radius;
+} tee_logistic_params;
+
+void tee_logistic_s8(const tee_logistic_params *p, const int8_t *in, int8_t *out);
+
+typedef struct {
+    int32_t size, in_zero_point, out_zero_point, mult, shift;
+} tee_rsqrt_params;
+
+void tee_rsqrt_s8(const tee_rsqrt_params *p, const int8_t *in, int8_t *out);
+
+typedef struct {
+    int32_t rows, depth, in_mult, in_left_shift, diff_min;
+} tee_softmax_params;
+
+void tee_softmax_s8(const tee_softmax_params *p, const int8_t *in, int8_t *out);
+
+typedef struct {
+    int32_t outer, reduce, inner; /* input viewed as [outer, reduce, inner] */
+    int32_t in_zero_point, out_zero_point, mult, shift;
+} tee_mean_params;
+
+void tee_mean_s8(const tee_mean_params *p, const int8_t *in, int8_t *out);
+
+typedef struct {
+    int32_t ndims;
+    int32_t out_dims[TEE_MAX_DIMS];
+    int32_t in_strides[TEE_MAX_DIMS]; /* input stride of each output dim (permuted or strided view) */
+    int32_t in_start;                 /* element offset of the first input element */
+} tee_gather_params;
+
+/* TRANSPOSE and STRIDED_SLICE: copy a strided view of the input in output order. */
+void tee_strided_copy_s8(const tee_gather_params *p, const int8_t *in, int8_t *out);
+
+typedef struct {
+    int32_t ndims;
+    int32_t in_dims[TEE_MAX_DIMS], pad_before[TEE_MAX_DIMS], pad_after[TEE_MAX_DIMS];
+    int8_t pad_value;
+} tee_pad_params;
+
+void tee_pad_s8(const tee_pad_params *p, const int8_t *in, int8_t *out);
+
+/* CONCATENATION: inputs share quantization; each input contributes chunk[i] bytes per outer step. */
+void tee_concat_s8(int32_t outer, int32_t num_inputs, const int8_t *const *inputs, const int32_t *chunk, int8_t *out);
+
+typedef struct {
+    int16_t in_h, in_w, channels, out_h, out_w, k_h, k_w, stride_h, stride_w, pad_h, pad_w;
+    int32_t act_min, act_max;
+} tee_pool_params;
+
+void tee_average_pool_s8(const tee_pool_params *p, const int8_t *in, int8_t *out);
+
+typedef struct {
+    int32_t size, in_zero_point, out_zero_point;
+    int16_t output_multiplier_fixedpoint_int16, reluish_multiplier_fixedpoint_int16;
+    int32_t output_multiplier_exponent, reluish_multiplier_exponent;
+} tee_hard_swish_params;
+
+void tee_hard_swish_s8(const tee_hard_swish_params *p, const int8_t *in, int8_t *out);
+
+#endif

@@ -1,0 +1,46 @@
+"""Firmware compiler: int8 TFLite segments -> C calls into tinyee's kernel library.
+
+``lower`` turns ops into kernel calls with precomputed parameters, ``plan`` places tensors in
+one static arena shared by all segments, ``emit`` writes the C sources, ``host`` builds them
+natively for bit-exactness checks against TFLite Micro.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tinyee.compile.emit import CompiledSegment, write_sources
+from tinyee.compile.lower import lower
+from tinyee.compile.plan import plan_arena
+from tinyee.errors import TinyeeError
+from tinyee.tflite import TfliteModel
+
+
+def compile_segments(models: list[TfliteModel]) -> list[CompiledSegment]:
+    """Lower and plan each segment; segment k+1's input sits where segment k's feature map is."""
+    out, pinned = [], None
+    for k, m in enumerate(models):
+        calls = lower(m)
+        plan = plan_arena(m, calls, pinned)
+        ranks = {len(t.shape): t.index for t in m.outputs}
+        probs = ranks.get(2, m.outputs[0].index)
+        feature = ranks.get(4) if len(m.outputs) > 1 else None
+        out.append(CompiledSegment(k, m, calls, plan, probs, feature))
+        if feature is not None and k + 1 < len(models):
+            nxt = models[k + 1].inputs[0]
+            if tuple(nxt.shape) != tuple(m.tensors[feature].shape) or nxt.quant() != m.tensors[feature].quant():
+                raise TinyeeError(f"{models[k + 1].name}: input {list(nxt.shape)} {nxt.quant()} does not chain with "
+                                  f"{m.name}'s feature map {list(m.tensors[feature].shape)} {m.tensors[feature].quant()}")
+            pinned = {nxt.index: plan.offsets[feature]}
+    return out
+
+
+def compile_export(export_dir: Path, manifest: dict, out_dir: Path) -> list[CompiledSegment]:
+    """Generate tinyee_model.{h,c} for an exported cascade; returns the compiled segments."""
+    models = [TfliteModel.load(Path(export_dir) / s["file"]) for s in manifest["segments"]]
+    segments = compile_segments(models)
+    write_sources(Path(out_dir), segments, manifest["model_id"], manifest["thresholds_q"], manifest["num_classes"])
+    return segments
+
+
+__all__ = ["CompiledSegment", "compile_segments", "compile_export", "write_sources"]
