@@ -1,0 +1,80 @@
+"""Whole-segment bit-exactness of the generated C and the compiler's checks and memory plan."""
+
+import numpy as np
+import pytest
+
+from op_models import OpModel, options
+from tinyee.compile import compile_export, compile_segments
+from tinyee.compile.host import HostRunner, build_shared_library
+from tinyee.data import load_shipped
+from tinyee.errors import TinyeeError
+from tinyee.eval.host import quantized_inputs
+from tinyee.runtime import SegmentRunner
+from tinyee.tflite import TfliteModel
+
+
+@pytest.fixture(scope="module")
+def compiled(shipped_export, tmp_path_factory):
+    out_dir, manifest, _ = shipped_export
+    src = tmp_path_factory.mktemp("gen")
+    segments = compile_export(out_dir, manifest, src)
+    return out_dir, manifest, segments, HostRunner(build_shared_library(src, src / "model.so"), segments)
+
+
+def test_generated_segments_match_tflite_micro_on_every_shipped_image(compiled):
+    """Every exit's softmax and every feature map, for all 2,000 shipped test images: zero mismatches."""
+    out_dir, manifest, segments, host = compiled
+    oracle = [SegmentRunner((out_dir / s["file"]).read_bytes(), "tflm") for s in manifest["segments"]]
+    inputs = quantized_inputs(manifest, load_shipped("eval"))
+    compared = mismatched = 0
+    for x in inputs:
+        host.write(segments[0], segments[0].model.inputs[0].index, x)  # later segments read the arena in place
+        feature = x
+        for seg, ref in zip(segments, oracle):
+            host.run(seg.index)
+            probs, feature = ref.run(feature)
+            got = [host.view(seg, seg.probs_tensor).reshape(-1)]
+            want = [probs]
+            if seg.feature_tensor is not None:
+                got.append(host.view(seg, seg.feature_tensor).reshape(-1))
+                want.append(feature.reshape(-1))
+            for g, w in zip(got, want):
+                compared += w.size
+                mismatched += int((g != w).sum())
+    assert len(inputs) == 2000 and compared > 2000 * (10 * 3 + 2 * 8 * 8 * 24)
+    assert mismatched == 0
+
+
+def test_feature_map_is_handed_over_in_place(compiled):
+    _, _, segments, _ = compiled
+    for prev, nxt in zip(segments, segments[1:]):
+        assert nxt.plan.offsets[nxt.model.inputs[0].index] == prev.plan.offsets[prev.feature_tensor]
+
+
+def test_arena_plan_never_overlaps_live_tensors(compiled):
+    _, _, segments, _ = compiled
+    for seg in segments:
+        bufs = seg.plan.buffers
+        for i, (off_a, size_a, lo_a, hi_a) in enumerate(bufs):
+            for off_b, size_b, lo_b, hi_b in bufs[i + 1:]:
+                if not (hi_a < lo_b or hi_b < lo_a):  # alive at the same time
+                    assert off_a + size_a <= off_b or off_b + size_b <= off_a
+        # The plan may not exceed keeping every buffer separately, and must hold the largest op's operands.
+        assert seg.plan.size <= sum(size for _, size, _, _ in bufs)
+        assert seg.plan.size >= seg.model.peak_op_activation_bytes
+
+
+def test_unsupported_op_names_op_index_and_model():
+    m = OpModel()
+    x, y = m.tensor([1, 4], 0.1, 0), m.tensor([1, 4], 0.1, 0)
+    m.op("LEAKY_RELU", [x], [y], options("LeakyReluOptions", alpha=0.1), "LeakyReluOptions")
+    with pytest.raises(TinyeeError, match=r"leaky.tflite: op #0 LEAKY_RELU: no int8 kernel"):
+        compile_segments([TfliteModel(m.build([x], [y]), "leaky.tflite")])
+
+
+def test_non_int8_tensors_are_refused():
+    m = OpModel()
+    x, y = m.tensor([2, 3], dtype=np.int32), m.tensor([2, 3], dtype=np.int32)
+    m.op("ADD", [x, x], [y], options("AddOptions"), "AddOptions")
+    with pytest.raises(TinyeeError, match="int32; the firmware runs int8 only"):
+        compile_segments([TfliteModel(m.build([x], [y]), "int32.tflite")])
