@@ -1,0 +1,218 @@
+/* tinyee cascade firmware: runs the int8 segments, stops at the first confident exit, and
+ * answers the host over UART with the line protocol described in firmware/PROTOCOL.md. */
+#include <stdint.h>
+#include <string.h>
+
+#include "board_config.h"
+#include "tee_board.h"
+#include "tinyee_model.h"
+
+#define LINE_MAX 400
+
+static int8_t arena[TINYEE_ARENA_SIZE] __attribute__((aligned(16)));
+static int8_t input[TINYEE_INPUT_SIZE];
+
+/* --- framed output: every line ends with *HH, the XOR of its bytes -------------------------- */
+static uint8_t out_sum;
+
+static void put_char(char c) {
+    out_sum ^= (uint8_t)c;
+    tee_uart_putc(c);
+}
+
+static void put_str(const char *s) {
+    while (*s) put_char(*s++);
+}
+
+static void put_uint(uint64_t v) {
+    char buf[21];
+    int n = 0;
+    do {
+        buf[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) put_char(buf[--n]);
+}
+
+static void put_int(int32_t v) {
+    if (v < 0) {
+        put_char('-');
+        put_uint((uint64_t)(-(int64_t)v));
+    } else {
+        put_uint((uint64_t)v);
+    }
+}
+
+static const char HEX[] = "0123456789ABCDEF";
+
+static void put_hex32(uint32_t v) {
+    for (int i = 28; i >= 0; i -= 4) put_char(HEX[(v >> i) & 0xF]);
+}
+
+static void begin_line(const char *head) {
+    out_sum = 0;
+    put_str(head);
+}
+
+static void end_line(void) {
+    const uint8_t sum = out_sum;
+    tee_uart_putc('*');
+    tee_uart_putc(HEX[sum >> 4]);
+    tee_uart_putc(HEX[sum & 0xF]);
+    tee_uart_putc('\r');
+    tee_uart_putc('\n');
+}
+
+static void reply(const char *text) {
+    begin_line(text);
+    end_line();
+}
+
+/* --- input -------------------------------------------------------------------------------- */
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* Reads one line; returns its length without the checksum, or -1 when the frame is bad. */
+static int read_line(char *line) {
+    int n = 0, overflow = 0;
+    for (;;) {
+        const int c = tee_uart_getc();
+        if (c == '\n') break;
+        if (c == '\r') continue;
+        if (n < LINE_MAX - 1) line[n++] = (char)c;
+        else overflow = 1;
+    }
+    line[n] = 0;
+    if (overflow || n < 3 || line[n - 3] != '*') return -1;
+    const int hi = hex_value(line[n - 2]), lo = hex_value(line[n - 1]);
+    uint8_t sum = 0;
+    for (int i = 0; i < n - 3; ++i) sum ^= (uint8_t)line[i];
+    if (hi < 0 || lo < 0 || sum != (uint8_t)(hi << 4 | lo)) return -1;
+    line[n - 3] = 0;
+    return n - 3;
+}
+
+static const char *parse_int(const char *s, int32_t *out) {
+    int neg = 0;
+    int32_t v = 0;
+    if (*s == '-') {
+        neg = 1;
+        ++s;
+    }
+    if (*s < '0' || *s > '9') return 0;
+    while (*s >= '0' && *s <= '9') v = v * 10 + (*s++ - '0');
+    *out = neg ? -v : v;
+    return s;
+}
+
+static uint32_t crc32(const int8_t *data, int32_t n) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (int32_t i = 0; i < n; ++i) {
+        crc ^= (uint8_t)data[i];
+        for (int b = 0; b < 8; ++b) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+/* --- commands ------------------------------------------------------------------------------- */
+static void cmd_id(void) {
+    begin_line("m-id model=" TINYEE_MODEL_ID " board=" TEE_BOARD_NAME " segments=");
+    put_int(TINYEE_NUM_SEGMENTS);
+    put_str(" classes=");
+    put_int(TINYEE_NUM_CLASSES);
+    put_str(" input=");
+    put_int(TINYEE_INPUT_SIZE);
+    put_str(" arena=");
+    put_int(TINYEE_ARENA_SIZE);
+    put_str(" tick=" TEE_TICK_NAME " clock=");
+    put_uint(TEE_CLOCK_HZ);
+    end_line();
+}
+
+static void cmd_db(const char *args) {
+    int32_t offset;
+    const char *p = parse_int(args, &offset);
+    if (!p || *p != ' ' || offset < 0) { reply("m-error bad-args"); return; }
+    ++p;
+    int32_t n = 0;
+    while (p[0] && p[1]) {
+        const int hi = hex_value(p[0]), lo = hex_value(p[1]);
+        if (hi < 0 || lo < 0 || offset + n >= TINYEE_INPUT_SIZE) { reply("m-error bad-args"); return; }
+        input[offset + n++] = (int8_t)(hi << 4 | lo);
+        p += 2;
+    }
+    if (*p) { reply("m-error bad-args"); return; }
+    begin_line("m-ok db ");
+    put_int(offset);
+    put_char(' ');
+    put_int(n);
+    end_line();
+}
+
+/* Runs the cascade; force >= 0 runs segments 0..force and takes that exit whatever its confidence. */
+static void cmd_infer(const char *args) {
+    int32_t force = -1;
+    if (*args && !parse_int(args, &force)) { reply("m-error bad-args"); return; }
+    if (force >= TINYEE_NUM_SEGMENTS) { reply("m-error bad-args"); return; }
+    uint64_t ticks[TINYEE_NUM_SEGMENTS];
+    memcpy(arena + TINYEE_INPUT_OFFSET, input, TINYEE_INPUT_SIZE);
+    int exit_index = 0, best = 0;
+    int32_t confidence = -128;
+    for (int k = 0; k < TINYEE_NUM_SEGMENTS; ++k) {
+        const uint64_t t0 = tee_ticks();
+        tinyee_segments[k](arena);
+        ticks[k] = tee_ticks() - t0;
+        const int8_t *probs = arena + tinyee_probs_offset[k];
+        best = 0;
+        for (int c = 1; c < TINYEE_NUM_CLASSES; ++c)
+            if (probs[c] > probs[best]) best = c; /* ties go to the lowest class index */
+        confidence = probs[best];
+        exit_index = k;
+        if (force >= 0 ? k == force : confidence >= tinyee_threshold_q[k]) break;
+    }
+    begin_line("m-result exit=");
+    put_int(exit_index);
+    put_str(" class=");
+    put_int(best);
+    put_str(" conf=");
+    put_int(confidence);
+    put_str(" crc=");
+    put_hex32(crc32(input, TINYEE_INPUT_SIZE));
+    put_str(" ticks=");
+    for (int k = 0; k <= exit_index; ++k) {
+        if (k) put_char(',');
+        put_uint(ticks[k]);
+    }
+    end_line();
+}
+
+int main(void) {
+    static char line[LINE_MAX];
+    tee_uart_init();
+    tee_timer_init();
+    reply("m-ready");
+    for (;;) {
+        if (read_line(line) < 0) {
+            reply("m-error bad-frame");
+            continue;
+        }
+        if (strcmp(line, "id") == 0) {
+            cmd_id();
+        } else if (strncmp(line, "db ", 3) == 0) {
+            cmd_db(line + 3);
+        } else if (strcmp(line, "infer") == 0 || strncmp(line, "infer ", 6) == 0) {
+            cmd_infer(line[5] ? line + 6 : line + 5);
+        } else if (strcmp(line, "quit") == 0) {
+            reply("m-bye");
+#if TEE_SEMIHOSTING
+            tee_board_exit(0);
+#endif
+        } else {
+            reply("m-error unknown-command");
+        }
+    }
+}

@@ -1,0 +1,105 @@
+"""Firmware image: generated model C + kernels + cascade runtime + board code, built by SCons.
+
+The build fails with the numbers when the image does not fit the board's flash or RAM.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinyee.boards import Board
+from tinyee.compile import compile_export
+from tinyee.compile.host import KERNEL_DIR, kernel_sources
+from tinyee.errors import TinyeeError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIRMWARE_DIR = REPO_ROOT / "firmware"
+TOOLCHAIN = "arm-none-eabi-"
+OPT_LEVELS = ("-O2", "-Os", "-O3")
+
+
+@dataclass
+class FirmwareImage:
+    board: str
+    elf: Path
+    flash_bytes: int
+    ram_bytes: int
+    arena_bytes: int
+    weights_bytes: int
+    manifest: dict
+
+    def summary(self, board: Board) -> dict:
+        return {"board": self.board, "elf": str(self.elf), "flash_bytes": self.flash_bytes,
+                "flash_limit": board.flash_bytes, "ram_bytes": self.ram_bytes, "ram_limit": board.ram_bytes,
+                "arena_bytes": self.arena_bytes, "model_id": self.manifest["model_id"]}
+
+
+def section_sizes(elf: Path) -> tuple[int, int]:
+    """(flash, RAM) bytes from the ELF's sections: flash = code, constants, .data image; RAM = .data, .bss, stack."""
+    out = subprocess.run([TOOLCHAIN + "size", "-A", str(elf)], capture_output=True, text=True, check=True).stdout
+    sizes = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\.\S+)\s+(\d+)\s+\d+", out, re.M)}
+    flash = sizes.get(".text", 0) + sizes.get(".ARM.exidx", 0) + sizes.get(".data", 0)
+    ram = sizes.get(".data", 0) + sizes.get(".bss", 0) + sizes.get(".stack", 0)
+    return flash, ram
+
+
+def _scons(build_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "SCons", "-Q", "-f", str(FIRMWARE_DIR / "SConstruct"),
+                           f"BUILD={build_dir}"], capture_output=True, text=True, cwd=REPO_ROOT)
+
+
+def build_firmware(export_dir: Path, manifest: dict, board: Board, out_dir: Path, opt: str = "-O2") -> FirmwareImage:
+    if opt not in OPT_LEVELS:
+        raise TinyeeError(f"optimisation level {opt!r}: choose one of {', '.join(OPT_LEVELS)}")
+    if shutil.which(TOOLCHAIN + "gcc") is None:
+        raise TinyeeError(f"{TOOLCHAIN}gcc not found; install Debian's gcc-arm-none-eabi (scripts/setup.sh does)")
+    out_dir = Path(out_dir).resolve()
+    src = out_dir / "src"
+    segments = compile_export(export_dir, manifest, src)
+    (src / "board_config.h").write_text(board.config_header())
+    (out_dir / "memory.ld").write_text(board.memory_ld())
+    sources = [*kernel_sources(), FIRMWARE_DIR / "runtime" / "main.c", src / "tinyee_model.c", *board.sources()]
+    config = {
+        "toolchain": TOOLCHAIN, "cflags": [*board.cflags, opt],
+        "include_dirs": [str(KERNEL_DIR), str(FIRMWARE_DIR / "runtime"), str(src)],
+        "sources": [str(s) for s in sources], "linker_script": str(REPO_ROOT / "boards" / "common" / "cortex-m.ld"),
+    }
+    (out_dir / "build.json").write_text(json.dumps(config, indent=2) + "\n")
+    result = _scons(out_dir)
+    if result.returncode:
+        overflow = re.findall(r"region `(\w+)' overflowed by (\d+) bytes", result.stderr)
+        if overflow:
+            raise TinyeeError(_does_not_fit(board, out_dir, manifest))
+        raise TinyeeError(f"firmware build for {board.name} failed:\n{(result.stdout + result.stderr)[-4000:]}")
+    elf = out_dir / "firmware.elf"
+    flash, ram = section_sizes(elf)
+    weights = sum(s["param_bytes"] for s in manifest["segments"])
+    arena = max(s.plan.size for s in segments)
+    return FirmwareImage(board.name, elf, flash, ram, arena, weights, manifest)
+
+
+def _does_not_fit(board: Board, out_dir: Path, manifest: dict) -> str:
+    """Relink with roomy memory to measure the image, then say by how much it misses."""
+    probe = out_dir / "probe"
+    probe.mkdir(exist_ok=True)
+    (probe / "memory.ld").write_text(board.memory_ld(scale=64))
+    config = json.loads((out_dir / "build.json").read_text())
+    (probe / "build.json").write_text(json.dumps(config))
+    result = _scons(probe)
+    if result.returncode:
+        return f"model {manifest['model_id']} does not fit board {board.name}, and not even 64x its memory"
+    flash, ram = section_sizes(probe / "firmware.elf")
+    shutil.rmtree(probe)
+    parts = []
+    if flash > board.flash_bytes:
+        parts.append(f"flash needs {flash:,} bytes of {board.flash_bytes:,} ({flash - board.flash_bytes:,} too many)")
+    if ram > board.ram_bytes:
+        parts.append(f"RAM needs {ram:,} bytes of {board.ram_bytes:,} ({ram - board.ram_bytes:,} too many)")
+    return (f"model {manifest['model_id']} does not fit board {board.name}: " + "; ".join(parts) +
+            f" (weights {sum(s['param_bytes'] for s in manifest['segments']):,} B)")
