@@ -141,6 +141,39 @@ def eval_cmd(export_dir, checkpoint, data, samples, thresholds, runtimes, json_o
     _eval(export_dir, checkpoint, data, samples, thresholds, runtimes, json_out)
 
 
+def _build(export_dir: Path, board_name: str, out: Path, opt: str):
+    from tinyee.boards import load_board
+    from tinyee.compile.firmware import build_firmware
+    from tinyee.export import load_manifest
+
+    board = load_board(board_name)
+    manifest = load_manifest(export_dir)
+    with console.status(f"building firmware for {board.name}"):
+        image = build_firmware(export_dir, manifest, board, out, opt)
+    console.print(f"{board.name}: {image.elf}")
+    console.print(f"  flash {image.flash_bytes:,} of {board.flash_bytes:,} bytes ({100 * image.flash_bytes / board.flash_bytes:.1f}%), "
+                  f"weights {image.weights_bytes:,}")
+    console.print(f"  RAM   {image.ram_bytes:,} of {board.ram_bytes:,} bytes ({100 * image.ram_bytes / board.ram_bytes:.1f}%), "
+                  f"arena {image.arena_bytes:,}")
+    return board, image
+
+
+@cli.command()
+@click.option("--board", "board_name", default="mps2-an386", show_default=True,
+              help="Board name (boards/*.json) or a board JSON file.")
+@click.option("--export", "export_dir", type=click.Path(path_type=Path),
+              help="Export directory (default: export the shipped checkpoint into OUT/export).")
+@click.option("--out", type=click.Path(path_type=Path), help="Build directory (default: build/<board>).")
+@click.option("--opt", type=click.Choice(["-O2", "-Os", "-O3"]), default="-O2", show_default=True)
+def build(board_name, export_dir, out, opt):
+    """Compile the int8 segments to C and build the cascade firmware for a board."""
+    out = out or Path("build") / Path(board_name).stem
+    if export_dir is None:
+        export_dir = out / "export"
+        _export(SHIPPED_CHECKPOINT, export_dir, "shipped", None, None)
+    _build(export_dir, board_name, out, opt)
+
+
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/demo"), show_default=True)
 @click.option("--samples", type=int, help="Evaluate only the first N shipped images.")

@@ -87,7 +87,8 @@ def list_boards() -> list[str]:
 
 
 def load_board(name: str) -> Board:
-    path = BOARDS_DIR / f"{name}.json"
+    """A board by name (boards/<name>.json) or by the path of a user's own board file."""
+    path = Path(name) if name.endswith(".json") else BOARDS_DIR / f"{name}.json"
     if not path.is_file():
         raise TinyeeError(f"unknown board {name!r}; boards: {', '.join(list_boards())}")
     try:
@@ -99,4 +100,4 @@ def load_board(name: str) -> Board:
         raise TinyeeError(f"board file {path} lacks {', '.join(missing)}")
     if spec["uart"].get("driver") not in UART_SOURCES:
         raise TinyeeError(f"board file {path}: unknown UART driver {spec['uart'].get('driver')!r}")
-    return Board(name, spec)
+    return Board(spec["name"], spec)

@@ -1,0 +1,93 @@
+"""Firmware images: every board builds, the fit check reports numbers, and the cascade running
+in QEMU returns the host int8 cascade's exits and classes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tinyee.boards import list_boards, load_board
+from tinyee.cascade import cascade
+from tinyee.compile.firmware import build_firmware
+from tinyee.data import load_shipped
+from tinyee.device import DeviceLink, QemuBoard
+from tinyee.device.protocol import frame, unframe
+from tinyee.errors import TinyeeError
+from tinyee.eval.host import int8_exit_probs, quantized_inputs
+
+QEMU_SAMPLES = 120
+
+
+@pytest.fixture(scope="module")
+def an386(shipped_export, tmp_path_factory):
+    out_dir, manifest, _ = shipped_export
+    board = load_board("mps2-an386")
+    return board, build_firmware(out_dir, manifest, board, tmp_path_factory.mktemp("an386"))
+
+
+@pytest.mark.parametrize("name", list_boards())
+def test_every_board_builds(shipped_export, tmp_path, name):
+    out_dir, manifest, _ = shipped_export
+    board = load_board(name)
+    image = build_firmware(out_dir, manifest, board, tmp_path)
+    assert image.elf.is_file() and (tmp_path / "firmware.bin").is_file()
+    assert image.weights_bytes < image.flash_bytes <= board.flash_bytes
+    assert image.arena_bytes < image.ram_bytes <= board.ram_bytes
+
+
+def test_netduinoplus2_fits_its_1mb_flash_and_128kb_ram(shipped_export, tmp_path):
+    out_dir, manifest, _ = shipped_export
+    image = build_firmware(out_dir, manifest, load_board("netduinoplus2"), tmp_path)
+    assert image.flash_bytes <= 1024 * 1024 and image.ram_bytes <= 128 * 1024
+
+
+def test_model_too_big_for_board_fails_with_numbers(shipped_export, tmp_path):
+    out_dir, manifest, _ = shipped_export
+    spec = json.loads(json.dumps(load_board("netduinoplus2").spec))
+    spec["name"] = "tiny-ram"
+    spec["memory"]["ram"]["size"] = 16 * 1024
+    spec["memory"]["flash"]["size"] = 128 * 1024
+    (tmp_path / "tiny.json").write_text(json.dumps(spec))
+    with pytest.raises(TinyeeError, match=r"does not fit board tiny-ram: flash needs [\d,]+ bytes of 131,072 "
+                                          r"\([\d,]+ too many\); RAM needs [\d,]+ bytes of 16,384"):
+        build_firmware(out_dir, manifest, load_board(str(tmp_path / "tiny.json")), tmp_path / "build")
+
+
+def test_qemu_cascade_matches_host_int8_cascade(shipped_export, an386):
+    out_dir, manifest, _ = shipped_export
+    board, image = an386
+    data = load_shipped("eval").take(QEMU_SAMPLES)
+    inputs = quantized_inputs(manifest, data)
+    probs = int8_exit_probs(out_dir, manifest, inputs, "tflm", progress=False)
+    host_exit, host_class = cascade(probs, manifest["thresholds"])
+    with QemuBoard(board, image.elf) as qemu:
+        link = DeviceLink(qemu.port)
+        link.wait_ready()
+        info = link.identify()
+        assert info["model"] == manifest["model_id"] and info["board"] == "mps2-an386"
+        results = [link.infer(x.tobytes()) for x in inputs]
+        # Forcing each exit on one input gives that exit's class and one tick count per segment run.
+        forced = [link.infer(inputs[0].tobytes(), force_exit=k) for k in range(3)]
+        again = link.infer(inputs[0].tobytes(), force_exit=2)
+    assert [r.exit for r in results] == host_exit.tolist()
+    assert [r.cls for r in results] == host_class.tolist()
+    assert len(set(host_exit.tolist())) == 3  # the sample exercises every exit
+    for k, r in enumerate(forced):
+        assert r.exit == k and r.cls == int(probs[k, 0].argmax()) and len(r.ticks) == k + 1
+        assert r.confidence == int(probs[k, 0].max())
+    # -icount makes the count deterministic up to SysTick's granularity (one tick = 40 instructions on
+    # an386): where a segment starts within a tick depends on how long the firmware polled the UART.
+    assert all(abs(a - b) <= 1 for a, b in zip(again.ticks, forced[2].ticks))
+    assert all(t > 0 for t in again.ticks)
+
+
+def test_firmware_rejects_garbled_commands_and_keeps_serving(an386):
+    board, image = an386
+    with QemuBoard(board, image.elf) as qemu:
+        link = DeviceLink(qemu.port)
+        link.wait_ready()
+        qemu.port.write(b"id*00\n")  # wrong checksum
+        assert unframe(qemu.port.readline()) == "m-error bad-frame"
+        qemu.port.write(frame("bogus"))
+        assert unframe(qemu.port.readline()) == "m-error unknown-command"
+        assert link.identify()["segments"] == "3"
