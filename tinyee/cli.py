@@ -174,14 +174,161 @@ def build(board_name, export_dir, out, opt):
     _build(export_dir, board_name, out, opt)
 
 
+def _firmware_for(board, export_dir: Path, elf: Path | None, build_dir: Path) -> Path:
+    """The ELF to run: the one given, or the build folder's (built first when missing or stale)."""
+    from tinyee.compile.firmware import build_firmware
+    from tinyee.export import load_manifest
+
+    if elf is not None:
+        if not Path(elf).is_file():
+            raise TinyeeError(f"firmware image {elf} not found")
+        return Path(elf)
+    image = build_dir / "firmware.elf"
+    header = build_dir / "src" / "tinyee_model.h"
+    manifest = load_manifest(export_dir)
+    if not image.is_file() or manifest["model_id"] not in header.read_text():
+        build_firmware(export_dir, manifest, board, build_dir)
+    return image
+
+
+def _bench(board_name: str, export_dir: Path, elf: Path | None, port: str | None, data: str, samples: int | None,
+           force_samples: int, out: Path, resume: bool, timeout: float) -> dict:
+    import numpy as np
+    import serial
+    from rich.table import Table
+    from tqdm import tqdm
+
+    from tinyee.bench import BenchPlan, run_bench, summarize, write_outputs
+    from tinyee.boards import load_board
+    from tinyee.cascade import cascade
+    from tinyee.device import DeviceLink, QemuBoard
+    from tinyee.eval.host import int8_exit_probs, quantized_inputs
+    from tinyee.export import load_manifest
+
+    board = load_board(board_name)
+    manifest = load_manifest(export_dir)
+    data_set = _load_data(data, "eval", samples)
+    inputs = quantized_inputs(manifest, data_set)
+    probs = int8_exit_probs(export_dir, manifest, inputs, "tflm")
+    host_exit, host_class = cascade(probs, manifest["thresholds"])
+    plan = BenchPlan(manifest["model_id"], board.name, inputs, data_set.labels, host_exit, host_class,
+                     len(manifest["segments"]) if force_samples else 0, force_samples)
+
+    def bench_on(link):
+        info = link.identify()
+        if info.get("model") != manifest["model_id"]:
+            raise TinyeeError(f"the firmware on {board.name} runs model {info.get('model')}, but the export is model "
+                              f"{manifest['model_id']}: rebuild and flash it (tinyee build / tinyee flash)")
+        bar = lambda it: tqdm(it, desc=f"bench on {board.name}", unit="sample", disable=None)  # noqa: E731
+        try:
+            return run_bench(link, plan, out, resume, progress=bar)
+        except KeyboardInterrupt:
+            console.print(f"interrupted; the results so far are in {out / 'results.jsonl'} (--resume continues)")
+            raise
+
+    if port:
+        try:
+            ser = serial.serial_for_url(port, baudrate=115200, timeout=0.5)
+        except (serial.SerialException, ValueError) as e:
+            raise TinyeeError(f"cannot open serial port {port}: {e}") from e
+        with ser:
+            records = bench_on(DeviceLink(ser, timeout=timeout))
+    else:
+        if not board.emulated:
+            raise TinyeeError(f"{board.name} is a real board: flash it (tinyee flash) and give its serial port with --port")
+        image = _firmware_for(board, export_dir, elf, out / "firmware")
+        with QemuBoard(board, image) as qemu:
+            link = DeviceLink(qemu.port, timeout=timeout)
+            link.wait_ready()
+            records = bench_on(link)
+            if qemu.proc.poll() is not None:
+                raise TinyeeError("QEMU exited during the bench")
+    summary = summarize(records, board, manifest, probs, data_set.labels)
+    paths = write_outputs(summary, out)
+    unit = summary["latency_unit"]
+    table = Table(title=f"tinyee bench: {board.name}, model {summary['model_id']} "
+                        f"({summary['completed']} samples; latency in {unit.replace('_', ' ')})")
+    for c in ("exit", "exit share", "median ticks", f"median {unit.replace('_', ' ')}", "p90 ticks", "max ticks"):
+        table.add_column(c, justify="right")
+    for row, frac in zip(summary["per_exit"], summary["exit_fractions"]):
+        t = row.get("ticks", {})
+        table.add_row(str(row["exit"]), f"{100 * frac:.1f}%", f"{t.get('median', 0):,.0f}",
+                      f"{row.get(unit, {}).get('median', 0):,.0f}", f"{t.get('p90', 0):,.0f}", f"{t.get('max', 0):,.0f}")
+    Console().print(table)
+    console.print(f"on-device accuracy {100 * summary['device_accuracy']:.2f}%, average ticks "
+                  f"{summary['average_ticks']:,.0f} = {100 * summary['average_vs_run_to_end']:.1f}% of running to the end; "
+                  f"host/device agreement {100 * summary['host_agreement']:.2f}%"
+                  + (f"; LOST samples: {summary['lost']}" if summary["lost"] else ""))
+    for d in summary["disagreements"]:
+        console.print(f"[red]disagreement[/red] sample {d['sample']}: device exit {d['exit']} class {d['cls']}, "
+                      f"host exit {d['host_exit']} class {d['host_class']}")
+    console.print("wrote " + ", ".join(str(p) for p in [out / "results.jsonl", *paths]))
+    return summary
+
+
+@cli.command()
+@click.option("--board", "board_name", default="mps2-an386", show_default=True)
+@click.option("--export", "export_dir", type=click.Path(path_type=Path), default=Path("build/demo/export"),
+              show_default=True)
+@click.option("--elf", type=click.Path(path_type=Path), help="Firmware image (default: build it).")
+@click.option("--port", help="Serial port of a real board (device path, socket://, rfc2217://, loop://).")
+@click.option("--data", default="shipped", show_default=True)
+@click.option("--samples", type=int, default=200, show_default=True)
+@click.option("--force-samples", type=int, default=20, show_default=True,
+              help="On this many samples, also force every exit to time it (0: off).")
+@click.option("--out", type=click.Path(path_type=Path), help="Results folder (default: build/bench/<board>).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its results.jsonl.")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for each answer.")
+def bench(board_name, export_dir, elf, port, data, samples, force_samples, out, resume, timeout):
+    """Stream inputs to a board, record exits and per-exit ticks, compare with the host int8 cascade."""
+    _bench(board_name, export_dir, elf, port, data, samples, force_samples,
+           out or Path("build/bench") / Path(board_name).stem, resume, timeout)
+
+
+@cli.command()
+@click.option("--board", "board_name", default="mps2-an386", show_default=True)
+@click.option("--elf", type=click.Path(path_type=Path), required=True)
+@click.option("--tool", type=click.Choice(["pyocd", "openocd"]), help="Probe tool (default: the board file's).")
+@click.option("--dry-run", is_flag=True, help="Print the command instead of running it.")
+def flash(board_name, elf, tool, dry_run):
+    """Flash a firmware image: pyOCD/OpenOCD for real boards; emulated boards start QEMU and wait."""
+    from tinyee.boards import load_board
+    from tinyee.device.flash import flash as flash_board
+    from tinyee.device.flash import flash_command
+    from tinyee.device.qemu import QemuBoard, qemu_command
+
+    board = load_board(board_name)
+    if board.emulated:
+        if dry_run:
+            console.print(" ".join(qemu_command(board, elf, 0)).replace(":0,", ":<port>,"))
+            return
+        with QemuBoard(board, elf) as qemu:
+            qemu.port.close()  # free the socket for the user's terminal or `tinyee bench --port`
+            console.print(f"{board.name} is running {elf} in QEMU; its UART is {qemu.url}. Ctrl-C stops it.")
+            try:
+                qemu.proc.wait()
+            except KeyboardInterrupt:
+                console.print("stopping QEMU")
+        return
+    if dry_run:
+        console.print(" ".join(flash_command(board, elf, tool)))
+        return
+    flash_board(board, elf, tool)
+    console.print(f"flashed {elf} to {board.name}")
+
+
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/demo"), show_default=True)
-@click.option("--samples", type=int, help="Evaluate only the first N shipped images.")
-def demo(out, samples):
-    """Shipped model -> int8 segments -> host cascade, with a per-exit table."""
+@click.option("--board", "board_name", default="mps2-an386", show_default=True, help="An emulated board.")
+@click.option("--samples", type=int, default=200, show_default=True, help="Images benchmarked on the board.")
+def demo(out, board_name, samples):
+    """The whole mission on an emulated board: shipped model -> int8 export -> host eval -> firmware -> QEMU bench."""
     t0 = time.time()
     _export(SHIPPED_CHECKPOINT, out / "export", "shipped", None, None)
-    _eval(out / "export", SHIPPED_CHECKPOINT, "shipped", samples, None, "tflm,litert", out / "eval.json")
+    _eval(out / "export", SHIPPED_CHECKPOINT, "shipped", None, None, "tflm,litert", out / "eval.json")
+    _build(out / "export", board_name, out / board_name, "-O2")
+    _bench(board_name, out / "export", out / board_name / "firmware.elf", None, "shipped", samples, 20,
+           out / "bench", False, 10.0)
     console.print(f"demo finished in {time.time() - t0:.0f} s")
 
 
@@ -202,7 +349,7 @@ def data_subset(source, out, rep, eval_, seed):
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         console.print("[red]aborted[/red]")
         sys.exit(130)
     except click.ClickException as e:

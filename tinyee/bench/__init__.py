@@ -1,0 +1,7 @@
+"""Benchmarks on boards: stream inputs over serial, record per-sample exits and per-exit ticks,
+check agreement with the host int8 cascade, summarise as JSON/CSV/PNG."""
+
+from tinyee.bench.runner import RESULTS_NAME, BenchPlan, read_results, run_bench
+from tinyee.bench.summary import summarize, write_outputs
+
+__all__ = ["BenchPlan", "RESULTS_NAME", "read_results", "run_bench", "summarize", "write_outputs"]
