@@ -7,6 +7,8 @@ import time
 import zlib
 from dataclasses import dataclass
 
+import serial
+
 from tinyee.errors import TinyeeError
 
 CHUNK = 128  # input bytes per `db` command
@@ -55,66 +57,83 @@ class DeviceLink:
         self.garbled = 0  # lines dropped for bad framing, reported by the bench
         self.info: dict = {}
 
-    def _readline(self, deadline: float) -> bytes:
+    def _readline(self, deadline: float) -> bytes | None:
+        """One raw line, or None when the deadline passes first."""
         while time.monotonic() < deadline:
-            raw = self.port.readline()
+            try:
+                raw = self.port.readline()
+            except serial.SerialException as e:
+                raise DeviceError(f"the serial link broke: {e}") from e
             if raw:
                 return raw
-        raise DeviceError(f"the board did not answer within {self.timeout:.0f} s")
+        return None
 
-    def _expect(self, prefix: str) -> str:
-        """Next well-framed device line; garbled lines are counted and skipped."""
-        deadline = time.monotonic() + self.timeout
-        while True:
-            line = unframe(self._readline(deadline))
-            if line is None:
-                self.garbled += 1
-                continue
-            if line.startswith(prefix) or line.startswith("m-error"):
-                return line
-
-    def request(self, command: str, prefix: str) -> str:
-        """Send a command and return the answer, resending when the answer or the command got garbled."""
-        for _ in range(self.retries + 1):
+    def _write(self, command: str) -> None:
+        try:
             self.port.write(frame(command))
-            try:
-                line = self._expect(prefix)
-            except DeviceError:
-                continue
-            if line == "m-error bad-frame":
-                continue  # our command was damaged on the way: send it again
-            if line.startswith("m-error"):
-                raise DeviceError(f"the board refused {command.split()[0]!r}: {line}")
-            return line
-        raise DeviceError(f"no valid answer to {command.split()[0]!r} after {self.retries + 1} tries")
+        except serial.SerialException as e:
+            raise DeviceError(f"the serial link broke: {e}") from e
+
+    def request(self, command: str, accept) -> str:
+        """Send a command and return the first well-framed answer that `accept` takes.
+
+        A garbled line is most likely our answer damaged on the way, so the command is sent
+        again at once (commands are idempotent); well-framed lines that `accept` refuses are
+        stale duplicates of earlier answers and are skipped. Bounded by `retries` resends.
+        """
+        name = command.split()[0]
+        silent = 0
+        for _ in range(self.retries + 1):
+            self._write(command)
+            deadline = time.monotonic() + self.timeout
+            while (raw := self._readline(deadline)) is not None:
+                line = unframe(raw)
+                if line is None:
+                    self.garbled += 1
+                    break
+                if line == "m-error bad-frame":  # our command was damaged on the way
+                    break
+                if line.startswith("m-error"):
+                    raise DeviceError(f"the board refused {name!r}: {line}")
+                if accept(line):
+                    return line
+            else:
+                silent += 1
+        if silent == self.retries + 1:
+            raise DeviceError(f"the board did not answer {name!r} within {self.timeout:g} s ({silent} tries)")
+        raise DeviceError(f"no valid answer to {name!r} after {self.retries + 1} tries")
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + self.timeout
-        while unframe(self._readline(deadline)) != "m-ready":
+        while (raw := self._readline(deadline)) is not None:
+            if unframe(raw) == "m-ready":
+                return
             self.garbled += 1
+        raise DeviceError(f"the board did not announce itself (m-ready) within {self.timeout:g} s")
 
     def identify(self) -> dict:
-        line = self.request("id", "m-id ")
+        line = self.request("id", lambda l: l.startswith("m-id "))
         self.info = dict(kv.split("=", 1) for kv in line.split()[1:])
         return self.info
 
     def load_input(self, data: bytes) -> None:
         for off in range(0, len(data), CHUNK):
             chunk = data[off:off + CHUNK]
-            line = self.request(f"db {off} {chunk.hex().upper()}", "m-ok db ")
-            if line != f"m-ok db {off} {len(chunk)}":
-                raise DeviceError(f"input chunk at {off} acknowledged as {line!r}")
+            ack = f"m-ok db {off} {len(chunk)}"
+            self.request(f"db {off} {chunk.hex().upper()}", lambda line: line == ack)
 
     def infer(self, data: bytes, force_exit: int | None = None) -> InferResult:
         """Load one int8 input and run the cascade (or force an exit); checks the input arrived intact."""
         self.load_input(data)
-        line = self.request("infer" if force_exit is None else f"infer {force_exit}", "m-result ")
+        crc = f"{zlib.crc32(data):08X}"
+        # A result whose CRC is not this input's is a stale answer to an earlier request.
+        line = self.request("infer" if force_exit is None else f"infer {force_exit}",
+                            lambda l: (m := RESULT.match(l)) is not None and m.group(4) == crc)
         m = RESULT.match(line)
-        if not m:
-            raise DeviceError(f"malformed result line {line!r}")
-        if int(m.group(4), 16) != zlib.crc32(data):
-            raise DeviceError("the input the board ran differs from the input sent (CRC mismatch)")
-        return InferResult(int(m.group(1)), int(m.group(2)), int(m.group(3)), [int(t) for t in m.group(5).split(",")])
+        r = InferResult(int(m.group(1)), int(m.group(2)), int(m.group(3)), [int(t) for t in m.group(5).split(",")])
+        if force_exit is not None and r.exit != force_exit:
+            raise DeviceError(f"asked for exit {force_exit}, the board answered exit {r.exit}")
+        return r
 
     def quit(self) -> None:
-        self.port.write(frame("quit"))
+        self._write("quit")
