@@ -158,3 +158,13 @@ def test_flash_commands_for_real_probes(tmp_path):
     assert flash_command(load_board("nrf52840-dk"), elf, "pyocd") == ["pyocd", "load", "--target", "nrf52840", str(elf)]
     r = tinyee("flash", "--board", "nucleo-f746zg", "--elf", elf, "--dry-run")
     assert r.returncode == 0 and "openocd -f board/st_nucleo_f7.cfg" in r.stderr
+
+
+def test_missed_boot_banner_falls_back_to_identify(setup):
+    dev = twin(setup)
+    port = serial.serial_for_url(dev.url, timeout=0.2)
+    assert port.readline().startswith(b"m-ready")  # the banner is gone before the link looks for it
+    link = DeviceLink(port, timeout=2.0)
+    link.wait_ready(announce_s=0.3)
+    assert link.info["model"] == setup[0]["model_id"]
+    dev.close()

@@ -103,13 +103,17 @@ class DeviceLink:
             raise DeviceError(f"the board did not answer {name!r} within {self.timeout:g} s ({silent} tries)")
         raise DeviceError(f"no valid answer to {name!r} after {self.retries + 1} tries")
 
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + self.timeout
+    def wait_ready(self, announce_s: float = 1.0) -> None:
+        """Wait for the boot banner; if it went by unseen (opening a port can flush it), ask `id` instead."""
+        deadline = time.monotonic() + announce_s
         while (raw := self._readline(deadline)) is not None:
             if unframe(raw) == "m-ready":
                 return
             self.garbled += 1
-        raise DeviceError(f"the board did not announce itself (m-ready) within {self.timeout:g} s")
+        try:
+            self.identify()
+        except DeviceError as e:
+            raise DeviceError(f"the board is not answering: no m-ready banner, and {e}") from e
 
     def identify(self) -> dict:
         line = self.request("id", lambda l: l.startswith("m-id "))
