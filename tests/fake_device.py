@@ -46,7 +46,8 @@ class FakeDevice:
             if (k == force) if force >= 0 else probs[best] >= self.thresholds[k]:
                 break
         ticks = ",".join(str(1000 * (i + 1)) for i in range(k + 1))
-        return f"m-result exit={k} class={best} conf={int(probs[best])} crc={zlib.crc32(bytes(self.input)):08X} ticks={ticks}"
+        return (f"m-result exit={k} class={best} conf={int(probs[best])} crc={zlib.crc32(bytes(self.input)):08X} "
+                f"ticks={ticks} runs=1")
 
     def _serve(self):
         conn, _ = self.server.accept()
@@ -68,7 +69,7 @@ class FakeDevice:
                     self.input[int(off):int(off) + len(chunk)] = chunk
                     self._send(conn, f"m-ok db {off} {len(chunk)}")
                 elif text.startswith("infer"):
-                    self._send(conn, self._infer(int(text[6:]) if len(text) > 5 else -1))
+                    self._send(conn, self._infer(int(text[6:].split()[0]) if len(text) > 5 else -1))
                 else:
                     self._send(conn, "m-error unknown-command")
 

@@ -69,6 +69,7 @@ def test_qemu_cascade_matches_host_int8_cascade(shipped_export, an386):
         # Forcing each exit on one input gives that exit's class and one tick count per segment run.
         forced = [link.infer(inputs[0].tobytes(), force_exit=k) for k in range(3)]
         again = link.infer(inputs[0].tobytes(), force_exit=2)
+        looped = link.infer(inputs[0].tobytes(), force_exit=2, runs=4)
     assert [r.exit for r in results] == host_exit.tolist()
     assert [r.cls for r in results] == host_class.tolist()
     assert len(set(host_exit.tolist())) == 3  # the sample exercises every exit
@@ -79,6 +80,7 @@ def test_qemu_cascade_matches_host_int8_cascade(shipped_export, an386):
     # an386): where a segment starts within a tick depends on how long the firmware polled the UART.
     assert all(abs(a - b) <= 1 for a, b in zip(again.ticks, forced[2].ticks))
     assert all(t > 0 for t in again.ticks)
+    assert looped.exit == 2 and all(abs(a - b) <= 1 for a, b in zip(looped.ticks, again.ticks))  # per-run mean
 
 
 def test_firmware_rejects_garbled_commands_and_keeps_serving(an386):

@@ -263,6 +263,11 @@ def _bench(board_name: str, export_dir: Path, elf: Path | None, port: str | None
         console.print(f"[red]disagreement[/red] sample {d['sample']}: device exit {d['exit']} class {d['cls']}, "
                       f"host exit {d['host_exit']} class {d['host_class']}")
     console.print("wrote " + ", ".join(str(p) for p in [out / "results.jsonl", *paths]))
+    if summary["lost"]:
+        raise TinyeeError(f"{len(summary['lost'])} samples were lost (listed in summary.json); --resume retries them")
+    if board.emulated and summary["disagreements"]:
+        raise TinyeeError(f"{len(summary['disagreements'])} samples disagree with the host int8 cascade on an emulated "
+                          "board, where the firmware must be bit-exact (listed above and in summary.json)")
     return summary
 
 

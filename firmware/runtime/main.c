@@ -153,26 +153,34 @@ static void cmd_db(const char *args) {
     end_line();
 }
 
-/* Runs the cascade; force >= 0 runs segments 0..force and takes that exit whatever its confidence. */
+/* `infer [force [runs]]`: runs the cascade `runs` times on the loaded input (MLPerf-style timing
+ * loops) and reports per-segment ticks summed over the runs. force >= 0 runs segments 0..force
+ * and takes that exit whatever its confidence; -1 is the normal early-exit cascade. */
 static void cmd_infer(const char *args) {
-    int32_t force = -1;
-    if (*args && !parse_int(args, &force)) { reply("m-error bad-args"); return; }
-    if (force >= TINYEE_NUM_SEGMENTS) { reply("m-error bad-args"); return; }
-    uint64_t ticks[TINYEE_NUM_SEGMENTS];
-    memcpy(arena + TINYEE_INPUT_OFFSET, input, TINYEE_INPUT_SIZE);
+    int32_t force = -1, runs = 1;
+    if (*args) {
+        const char *p = parse_int(args, &force);
+        if (p && *p == ' ') p = parse_int(p + 1, &runs);
+        if (!p || *p) { reply("m-error bad-args"); return; }
+    }
+    if (force >= TINYEE_NUM_SEGMENTS || runs < 1) { reply("m-error bad-args"); return; }
+    uint64_t ticks[TINYEE_NUM_SEGMENTS] = {0};
     int exit_index = 0, best = 0;
     int32_t confidence = -128;
-    for (int k = 0; k < TINYEE_NUM_SEGMENTS; ++k) {
-        const uint64_t t0 = tee_ticks();
-        tinyee_segments[k](arena);
-        ticks[k] = tee_ticks() - t0;
-        const int8_t *probs = arena + tinyee_probs_offset[k];
-        best = 0;
-        for (int c = 1; c < TINYEE_NUM_CLASSES; ++c)
-            if (probs[c] > probs[best]) best = c; /* ties go to the lowest class index */
-        confidence = probs[best];
-        exit_index = k;
-        if (force >= 0 ? k == force : confidence >= tinyee_threshold_q[k]) break;
+    for (int32_t run = 0; run < runs; ++run) {
+        memcpy(arena + TINYEE_INPUT_OFFSET, input, TINYEE_INPUT_SIZE);
+        for (int k = 0; k < TINYEE_NUM_SEGMENTS; ++k) {
+            const uint64_t t0 = tee_ticks();
+            tinyee_segments[k](arena);
+            ticks[k] += tee_ticks() - t0;
+            const int8_t *probs = arena + tinyee_probs_offset[k];
+            best = 0;
+            for (int c = 1; c < TINYEE_NUM_CLASSES; ++c)
+                if (probs[c] > probs[best]) best = c; /* ties go to the lowest class index */
+            confidence = probs[best];
+            exit_index = k;
+            if (force >= 0 ? k == force : confidence >= tinyee_threshold_q[k]) break;
+        }
     }
     begin_line("m-result exit=");
     put_int(exit_index);
@@ -187,6 +195,8 @@ static void cmd_infer(const char *args) {
         if (k) put_char(',');
         put_uint(ticks[k]);
     }
+    put_str(" runs=");
+    put_int(runs);
     end_line();
 }
 

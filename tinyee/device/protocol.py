@@ -12,7 +12,7 @@ import serial
 from tinyee.errors import TinyeeError
 
 CHUNK = 128  # input bytes per `db` command
-RESULT = re.compile(r"m-result exit=(\d+) class=(\d+) conf=(-?\d+) crc=([0-9A-F]{8}) ticks=([\d,]+)$")
+RESULT = re.compile(r"m-result exit=(\d+) class=(\d+) conf=(-?\d+) crc=([0-9A-F]{8}) ticks=([\d,]+) runs=(\d+)$")
 
 
 class DeviceError(TinyeeError):
@@ -126,15 +126,18 @@ class DeviceLink:
             ack = f"m-ok db {off} {len(chunk)}"
             self.request(f"db {off} {chunk.hex().upper()}", lambda line: line == ack)
 
-    def infer(self, data: bytes, force_exit: int | None = None) -> InferResult:
-        """Load one int8 input and run the cascade (or force an exit); checks the input arrived intact."""
+    def infer(self, data: bytes, force_exit: int | None = None, runs: int = 1) -> InferResult:
+        """Load one int8 input and run the cascade (or force an exit) `runs` times; ticks are per run
+        (the device's sums divided by `runs`). Checks that the input arrived intact."""
         self.load_input(data)
         crc = f"{zlib.crc32(data):08X}"
         # A result whose CRC is not this input's is a stale answer to an earlier request.
-        line = self.request("infer" if force_exit is None else f"infer {force_exit}",
+        command = "infer" if force_exit is None and runs == 1 else f"infer {-1 if force_exit is None else force_exit} {runs}"
+        line = self.request(command,
                             lambda l: (m := RESULT.match(l)) is not None and m.group(4) == crc)
         m = RESULT.match(line)
-        r = InferResult(int(m.group(1)), int(m.group(2)), int(m.group(3)), [int(t) for t in m.group(5).split(",")])
+        r = InferResult(int(m.group(1)), int(m.group(2)), int(m.group(3)),
+                        [int(t) // int(m.group(6)) for t in m.group(5).split(",")])
         if force_exit is not None and r.exit != force_exit:
             raise DeviceError(f"asked for exit {force_exit}, the board answered exit {r.exit}")
         return r
