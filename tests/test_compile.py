@@ -78,3 +78,34 @@ def test_non_int8_tensors_are_refused():
     m.op("ADD", [x, x], [y], options("AddOptions"), "AddOptions")
     with pytest.raises(TinyeeError, match="int32; the firmware runs int8 only"):
         compile_segments([TfliteModel(m.build([x], [y]), "int32.tflite")])
+
+
+def test_all_exit_heads_export_compile_and_match_tflite_micro(tmp_path):
+    """bof, slvit and linear heads (random weights) through export, C generation and TFLM comparison."""
+    import torch
+
+    from tinyee.data import to_model_input
+    from tinyee.export import export_model
+    from tinyee.model import ModelConfig, MultiExitMobileViT, preset
+
+    torch.manual_seed(0)
+    cfg = ModelConfig.from_dict({**preset("mcu").to_dict(), "exit_heads": ["bof", "slvit", "linear"]})
+    model = MultiExitMobileViT(cfg).eval()
+    rep = to_model_input(load_shipped("rep").take(64).images, 32, 3).numpy()
+    manifest = export_model(model, rep, tmp_path / "export", [0.9, 0.9], {})
+    segments = compile_export(tmp_path / "export", manifest, tmp_path / "src")
+    host = HostRunner(build_shared_library(tmp_path / "src", tmp_path / "src" / "model.so"), segments)
+    oracle = [SegmentRunner((tmp_path / "export" / s["file"]).read_bytes(), "tflm") for s in manifest["segments"]]
+    mismatched = 0
+    for x in quantized_inputs(manifest, load_shipped("eval").take(40)):
+        host.write(segments[0], segments[0].model.inputs[0].index, x)
+        feature = x
+        for seg, ref in zip(segments, oracle):
+            host.run(seg.index)
+            probs, nxt = ref.run(feature)
+            mismatched += int((host.view(seg, seg.probs_tensor).reshape(-1) != probs).sum())
+            if seg.feature_tensor is not None:
+                mismatched += int((host.view(seg, seg.feature_tensor) != nxt).sum())
+            feature = nxt
+    assert mismatched == 0
+    assert manifest["segments"][0]["ops"]["SOFTMAX"] == 2  # the bag-of-features soft assignment + the exit

@@ -115,3 +115,27 @@ def test_unsupported_layer_fails_export_naming_the_op_and_writes_nothing(tmp_pat
     with pytest.raises(TinyeeError, match=r"segment1.tflite: op #\d+ LEAKY_RELU is not supported"):
         export_model(model, rep, out, [0.9], {})
     assert list(tmp_path.iterdir()) == []  # neither the target nor a scratch directory is left behind
+
+
+def test_chaining_aligns_float_rounding_but_refuses_real_differences(shipped_export):
+    from tinyee.export.pipeline import _chain_input
+
+    out, _, _ = shipped_export
+    seg1 = TfliteModel.load(out / "segment1.tflite")
+    data = (out / "segment1.tflite").read_bytes()
+    feature = seg1.inputs[0]
+    one_ulp = np.nextafter(np.float32(feature.scales[0]), np.float32(1))
+
+    class Producer:  # what segment 0 would have produced, one float32 ulp away
+        shape, scales, zero_points = feature.shape, (float(one_ulp),), feature.zero_points
+
+        def quant(self):
+            return {"scale": float(one_ulp), "zero_point": feature.zero_points[0]}
+
+    aligned, was = _chain_input(data, seg1, Producer(), "segment1", 1)
+    fixed = TfliteModel(aligned, "aligned")
+    assert was == float(np.float32(feature.scales[0])) and fixed.inputs[0].quant() == Producer().quant()
+    check_int8_segment(fixed)
+    Producer.zero_points = (feature.zero_points[0] + 1,)
+    with pytest.raises(TinyeeError, match="does not chain"):
+        _chain_input(data, seg1, Producer(), "segment1", 1)

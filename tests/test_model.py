@@ -93,3 +93,27 @@ def test_failed_checkpoint_write_leaves_no_file(tmp_path):
     with pytest.raises(Exception):  # a lambda in the metadata cannot be pickled: the write fails midway
         save_checkpoint(tmp_path / "m.pt", model, callback=lambda: None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_exit_heads_produce_logits_and_bof_folding_is_exact():
+    from tinyee.model.heads import BagOfFeaturesHead, SingleLayerViTHead
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 24, 8, 8)
+    bof = BagOfFeaturesHead(24, 10, 8).eval()
+    bof.init_codebook(x)
+    with torch.no_grad():
+        torch.testing.assert_close(bof.folded()(x), bof(x), rtol=1e-5, atol=1e-5)
+        assert SingleLayerViTHead(24, 10, 8)(x).shape == (3, 10)
+    # k-means placed every codeword on a cluster of the features: each is the mean of its members.
+    samples = x.permute(0, 2, 3, 1).reshape(-1, 24)
+    nearest = torch.cdist(samples, bof.codebook).argmin(dim=1)
+    for j in nearest.unique():
+        torch.testing.assert_close(bof.codebook[j], samples[nearest == j].mean(dim=0), rtol=1e-4, atol=1e-4)
+
+
+def test_heads_are_chosen_per_exit_in_the_config():
+    cfg = ModelConfig.from_dict({**preset("mcu").to_dict(), "exit_heads": ["bof", "slvit", "linear"]})
+    model = MultiExitMobileViT(cfg)
+    assert [type(h).__name__ for h in model.heads] == ["BagOfFeaturesHead", "SingleLayerViTHead", "LinearHead"]
+    assert [o.shape for o in model(torch.randn(2, 3, 32, 32))] == [(2, 10)] * 3

@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import flatbuffers
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from tinyee.errors import TinyeeError
@@ -136,3 +137,18 @@ class TfliteModel:
             ids = {i for i in op.inputs + op.outputs if i >= 0 and not self.tensors[i].is_const}
             return sum(self.tensors[i].nbytes for i in ids)
         return max((live(op) for op in self.ops), default=0)
+
+
+def replace_scale(data: bytes, old_scale: float, zero_point: int, new_scale: float) -> tuple[bytes, int]:
+    """Rewrite every per-tensor quantization (old_scale, zero_point) to new_scale; returns (model, count)."""
+    m = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    count = 0
+    for t in m.subgraphs[0].tensors:
+        q = t.quantization
+        if q is not None and q.scale is not None and len(q.scale) == 1 and \
+                np.float32(q.scale[0]) == np.float32(old_scale) and list(q.zeroPoint) == [zero_point]:
+            q.scale = [float(np.float32(new_scale))]
+            count += 1
+    b = flatbuffers.Builder(len(data) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output()), count

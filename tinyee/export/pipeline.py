@@ -27,7 +27,7 @@ from tinyee.export.convert import (
 from tinyee.export.manifest import FORMAT, sha256, write_manifest
 from tinyee.model import MultiExitMobileViT, load_checkpoint
 from tinyee.runtime import SegmentRunner, dequantize, quantize
-from tinyee.tflite import TfliteModel
+from tinyee.tflite import TfliteModel, replace_scale
 
 FLOAT_CHECK_SAMPLES = 8
 TOOLS = ("torch", "onnx", "onnx2tf", "tensorflow", "tflite-micro")
@@ -70,6 +70,31 @@ def _next_representative(feature_q: np.ndarray, feature) -> np.ndarray:
     return dequantize(np.concatenate([feature_q, anchor]), feature.scales[0], feature.zero_points[0])
 
 
+SCALE_ALIGN_TOLERANCE = 1e-5  # relative: float32 rounding in the converter, never a real rescaling
+
+
+def _chain_input(data: bytes, tfl: TfliteModel, producer, name: str, k: int) -> tuple[bytes, float | None]:
+    """Make segment k's input quantization equal segment k-1's feature output, or fail.
+
+    The converter derives the input scale from the calibration range in float arithmetic and can
+    land a few float32 ulps away from the producer's scale. Such a difference is aligned by
+    rewriting the scale (on the input and the tensors that share its quantization) to the
+    producer's exact value; any larger difference, or another zero point, fails the export.
+    """
+    got, want = tfl.inputs[0], producer
+    if tuple(got.shape) != tuple(want.shape):
+        raise TinyeeError(f"{name}: input shape {list(got.shape)} does not chain with segment{k - 1}'s feature "
+                          f"map {list(want.shape)}")
+    if got.quant() == want.quant():
+        return data, None
+    rel = abs(got.scales[0] - want.scales[0]) / want.scales[0]
+    if got.zero_points != want.zero_points or rel > SCALE_ALIGN_TOLERANCE:
+        raise TinyeeError(f"{name}: input quantization {got.quant()} does not chain with segment{k - 1}'s feature "
+                          f"output {want.quant()} (relative scale difference {rel:.2e})")
+    data, _ = replace_scale(data, got.scales[0], got.zero_points[0], want.scales[0])
+    return data, float(np.float32(got.scales[0]))
+
+
 def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path, thresholds: list[float],
                  source: dict, progress: Callable[[str], None] = lambda msg: None) -> dict:
     """Write out_dir/{segment<k>.tflite, segment<k>.onnx, manifest.json}; return the manifest."""
@@ -83,7 +108,7 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
         rep = np.ascontiguousarray(rep_nchw.transpose(0, 2, 3, 1), dtype=np.float32)  # NHWC float
         segments, prev_feature = [], None
         t_all = time.time()
-        for k, seg in enumerate(model.segments()):
+        for k, seg in enumerate(s.for_export() for s in model.segments()):
             t0 = time.time()
             name = f"segment{k}"
             progress(f"{name}: torch -> ONNX -> onnx2tf")
@@ -97,21 +122,19 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
             data = saved_model_to_int8(saved, rep)
             tfl = TfliteModel(data, f"{name}.tflite")
             check_int8_segment(tfl)
-            runner = SegmentRunner(data, "tflm", f"{name}.tflite")
+            aligned = None
             if prev_feature is not None:
-                got, want = runner.input.quant(), prev_feature.quant()
-                if got != want or tuple(runner.input.shape) != tuple(prev_feature.shape):
-                    raise TinyeeError(
-                        f"{name}: input quantization {got} {list(runner.input.shape)} does not chain with "
-                        f"segment{k - 1}'s feature output {want} {list(prev_feature.shape)}"
-                    )
+                data, aligned = _chain_input(data, tfl, prev_feature, name, k)
+                tfl = TfliteModel(data, f"{name}.tflite")
+            runner = SegmentRunner(data, "tflm", f"{name}.tflite")
             (scratch / f"{name}.tflite").write_bytes(data)
             shutil.rmtree(work)
             if runner.feature is not None:
                 xs_q = quantize(rep, runner.input.scales[0], runner.input.zero_points[0])
                 rep = _next_representative(_run_int8(runner, xs_q), runner.feature)
                 prev_feature = runner.feature
-            segments.append(_segment_entry(k, f"{name}.tflite", data, tfl, runner, time.time() - t0, float_err))
+            segments.append(_segment_entry(k, f"{name}.tflite", data, tfl, runner, time.time() - t0, float_err)
+                            | ({"input_scale_aligned_from": aligned} if aligned is not None else {}))
         manifest = {
             "format": FORMAT,
             "model_id": sha256("".join(s["sha256"] for s in segments).encode())[:16],

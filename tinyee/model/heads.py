@@ -1,16 +1,27 @@
-"""Exit heads. Each maps a feature map [B, C, H, W] to class logits; chosen by name per exit."""
+"""Exit heads. Each maps a feature map [B, C, H, W] to class logits; chosen by name per exit.
+
+* ``linear``: global average pool + linear classifier (the baseline exit).
+* ``slvit``: single-layer vision transformer exit (Bakhtiarnia et al., 2022): a strided conv
+  turns the feature map into patch tokens, one transformer encoder layer mixes them, then
+  LayerNorm, mean over tokens and a linear classifier.
+* ``bof``: bag-of-features exit (Passalis et al., 2020): squared distances to K codewords
+  (a 1x1 convolution plus norms), soft assignment by a softmax over codewords with a learned
+  per-codeword sigma, histogram by mean pooling, linear classifier. ``init_codebook`` sets the
+  codewords by k-means on training features.
+
+Every head lowers to int8 TFLite ops the firmware implements (no SUM, GELU or float ops).
+"""
 
 from __future__ import annotations
 
-from torch import nn
 import torch
+from torch import nn
 
 from tinyee.errors import TinyeeError
+from tinyee.model.blocks import TransformerLayer
 
 
 class LinearHead(nn.Module):
-    """Global average pool + linear classifier (the baseline exit)."""
-
     def __init__(self, channels: int, num_classes: int, feature_size: int):
         super().__init__()
         self.fc = nn.Linear(channels, num_classes)
@@ -19,7 +30,85 @@ class LinearHead(nn.Module):
         return self.fc(x.mean(dim=(2, 3)))
 
 
-HEADS: dict[str, type[nn.Module]] = {"linear": LinearHead}
+class SingleLayerViTHead(nn.Module):
+    def __init__(self, channels: int, num_classes: int, feature_size: int, dim: int = 32, heads: int = 2):
+        super().__init__()
+        patch = 2 if feature_size % 2 == 0 and feature_size >= 4 else 1
+        self.tokenize = nn.Conv2d(channels, dim, patch, stride=patch)
+        self.encoder = TransformerLayer(dim, heads, mlp_ratio=2)
+        self.norm = nn.LayerNorm(dim)
+        self.fc = nn.Linear(dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.tokenize(x)                      # [B, d, h, w]
+        b, d, h, w = t.shape
+        t = t.reshape(b, d, h * w).transpose(1, 2)  # [B, N, d]
+        t = self.norm(self.encoder(t))
+        return self.fc(t.mean(dim=1))
+
+
+class BagOfFeaturesHead(nn.Module):
+    def __init__(self, channels: int, num_classes: int, feature_size: int, codewords: int = 32):
+        super().__init__()
+        self.channels = channels
+        self.codebook = nn.Parameter(torch.randn(codewords, channels) * 0.1)
+        self.log_sigma = nn.Parameter(torch.zeros(codewords))
+        self.fc = nn.Linear(codewords, num_classes)
+
+    def _affine(self):
+        """-d_k / sigma_k^2 = conv1x1(x; 2 v_k / sigma_k^2, -||v_k||^2 / sigma_k^2) - ||x||^2 / sigma_k^2."""
+        inv_var = torch.exp(-2 * self.log_sigma)
+        weight = (2 * inv_var[:, None] * self.codebook)[:, :, None, None]
+        bias = -inv_var * (self.codebook * self.codebook).sum(dim=1)
+        return weight, bias, inv_var[:, None, None, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _bof_logits(x, *self._affine(), self.channels, self.fc)
+
+    def folded(self) -> nn.Module:
+        """The same function with the codebook algebra precomputed, for export (onnx2tf needs constant conv weights)."""
+        return _FoldedBoF(*(t.detach().clone() for t in self._affine()), self.channels, self.fc)
+
+    @torch.no_grad()
+    def init_codebook(self, features: torch.Tensor, iterations: int = 20, seed: int = 0) -> None:
+        """k-means on feature vectors [B, C, H, W] (every spatial position is a sample)."""
+        samples = features.permute(0, 2, 3, 1).reshape(-1, self.channels)
+        gen = torch.Generator().manual_seed(seed)
+        k = self.codebook.shape[0]
+        centers = samples[torch.randperm(len(samples), generator=gen)[:k]].clone()
+        for _ in range(iterations):
+            nearest = torch.cdist(samples, centers).argmin(dim=1)
+            for j in range(k):
+                members = samples[nearest == j]
+                if len(members):
+                    centers[j] = members.mean(dim=0)
+        self.codebook.copy_(centers)
+        spread = torch.cdist(samples, centers).min(dim=1).values.pow(2).mean().clamp_min(1e-6)
+        self.log_sigma.fill_(0.5 * float(torch.log(spread)))
+
+
+def _bof_logits(x, weight, bias, inv_var, channels: int, fc: nn.Module) -> torch.Tensor:
+    x_sq = channels * (x * x).mean(dim=1, keepdim=True)  # ||x||^2 as C * mean(x^2): MEAN lowers to int8, SUM not
+    # ||x||^2 / sigma_k^2 for every k as a 1x1 convolution from one channel to K (a [B,1,H,W] x [1,K,1,1]
+    # broadcast would be mis-transposed by onnx2tf).
+    logits = nn.functional.conv2d(x, weight, bias) - nn.functional.conv2d(x_sq, inv_var)
+    assign = torch.softmax(logits, dim=1)                 # soft assignment over codewords
+    return fc(assign.mean(dim=(2, 3)))                    # histogram -> classifier
+
+
+class _FoldedBoF(nn.Module):
+    def __init__(self, weight, bias, inv_var, channels: int, fc: nn.Module):
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.register_buffer("bias", bias)
+        self.register_buffer("inv_var", inv_var)
+        self.channels, self.fc = channels, fc
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _bof_logits(x, self.weight, self.bias, self.inv_var, self.channels, self.fc)
+
+
+HEADS: dict[str, type[nn.Module]] = {"linear": LinearHead, "slvit": SingleLayerViTHead, "bof": BagOfFeaturesHead}
 
 
 def build_head(kind: str, channels: int, num_classes: int, feature_size: int) -> nn.Module:

@@ -72,6 +72,11 @@ class Segment(nn.Module):
         self.head = head
         self.is_last = is_last
 
+    def for_export(self) -> "Segment":
+        """This segment with heads that precompute parameter algebra (see BagOfFeaturesHead.folded)."""
+        head = self.head.folded() if hasattr(self.head, "folded") else self.head
+        return Segment(self.body, head, self.is_last).eval()
+
     def forward(self, x: torch.Tensor):
         feature = self.body(x)
         probs = torch.softmax(self.head(feature), dim=-1)
