@@ -7,6 +7,7 @@ import sys
 import pytest
 import torch
 
+from conftest import SHIPPED_CHECKPOINT as REPO_CHECKPOINT
 from tinyee.model import MultiExitMobileViT, preset, save_checkpoint
 
 
@@ -69,3 +70,25 @@ def test_train_writes_checkpoint_config_and_history(tmp_path):
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert len(history[0]["test_accuracy"]) == 3 and history[0]["loss"] > 0
     assert json.loads((tmp_path / "run" / "config.json").read_text())["name"] == "mcu"
+
+
+def test_frozen_backbone_copycat_fine_tuning_changes_only_the_exit_heads(tmp_path):
+    from tinyee.model import load_checkpoint
+
+    base, _ = load_checkpoint(REPO_CHECKPOINT)
+    r = tinyee("train", "--data", "/usr/share/datasets/fashion-mnist", "--out", tmp_path / "ft", "--init", REPO_CHECKPOINT,
+               "--freeze-backbone", "--distill", "1", "--epochs", 1, "--limit", 256, "--batch-size", 64)
+    assert r.returncode == 0, r.stderr
+    tuned, meta = load_checkpoint(tmp_path / "ft" / "last.pt")
+    assert meta["train"]["distill"] == 1.0 and meta["train"]["freeze_backbone"]
+    before, after = base.state_dict(), tuned.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith(("heads.0.", "heads.1.")) for k in changed), sorted(changed)[:5]
+
+
+def test_train_with_bof_and_slvit_heads(tmp_path):
+    r = tinyee("train", "--data", "/usr/share/datasets/fashion-mnist", "--out", tmp_path / "run", "--exit-heads",
+               "bof,slvit,linear", "--epochs", 1, "--limit", 256, "--batch-size", 64)
+    assert r.returncode == 0, r.stderr
+    assert "codebooks initialised by k-means" in r.stderr
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["exit_heads"] == ["bof", "slvit", "linear"]

@@ -57,22 +57,36 @@ def cli():
 @click.option("--lr", default=3e-3, show_default=True)
 @click.option("--exit-weights", help="Loss weight per exit, e.g. 1,1,1 (default: equal).")
 @click.option("--in-channels", default=3, show_default=True, help="Model input channels (grayscale is repeated).")
+@click.option("--exit-heads", help="Head per exit, e.g. bof,slvit,linear (linear, slvit, bof).")
+@click.option("--init", "init_ckpt", type=click.Path(path_type=Path), help="Start from this checkpoint (fine-tuning).")
+@click.option("--freeze-backbone", is_flag=True, help="Train only the intermediate exit heads.")
+@click.option("--distill", default=0.0, show_default=True,
+              help="Copycat weight: intermediate exits imitate the final exit (1: labels unused).")
+@click.option("--temperature", default=3.0, show_default=True, help="Softening temperature for --distill.")
 @click.option("--limit", type=int, help="Use only the first N training images.")
 @click.option("--seed", default=0, show_default=True)
-def train(data_dir, out, preset, config_path, epochs, batch_size, lr, exit_weights, in_channels, limit, seed):
-    """Train all exits jointly on a real dataset."""
+def train(data_dir, out, preset, config_path, epochs, batch_size, lr, exit_weights, in_channels, exit_heads, init_ckpt,
+          freeze_backbone, distill, temperature, limit, seed):
+    """Train the exits on a real dataset: jointly, or fine-tune exits of a checkpoint (frozen backbone, copycat)."""
     from tinyee.data import load_dataset
-    from tinyee.model import ModelConfig
+    from tinyee.model import ModelConfig, load_checkpoint
     from tinyee.model import preset as make_preset
     from tinyee.train import TrainConfig, train as run_training
 
     train_set = load_dataset(data_dir, "train").take(limit)
     test_set = load_dataset(data_dir, "test")
+    init_model = load_checkpoint(init_ckpt)[0] if init_ckpt else None
     cfg = ModelConfig.load(config_path) if config_path else make_preset(preset, len(train_set.classes), in_channels)
-    console.print(f"training {cfg.name} ({cfg.num_exits} exits) on {len(train_set)} images from {train_set.source}")
-    run_training(cfg, train_set, test_set, out,
-                 TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, exit_weights=_floats(exit_weights), seed=seed),
-                 log=console.print)
+    if exit_heads:
+        if init_model is not None:
+            raise TinyeeError("--exit-heads builds a new model; it cannot be combined with --init")
+        cfg = ModelConfig.from_dict({**cfg.to_dict(), "exit_heads": exit_heads.split(",")})
+    cfg = init_model.cfg if init_model is not None else cfg
+    console.print(f"training {cfg.name} ({cfg.num_exits} exits: {', '.join(cfg.exit_heads)}) on {len(train_set)} "
+                  f"images from {train_set.source}")
+    tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, exit_weights=_floats(exit_weights), seed=seed,
+                     freeze_backbone=freeze_backbone, distill=distill, temperature=temperature)
+    run_training(cfg, train_set, test_set, out, tc, log=console.print, init_model=init_model)
     console.print(f"checkpoint: {out / 'last.pt'}")
 
 

@@ -1,5 +1,6 @@
-"""Joint training of all exits: loss = sum_k w_k * CE(exit_k), with checkpoints every epoch."""
+"""Training of the exits: joint (loss = sum_k w_k * CE(exit_k)), frozen-backbone fine-tuning and
+copycat self-distillation from the final exit, with checkpoints every epoch."""
 
-from tinyee.train.joint import TrainConfig, evaluate_float, train
+from tinyee.train.joint import TrainConfig, evaluate_float, init_bof_codebooks, train
 
-__all__ = ["TrainConfig", "train", "evaluate_float"]
+__all__ = ["TrainConfig", "train", "evaluate_float", "init_bof_codebooks"]
