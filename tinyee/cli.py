@@ -351,6 +351,99 @@ def demo(out, board_name, samples):
     console.print(f"demo finished in {time.time() - t0:.0f} s")
 
 
+@cli.command()
+@click.option("--export", "export_dir", type=click.Path(path_type=Path), default=Path("build/demo/export"),
+              show_default=True)
+@click.option("--mode", type=click.Choice(["alpha", "budget", "target"]), required=True)
+@click.option("--alpha", default=0.9, show_default=True, help="alpha mode: fraction of each exit's mean training confidence.")
+@click.option("--budget", default=0.5, show_default=True, help="budget mode: average cost as a fraction of the full model.")
+@click.option("--max-drop", default=0.01, show_default=True, help="target mode: accuracy drop allowed below the final exit.")
+@click.option("--cost", default="macs", show_default=True,
+              help="'macs', or a bench summary.json for latency-aware calibration with measured per-exit ticks.")
+@click.option("--calib-samples", default=1000, show_default=True,
+              help="Shipped test images used to calibrate; the rest are the held-out report.")
+@click.option("--apply", is_flag=True, help="Write the thresholds into the export's manifest (build picks them up).")
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: EXPORT/calibration).")
+def calibrate(export_dir, mode, alpha, budget, max_drop, cost, calib_samples, apply, out):
+    """Calibrate exit thresholds on the host int8 cascade (alpha rule, compute budget, target accuracy, latency-aware)."""
+    import numpy as np
+    from rich.table import Table
+
+    from tinyee.calibrate import calibrate as run_calibration, candidates, evaluate_thresholds
+    from tinyee.cascade import threshold_to_q
+    from tinyee.data import load_shipped
+    from tinyee.eval.host import int8_exit_probs, quantized_inputs
+    from tinyee.export import load_manifest
+    from tinyee.export.manifest import write_manifest
+
+    manifest = load_manifest(export_dir)
+    if cost == "macs":
+        costs = np.cumsum([s["macs"] for s in manifest["segments"]]).tolist()
+    else:
+        try:
+            bench = json.loads(Path(cost).read_text())
+            costs = [row["ticks"]["median"] for row in bench["per_exit"]]
+        except (OSError, json.JSONDecodeError, KeyError) as e:
+            raise TinyeeError(f"--cost {cost}: not a bench summary with per-exit ticks ({e})") from e
+        if bench.get("model_id") != manifest["model_id"]:
+            raise TinyeeError(f"{cost} was measured on model {bench.get('model_id')}, not {manifest['model_id']}")
+    data = load_shipped("eval")
+    probs = int8_exit_probs(export_dir, manifest, quantized_inputs(manifest, data), "tflm")
+    calib, held = slice(0, calib_samples), slice(calib_samples, None)
+    train_probs = None
+    if mode == "alpha":
+        train_probs = int8_exit_probs(export_dir, manifest, quantized_inputs(manifest, load_shipped("rep")), "tflm")
+    result = run_calibration(mode, probs[:, calib], data.labels[calib], costs, alpha=alpha, train_probs_q=train_probs,
+                             budget=budget, max_drop=max_drop)
+    report = evaluate_thresholds(probs[:, held], data.labels[held], result["thresholds"], costs)
+    curve = candidates(probs[:, held], data.labels[held], costs)
+    final = {"accuracy": float((probs[-1, held].argmax(-1) == data.labels[held]).mean()), "average_cost": costs[-1]}
+    unit = "MACs" if cost == "macs" else "ticks"
+    table = Table(title=f"Calibration ({mode}, cost in {unit}): {calib_samples} images to calibrate, "
+                        f"{len(data.labels) - calib_samples} held out")
+    for c in ("", "thresholds", "accuracy", "average cost", "vs. final exit only", "exit distribution"):
+        table.add_column(c, justify="right")
+    for name, r in (("calibration", result), ("held-out", report)):
+        table.add_row(name, ", ".join(f"{t:.3f}" for t in r["thresholds"]), f"{100 * r['accuracy']:.2f}%",
+                      f"{r['average_cost']:,.0f}", f"{100 * r['average_cost'] / costs[-1]:.1f}%",
+                      " / ".join(f"{100 * f:.1f}%" for f in r["exit_fractions"]))
+    table.add_row("final exit only", "-", f"{100 * final['accuracy']:.2f}%", f"{costs[-1]:,.0f}", "100.0%", "")
+    Console().print(table)
+    out = out or Path(export_dir) / "calibration"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "calibration.json").write_text(json.dumps(
+        {"mode": mode, "cost": cost, "costs": costs, "calibration": result, "held_out": report, "final_exit_only": final,
+         "held_out_curve": curve}, indent=2) + "\n")
+    _plot_calibration(curve, report, final, costs[-1], unit, mode, out / "calibration.png")
+    console.print(f"report: {out / 'calibration.json'}, {out / 'calibration.png'}")
+    if apply:
+        manifest["thresholds"] = result["thresholds"]
+        manifest["thresholds_q"] = [threshold_to_q(t) for t in result["thresholds"]]
+        write_manifest(export_dir, manifest)
+        console.print(f"thresholds written to {Path(export_dir) / 'manifest.json'}; rebuild the firmware to use them")
+
+
+def _plot_calibration(curve, chosen, final, full_cost, unit, mode, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = sorted(curve, key=lambda c: c["average_cost"])
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot([100 * c["average_cost"] / full_cost for c in pts], [100 * c["accuracy"] for c in pts], ".",
+            color="#4c72b0", alpha=0.6, label="max-softmax thresholds (budget and uniform families)")
+    ax.plot([100], [100 * final["accuracy"]], "s", color="black", label="final exit only")
+    ax.plot([100 * chosen["average_cost"] / full_cost], [100 * chosen["accuracy"]], "*", ms=15, color="#c44e52",
+            label=f"chosen ({mode})")
+    ax.set(xlabel=f"average cost (% of the full model, {unit})", ylabel="held-out accuracy (%)",
+           title="Accuracy vs. average cost on held-out images")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 @cli.command(name="data-subset")
 @click.option("--source", type=click.Path(path_type=Path), default=Path("/usr/share/datasets/fashion-mnist"),
               show_default=True)

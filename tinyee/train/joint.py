@@ -64,7 +64,7 @@ def _exit_losses(logits: list[torch.Tensor], y: torch.Tensor, tc: TrainConfig) -
     teacher = torch.softmax(logits[-1].detach() / tc.temperature, dim=-1)
     losses = []
     for k, z in enumerate(logits):
-        ce = F.cross_entropy(z, y) if tc.distill < 1 or k == len(logits) - 1 else z.new_zeros(())
+        ce = F.cross_entropy(z, y) if tc.distill < 1 else z.new_zeros(())
         if tc.distill and k < len(logits) - 1:
             kd = F.kl_div(F.log_softmax(z / tc.temperature, dim=-1), teacher, reduction="batchmean")
             ce = (1 - tc.distill) * ce + tc.distill * tc.temperature ** 2 * kd
