@@ -139,3 +139,12 @@ def test_chaining_aligns_float_rounding_but_refuses_real_differences(shipped_exp
     Producer.zero_points = (feature.zero_points[0] + 1,)
     with pytest.raises(TinyeeError, match="does not chain"):
         _chain_input(data, seg1, Producer(), "segment1", 1)
+
+
+def test_manifest_reports_each_exit_heads_parameters_and_macs(shipped_export):
+    _, manifest, model = shipped_export
+    heads = manifest["exit_heads"]
+    assert [h["kind"] for h in heads] == ["linear"] * 3
+    for h, module in zip(heads, model.heads):
+        # a linear head: global pool then Linear(C, 10): C * 10 MACs, C * 10 + 10 parameters
+        assert h["macs"] == module.fc.in_features * 10 and h["params"] == module.fc.in_features * 10 + 10

@@ -26,6 +26,7 @@ from tinyee.export.convert import (
 )
 from tinyee.export.manifest import FORMAT, sha256, write_manifest
 from tinyee.model import MultiExitMobileViT, load_checkpoint
+from tinyee.model.profile import head_costs
 from tinyee.runtime import SegmentRunner, dequantize, quantize
 from tinyee.tflite import TfliteModel, replace_scale
 
@@ -143,6 +144,7 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
                                                            f"{cfg.in_channels} channels, zero-padded or resized "
                                                            f"to {cfg.input_size}x{cfg.input_size}"},
             "num_classes": cfg.num_classes,
+            "exit_heads": head_costs(model),
             "thresholds": list(thresholds),
             "thresholds_q": [threshold_to_q(t) for t in thresholds],
             "segments": segments,

@@ -1,0 +1,67 @@
+"""Parameter bytes and MACs of exit heads, counted on the float model with forward hooks."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tinyee.model.blocks import Attention
+from tinyee.model.heads import _FoldedBoF
+from tinyee.model.network import MultiExitMobileViT
+
+
+def module_macs(module: nn.Module, x: torch.Tensor) -> int:
+    """Multiply-accumulates of convolutions, linear layers and attention matmuls for input x."""
+    total = 0
+
+    def conv(m, inp, out):
+        nonlocal total
+        total += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+
+    def linear(m, inp, out):
+        nonlocal total
+        total += out.numel() * m.in_features
+
+    def attention(m, inp, out):
+        nonlocal total
+        b, n, d = inp[0].shape
+        total += 2 * b * m.heads * n * n * m.head_dim  # q @ k^T and attn @ v
+
+    def bag_of_features(m, inp, out):  # its two 1x1 convolutions are functional, not nn.Conv2d
+        nonlocal total
+        b, c, h, w = inp[0].shape
+        total += b * h * w * m.weight.shape[0] * (c + 1)
+
+    hooks = []
+    for m in module.modules():
+        if isinstance(m, _FoldedBoF):
+            hooks.append(m.register_forward_hook(bag_of_features))
+        elif isinstance(m, nn.Conv2d):
+            hooks.append(m.register_forward_hook(conv))
+        elif isinstance(m, nn.Linear):
+            hooks.append(m.register_forward_hook(linear))
+        elif isinstance(m, Attention):
+            hooks.append(m.register_forward_hook(attention))
+    with torch.no_grad():
+        module.eval()(x)
+    for h in hooks:
+        h.remove()
+    return total
+
+
+def head_costs(model: MultiExitMobileViT) -> list[dict]:
+    """Per exit head: kind, parameters (= int8 weight bytes) and MACs on one input."""
+    cfg = model.cfg
+    x = torch.zeros(1, cfg.in_channels, cfg.input_size, cfg.input_size)
+    out = []
+    with torch.no_grad():
+        feature = model.eval().stem(x)
+        for k, stages in enumerate(model._segment_stage_ranges()):
+            for i in stages:
+                feature = model.stages[i](feature)
+            head = model.heads[k]
+            if hasattr(head, "folded"):
+                head = head.folded()
+            out.append({"exit": k, "kind": cfg.exit_heads[k], "params": sum(p.numel() for p in model.heads[k].parameters()),
+                        "macs": module_macs(head, feature)})
+    return out
