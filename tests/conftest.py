@@ -25,3 +25,21 @@ def shipped_export(tmp_path_factory):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def mixed_heads_export(tmp_path_factory):
+    """A model with bof, slvit and linear exits, briefly trained, exported with the entropy criterion."""
+    from tinyee.data import FASHION_MNIST_DIR, load_dataset, load_shipped, to_model_input
+    from tinyee.export import export_model
+    from tinyee.model import ModelConfig, preset
+    from tinyee.train import TrainConfig, train
+
+    cfg = ModelConfig.from_dict({**preset("mcu").to_dict(), "exit_heads": ["bof", "slvit", "linear"]})
+    work = tmp_path_factory.mktemp("mixed")
+    data = load_dataset(FASHION_MNIST_DIR, "train")
+    model = train(cfg, data.take(4096), load_shipped("eval").take(200), work / "run",
+                  TrainConfig(epochs=1, batch_size=64), log=lambda msg: None)
+    rep = to_model_input(load_shipped("rep").take(64).images, 32, 3).numpy()
+    manifest = export_model(model, rep, work / "export", [1.0, 1.0], {}, criterion="entropy")
+    return work / "export", manifest, model

@@ -71,4 +71,5 @@ def test_calibrate_cli_applies_thresholds_that_the_build_uses(shipped_export, tm
 
     compile_export(export, new, tmp_path / "src")
     header = (tmp_path / "src" / "tinyee_model.c").read_text()
-    assert f"tinyee_threshold_q[TINYEE_NUM_SEGMENTS] = {{{', '.join(map(str, new['thresholds_q'] + [-128]))}}}" in header
+    wanted = ", ".join(f"(int32_t){v}" for v in new["thresholds_q"] + [-(2**31)])
+    assert f"tinyee_threshold_q[TINYEE_NUM_SEGMENTS] = {{{wanted}}}" in header

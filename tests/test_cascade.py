@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tinyee.cascade import cascade, resolve_thresholds, threshold_to_q
+from tinyee.cascade import cascade, entropy_lut, resolve_thresholds, scores, threshold_to_q
 from tinyee.errors import TinyeeError
 from tinyee.runtime import dequantize, quantize
 
@@ -15,7 +15,7 @@ def test_integer_threshold_is_exactly_the_probability_compare(rng):
 
 
 def test_threshold_one_never_exits_and_zero_always_does():
-    assert threshold_to_q(1.0) == 128  # above every int8 value
+    assert threshold_to_q(1.0) > 127  # above every int8 value: never exits
     assert threshold_to_q(0.0) == -128
     with pytest.raises(TinyeeError, match="not a probability"):
         threshold_to_q(1.5)
@@ -47,3 +47,17 @@ def test_quantize_rounds_half_away_from_zero_and_saturates():
     assert quantize(x, 1.0, 0).tolist() == [1, 2, 3, -1, -2, -3, 127, -128]
     q = np.arange(-128, 128, dtype=np.int8)
     assert np.array_equal(quantize(dequantize(q, 0.0371, -17), 0.0371, -17), q)
+
+
+def test_entropy_rule_is_integer_and_tracks_the_real_entropy(rng):
+    probs = rng.integers(-128, 128, (2, 300, 10)).astype(np.int8)
+    p = (probs.astype(np.float64) + 128) / 256
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(p > 0, -p * np.log(np.where(p > 0, p, 1)), 0).sum(axis=-1)
+    s = scores(probs, "entropy")
+    assert s.dtype == np.int64
+    assert np.abs(-s / 4096 - h).max() <= 10 * 0.5 / 4096  # one LUT rounding per class
+    for t in (0.5, 1.0, 1.7):
+        exit_idx, _ = cascade(probs, [t], "entropy")
+        assert np.array_equal(exit_idx == 0, -s[0] <= np.floor(t * 4096))
+    assert entropy_lut()[0] == 0 and entropy_lut().max() == round(np.exp(-1) * 4096)  # -p ln p peaks at 1/e

@@ -80,22 +80,12 @@ def test_non_int8_tensors_are_refused():
         compile_segments([TfliteModel(m.build([x], [y]), "int32.tflite")])
 
 
-def test_all_exit_heads_export_compile_and_match_tflite_micro(tmp_path):
+def test_all_exit_heads_export_compile_and_match_tflite_micro(mixed_heads_export, tmp_path):
     """bof, slvit and linear heads (random weights) through export, C generation and TFLM comparison."""
-    import torch
-
-    from tinyee.data import to_model_input
-    from tinyee.export import export_model
-    from tinyee.model import ModelConfig, MultiExitMobileViT, preset
-
-    torch.manual_seed(0)
-    cfg = ModelConfig.from_dict({**preset("mcu").to_dict(), "exit_heads": ["bof", "slvit", "linear"]})
-    model = MultiExitMobileViT(cfg).eval()
-    rep = to_model_input(load_shipped("rep").take(64).images, 32, 3).numpy()
-    manifest = export_model(model, rep, tmp_path / "export", [0.9, 0.9], {})
-    segments = compile_export(tmp_path / "export", manifest, tmp_path / "src")
+    export, manifest, _ = mixed_heads_export
+    segments = compile_export(export, manifest, tmp_path / "src")
     host = HostRunner(build_shared_library(tmp_path / "src", tmp_path / "src" / "model.so"), segments)
-    oracle = [SegmentRunner((tmp_path / "export" / s["file"]).read_bytes(), "tflm") for s in manifest["segments"]]
+    oracle = [SegmentRunner((export / s["file"]).read_bytes(), "tflm") for s in manifest["segments"]]
     mismatched = 0
     for x in quantized_inputs(manifest, load_shipped("eval").take(40)):
         host.write(segments[0], segments[0].model.inputs[0].index, x)
@@ -109,3 +99,4 @@ def test_all_exit_heads_export_compile_and_match_tflite_micro(tmp_path):
             feature = nxt
     assert mismatched == 0
     assert manifest["segments"][0]["ops"]["SOFTMAX"] == 2  # the bag-of-features soft assignment + the exit
+    assert [h["kind"] for h in manifest["exit_heads"]] == ["bof", "slvit", "linear"]

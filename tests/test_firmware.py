@@ -2,6 +2,7 @@
 in QEMU returns the host int8 cascade's exits and classes."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -93,3 +94,35 @@ def test_firmware_rejects_garbled_commands_and_keeps_serving(an386):
         qemu.port.write(frame("bogus"))
         assert unframe(qemu.port.readline()) == "m-error unknown-command"
         assert link.identify()["segments"] == "3"
+
+
+def test_qemu_entropy_cascade_with_bof_and_slvit_exits(mixed_heads_export, tmp_path):
+    """All three exit heads and the entropy criterion, run on the emulated board: host and device agree."""
+    from tinyee.cascade import scores, threshold_to_q
+    from tinyee.export.manifest import write_manifest
+
+    out_dir, manifest, _ = mixed_heads_export
+    export = tmp_path / "export"
+    shutil.copytree(out_dir, export)
+    inputs = quantized_inputs(manifest, load_shipped("eval").take(30))
+    probs = int8_exit_probs(export, manifest, inputs, "tflm", progress=False)
+    # Thresholds between the entropies of the images, so that every exit is taken by some of them:
+    # about a third leave at exit 0, half of the rest at exit 1.
+    ent = -scores(probs, "entropy") / 4096
+    t0 = float(np.sort(ent[0])[9:11].mean())
+    rest = np.sort(ent[1][ent[0] > t0])
+    t1 = float(rest[len(rest) // 2 - 1:len(rest) // 2 + 1].mean())
+    manifest = dict(manifest, thresholds=[t0, t1])
+    manifest["thresholds_q"] = [threshold_to_q(t, "entropy") for t in manifest["thresholds"]]
+    write_manifest(export, manifest)
+    host_exit, host_class = cascade(probs, manifest["thresholds"], "entropy")
+    board = load_board("mps2-an386")
+    image = build_firmware(export, manifest, board, tmp_path / "fw")
+    with QemuBoard(board, image.elf) as qemu:
+        link = DeviceLink(qemu.port)
+        link.wait_ready()
+        results = [link.infer(x.tobytes()) for x in inputs]
+    assert [r.exit for r in results] == host_exit.tolist() and [r.cls for r in results] == host_class.tolist()
+    assert len(set(host_exit.tolist())) == 3
+    expected_scores = scores(probs, "entropy")[host_exit, np.arange(len(inputs))]
+    assert [r.confidence for r in results] == expected_scores.tolist()

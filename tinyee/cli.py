@@ -90,13 +90,14 @@ def train(data_dir, out, preset, config_path, epochs, batch_size, lr, exit_weigh
     console.print(f"checkpoint: {out / 'last.pt'}")
 
 
-def _export(checkpoint: Path, out: Path, rep: str, rep_samples: int | None, thresholds: str | None) -> dict:
+def _export(checkpoint: Path, out: Path, rep: str, rep_samples: int | None, thresholds: str | None,
+            criterion: str = "max_softmax") -> dict:
     from tinyee.export import export_checkpoint
 
     rep_set = _load_data(rep, "rep", rep_samples)
     with console.status("exporting") as status:
         manifest = export_checkpoint(checkpoint, rep_set, out, _floats(thresholds),
-                                     progress=lambda msg: status.update(msg))
+                                     progress=lambda msg: status.update(msg), criterion=criterion)
     for s in manifest["segments"]:
         console.print(f"  {s['file']}: {s['macs'] / 1e6:.2f} M MACs, {s['param_bytes'] / 1024:.1f} KiB weights, "
                       f"{s['tflite_bytes'] / 1024:.1f} KiB file, in {s['input']['shape']} "
@@ -112,9 +113,11 @@ def _export(checkpoint: Path, out: Path, rep: str, rep_samples: int | None, thre
               help="'shipped' or a dataset directory (its training split) for int8 calibration.")
 @click.option("--rep-samples", type=int, help="Use only the first N representative images.")
 @click.option("--thresholds", help="Exit thresholds: one value or one per intermediate exit (default 0.9).")
-def export(checkpoint, out, rep_data, rep_samples, thresholds):
+@click.option("--criterion", type=click.Choice(["max_softmax", "entropy"]), default="max_softmax", show_default=True,
+              help="Exit rule: max softmax >= threshold, or entropy (nats) <= threshold.")
+def export(checkpoint, out, rep_data, rep_samples, thresholds, criterion):
     """Export one full-integer int8 TFLite model per exit segment."""
-    _export(checkpoint, out, rep_data, rep_samples, thresholds)
+    _export(checkpoint, out, rep_data, rep_samples, thresholds, criterion)
 
 
 def _eval(export_dir: Path, checkpoint: Path | None, data: str, samples: int | None, thresholds: str | None,
@@ -125,7 +128,9 @@ def _eval(export_dir: Path, checkpoint: Path | None, data: str, samples: int | N
     from tinyee.model import load_checkpoint
 
     manifest = load_manifest(export_dir)
-    thr = resolve_thresholds(_floats(thresholds), len(manifest["segments"])) if thresholds else manifest["thresholds"]
+    criterion = manifest.get("criterion", "max_softmax")
+    thr = (resolve_thresholds(_floats(thresholds), len(manifest["segments"]), criterion) if thresholds
+           else manifest["thresholds"])
     ckpt = checkpoint or Path(manifest["model"]["checkpoint"])
     model = load_checkpoint(ckpt)[0] if ckpt.exists() else None
     if model is None:
@@ -224,7 +229,7 @@ def _bench(board_name: str, export_dir: Path, elf: Path | None, port: str | None
     data_set = _load_data(data, "eval", samples)
     inputs = quantized_inputs(manifest, data_set)
     probs = int8_exit_probs(export_dir, manifest, inputs, "tflm")
-    host_exit, host_class = cascade(probs, manifest["thresholds"])
+    host_exit, host_class = cascade(probs, manifest["thresholds"], manifest.get("criterion", "max_softmax"))
     plan = BenchPlan(manifest["model_id"], board.name, inputs, data_set.labels, host_exit, host_class,
                      len(manifest["segments"]) if force_samples else 0, force_samples)
 
@@ -362,9 +367,11 @@ def demo(out, board_name, samples):
               help="'macs', or a bench summary.json for latency-aware calibration with measured per-exit ticks.")
 @click.option("--calib-samples", default=1000, show_default=True,
               help="Shipped test images used to calibrate; the rest are the held-out report.")
+@click.option("--criterion", type=click.Choice(["max_softmax", "entropy"]),
+              help="Exit rule to calibrate (default: the export's).")
 @click.option("--apply", is_flag=True, help="Write the thresholds into the export's manifest (build picks them up).")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: EXPORT/calibration).")
-def calibrate(export_dir, mode, alpha, budget, max_drop, cost, calib_samples, apply, out):
+def calibrate(export_dir, mode, alpha, budget, max_drop, cost, criterion, calib_samples, apply, out):
     """Calibrate exit thresholds on the host int8 cascade (alpha rule, compute budget, target accuracy, latency-aware)."""
     import numpy as np
     from rich.table import Table
@@ -377,6 +384,7 @@ def calibrate(export_dir, mode, alpha, budget, max_drop, cost, calib_samples, ap
     from tinyee.export.manifest import write_manifest
 
     manifest = load_manifest(export_dir)
+    criterion = criterion or manifest.get("criterion", "max_softmax")
     if cost == "macs":
         costs = np.cumsum([s["macs"] for s in manifest["segments"]]).tolist()
     else:
@@ -394,12 +402,12 @@ def calibrate(export_dir, mode, alpha, budget, max_drop, cost, calib_samples, ap
     if mode == "alpha":
         train_probs = int8_exit_probs(export_dir, manifest, quantized_inputs(manifest, load_shipped("rep")), "tflm")
     result = run_calibration(mode, probs[:, calib], data.labels[calib], costs, alpha=alpha, train_probs_q=train_probs,
-                             budget=budget, max_drop=max_drop)
-    report = evaluate_thresholds(probs[:, held], data.labels[held], result["thresholds"], costs)
-    curve = candidates(probs[:, held], data.labels[held], costs)
+                             budget=budget, max_drop=max_drop, criterion=criterion)
+    report = evaluate_thresholds(probs[:, held], data.labels[held], result["thresholds"], costs, criterion)
+    curve = candidates(probs[:, held], data.labels[held], costs, criterion)
     final = {"accuracy": float((probs[-1, held].argmax(-1) == data.labels[held]).mean()), "average_cost": costs[-1]}
     unit = "MACs" if cost == "macs" else "ticks"
-    table = Table(title=f"Calibration ({mode}, cost in {unit}): {calib_samples} images to calibrate, "
+    table = Table(title=f"Calibration ({mode}, {criterion}, cost in {unit}): {calib_samples} images to calibrate, "
                         f"{len(data.labels) - calib_samples} held out")
     for c in ("", "thresholds", "accuracy", "average cost", "vs. final exit only", "exit distribution"):
         table.add_column(c, justify="right")
@@ -412,13 +420,14 @@ def calibrate(export_dir, mode, alpha, budget, max_drop, cost, calib_samples, ap
     out = out or Path(export_dir) / "calibration"
     out.mkdir(parents=True, exist_ok=True)
     (out / "calibration.json").write_text(json.dumps(
-        {"mode": mode, "cost": cost, "costs": costs, "calibration": result, "held_out": report, "final_exit_only": final,
+        {"mode": mode, "criterion": criterion, "cost": cost, "costs": costs, "calibration": result, "held_out": report, "final_exit_only": final,
          "held_out_curve": curve}, indent=2) + "\n")
-    _plot_calibration(curve, report, final, costs[-1], unit, mode, out / "calibration.png")
+    _plot_calibration(curve, report, final, costs[-1], unit, f"{mode}, {criterion}", out / "calibration.png")
     console.print(f"report: {out / 'calibration.json'}, {out / 'calibration.png'}")
     if apply:
+        manifest["criterion"] = criterion
         manifest["thresholds"] = result["thresholds"]
-        manifest["thresholds_q"] = [threshold_to_q(t) for t in result["thresholds"]]
+        manifest["thresholds_q"] = [threshold_to_q(t, criterion) for t in result["thresholds"]]
         write_manifest(export_dir, manifest)
         console.print(f"thresholds written to {Path(export_dir) / 'manifest.json'}; rebuild the firmware to use them")
 
@@ -432,7 +441,7 @@ def _plot_calibration(curve, chosen, final, full_cost, unit, mode, path):
     pts = sorted(curve, key=lambda c: c["average_cost"])
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     ax.plot([100 * c["average_cost"] / full_cost for c in pts], [100 * c["accuracy"] for c in pts], ".",
-            color="#4c72b0", alpha=0.6, label="max-softmax thresholds (budget and uniform families)")
+            color="#4c72b0", alpha=0.6, label="thresholds (budget and uniform families)")
     ax.plot([100], [100 * final["accuracy"]], "s", color="black", label="final exit only")
     ax.plot([100 * chosen["average_cost"] / full_cost], [100 * chosen["accuracy"]], "*", ms=15, color="#c44e52",
             label=f"chosen ({mode})")

@@ -177,7 +177,12 @@ static void cmd_infer(const char *args) {
             best = 0;
             for (int c = 1; c < TINYEE_NUM_CLASSES; ++c)
                 if (probs[c] > probs[best]) best = c; /* ties go to the lowest class index */
+#if TINYEE_CRITERION_ENTROPY
+            confidence = 0; /* negated entropy in Q12 nats */
+            for (int c = 0; c < TINYEE_NUM_CLASSES; ++c) confidence -= tinyee_entropy_lut[probs[c] + 128];
+#else
             confidence = probs[best];
+#endif
             exit_index = k;
             if (force >= 0 ? k == force : confidence >= tinyee_threshold_q[k]) break;
         }

@@ -12,7 +12,8 @@ import numpy as np
 from tinyee.boards import Board
 from tinyee.cascade import cascade
 
-SWEEP = [round(t, 2) for t in np.linspace(0.5, 1.0, 11)]
+SWEEP = {"max_softmax": [round(t, 2) for t in np.linspace(0.5, 1.0, 11)],
+         "entropy": [round(t, 2) for t in np.linspace(0.0, 1.5, 16)]}
 
 
 def _stats(values: list[int]) -> dict:
@@ -71,8 +72,9 @@ def summarize(records: list[dict], board: Board, manifest: dict, host_probs: np.
     medians = [row.get("ticks", {}).get("median") for row in per_exit]
     if all(m is not None for m in medians):
         sweep = []
-        for t in sorted(set(SWEEP) | set(manifest["thresholds"])):
-            e, p = cascade(host_probs, [t] * (exits - 1))
+        criterion = manifest.get("criterion", "max_softmax")
+        for t in sorted(set(SWEEP[criterion]) | set(manifest["thresholds"])):
+            e, p = cascade(host_probs, [t] * (exits - 1), criterion)
             sweep.append({"threshold": t, "accuracy": float((p == labels).mean()),
                           "average_ticks": float(np.mean(np.asarray(medians)[e]))})
         summary["threshold_sweep"] = sweep

@@ -39,7 +39,8 @@ def compile_export(export_dir: Path, manifest: dict, out_dir: Path) -> list[Comp
     """Generate tinyee_model.{h,c} for an exported cascade; returns the compiled segments."""
     models = [TfliteModel.load(Path(export_dir) / s["file"]) for s in manifest["segments"]]
     segments = compile_segments(models)
-    write_sources(Path(out_dir), segments, manifest["model_id"], manifest["thresholds_q"], manifest["num_classes"])
+    write_sources(Path(out_dir), segments, manifest["model_id"], manifest["thresholds_q"], manifest["num_classes"],
+                  manifest.get("criterion", "max_softmax"))
     return segments
 
 

@@ -37,8 +37,12 @@ def int8_exit_probs(export_dir: Path, manifest: dict, inputs_q: np.ndarray, back
     return out
 
 
-def _float_cascade(probs: np.ndarray, thresholds: list[float]) -> tuple[np.ndarray, np.ndarray]:
-    conf = probs.max(axis=2)
+def _float_cascade(probs: np.ndarray, thresholds: list[float], criterion: str) -> tuple[np.ndarray, np.ndarray]:
+    if criterion == "max_softmax":
+        conf = probs.max(axis=2)
+    else:  # negated entropy in nats, thresholds are maximum entropies
+        conf = (probs * np.log(np.clip(probs, 1e-12, None))).sum(axis=2)
+        thresholds = [-t for t in thresholds]
     confident = np.vstack([conf[:-1] >= np.array(thresholds)[:, None], np.ones((1, conf.shape[1]), bool)])
     exit_idx = confident.argmax(axis=0)
     return exit_idx, probs.argmax(axis=2)[exit_idx, np.arange(probs.shape[1])]
@@ -81,15 +85,17 @@ def evaluate(export_dir: Path, manifest: dict, data: ImageSet, thresholds: list[
             row[f"{rt}_bitexact_fraction"] = float((int8[rt][k] == ref[k]).all(axis=1).mean())
         exits.append(row)
     seg_macs = [s["macs"] for s in manifest["segments"]]
-    exit_idx, preds = cascade(ref, thresholds)
+    criterion = manifest.get("criterion", "max_softmax")
+    exit_idx, preds = cascade(ref, thresholds, criterion)
     report = {
         "model_id": manifest["model_id"], "data": data.source, "samples": int(len(labels)),
         "reference_runtime": runtimes[0], "runtimes": list(runtimes),
-        "thresholds": list(thresholds), "thresholds_q": [threshold_to_q(t) for t in thresholds],
+        "criterion": criterion, "thresholds": list(thresholds),
+        "thresholds_q": [threshold_to_q(t, criterion) for t in thresholds],
         "segment_macs": seg_macs, "exits": exits,
         "cascade": {"int8": _cascade_summary(exit_idx, preds, labels, seg_macs) | {
             "exit_index": exit_idx.tolist(), "predictions": preds.tolist()}},
     }
     if fl is not None:
-        report["cascade"]["float"] = _cascade_summary(*_float_cascade(fl, thresholds), labels, seg_macs)
+        report["cascade"]["float"] = _cascade_summary(*_float_cascade(fl, thresholds, criterion), labels, seg_macs)
     return report

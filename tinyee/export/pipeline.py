@@ -97,7 +97,8 @@ def _chain_input(data: bytes, tfl: TfliteModel, producer, name: str, k: int) -> 
 
 
 def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path, thresholds: list[float],
-                 source: dict, progress: Callable[[str], None] = lambda msg: None) -> dict:
+                 source: dict, progress: Callable[[str], None] = lambda msg: None,
+                 criterion: str = "max_softmax") -> dict:
     """Write out_dir/{segment<k>.tflite, segment<k>.onnx, manifest.json}; return the manifest."""
     cfg = model.cfg
     if len(thresholds) != cfg.num_exits - 1:
@@ -145,8 +146,9 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
                                                            f"to {cfg.input_size}x{cfg.input_size}"},
             "num_classes": cfg.num_classes,
             "exit_heads": head_costs(model),
+            "criterion": criterion,
             "thresholds": list(thresholds),
-            "thresholds_q": [threshold_to_q(t) for t in thresholds],
+            "thresholds_q": [threshold_to_q(t, criterion) for t in thresholds],
             "segments": segments,
             "totals": {"macs": sum(s["macs"] for s in segments),
                        "param_bytes": sum(s["param_bytes"] for s in segments),
@@ -166,7 +168,7 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
 
 
 def export_checkpoint(checkpoint: Path, rep_set: ImageSet, out_dir: Path, thresholds: list[float] | None = None,
-                      progress: Callable[[str], None] = lambda msg: None) -> dict:
+                      progress: Callable[[str], None] = lambda msg: None, criterion: str = "max_softmax") -> dict:
     """Export a checkpoint file, calibrating on rep_set (thresholds as :func:`resolve_thresholds` takes them)."""
     checkpoint = Path(checkpoint)
     model, _ = load_checkpoint(checkpoint)
@@ -174,4 +176,5 @@ def export_checkpoint(checkpoint: Path, rep_set: ImageSet, out_dir: Path, thresh
     x = to_model_input(rep_set.images, cfg.input_size, cfg.in_channels).numpy()
     source = {"checkpoint": str(checkpoint), "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
               "calibration": rep_set.source}
-    return export_model(model, x, out_dir, resolve_thresholds(thresholds, cfg.num_exits), source, progress)
+    return export_model(model, x, out_dir, resolve_thresholds(thresholds, cfg.num_exits, criterion), source, progress,
+                        criterion)
