@@ -112,3 +112,25 @@ def calibrate(mode: str, probs_q: np.ndarray, labels: np.ndarray, costs: list[fl
             "thresholds_q": [threshold_to_q(t, criterion) for t in chosen["thresholds"]],
             "final_exit_accuracy": final_acc, "full_cost": full_cost,
             "relative_cost": chosen["average_cost"] / full_cost}
+
+
+def plot_calibration(curve, chosen, final, full_cost, unit, label, path) -> None:
+    """Accuracy against average cost of every candidate, with the final exit alone and the chosen point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = sorted(curve, key=lambda c: c["average_cost"])
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot([100 * c["average_cost"] / full_cost for c in pts], [100 * c["accuracy"] for c in pts], ".",
+            color="#4c72b0", alpha=0.6, label="thresholds (budget and uniform families)")
+    ax.plot([100], [100 * final["accuracy"]], "s", color="black", label="final exit only")
+    ax.plot([100 * chosen["average_cost"] / full_cost], [100 * chosen["accuracy"]], "*", ms=15, color="#c44e52",
+            label=f"chosen ({label})")
+    ax.set(xlabel=f"average cost (% of the full model, {unit})", ylabel="held-out accuracy (%)",
+           title="Accuracy vs. average cost on held-out images")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -376,7 +376,7 @@ def calibrate(export_dir, mode, alpha, budget, max_drop, cost, criterion, calib_
     import numpy as np
     from rich.table import Table
 
-    from tinyee.calibrate import calibrate as run_calibration, candidates, evaluate_thresholds
+    from tinyee.calibrate import calibrate as run_calibration, candidates, evaluate_thresholds, plot_calibration
     from tinyee.cascade import threshold_to_q
     from tinyee.data import load_shipped
     from tinyee.eval.host import int8_exit_probs, quantized_inputs
@@ -422,7 +422,7 @@ def calibrate(export_dir, mode, alpha, budget, max_drop, cost, criterion, calib_
     (out / "calibration.json").write_text(json.dumps(
         {"mode": mode, "criterion": criterion, "cost": cost, "costs": costs, "calibration": result, "held_out": report, "final_exit_only": final,
          "held_out_curve": curve}, indent=2) + "\n")
-    _plot_calibration(curve, report, final, costs[-1], unit, f"{mode}, {criterion}", out / "calibration.png")
+    plot_calibration(curve, report, final, costs[-1], unit, f"{mode}, {criterion}", out / "calibration.png")
     console.print(f"report: {out / 'calibration.json'}, {out / 'calibration.png'}")
     if apply:
         manifest["criterion"] = criterion
@@ -430,27 +430,6 @@ def calibrate(export_dir, mode, alpha, budget, max_drop, cost, criterion, calib_
         manifest["thresholds_q"] = [threshold_to_q(t, criterion) for t in result["thresholds"]]
         write_manifest(export_dir, manifest)
         console.print(f"thresholds written to {Path(export_dir) / 'manifest.json'}; rebuild the firmware to use them")
-
-
-def _plot_calibration(curve, chosen, final, full_cost, unit, mode, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    pts = sorted(curve, key=lambda c: c["average_cost"])
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    ax.plot([100 * c["average_cost"] / full_cost for c in pts], [100 * c["accuracy"] for c in pts], ".",
-            color="#4c72b0", alpha=0.6, label="thresholds (budget and uniform families)")
-    ax.plot([100], [100 * final["accuracy"]], "s", color="black", label="final exit only")
-    ax.plot([100 * chosen["average_cost"] / full_cost], [100 * chosen["accuracy"]], "*", ms=15, color="#c44e52",
-            label=f"chosen ({mode})")
-    ax.set(xlabel=f"average cost (% of the full model, {unit})", ylabel="held-out accuracy (%)",
-           title="Accuracy vs. average cost on held-out images")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 @cli.command(name="data-subset")
