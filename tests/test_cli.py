@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 import torch
 
 from conftest import SHIPPED_CHECKPOINT as REPO_CHECKPOINT

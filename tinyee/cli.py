@@ -212,7 +212,6 @@ def _firmware_for(board, export_dir: Path, elf: Path | None, build_dir: Path) ->
 
 def _bench(board_name: str, export_dir: Path, elf: Path | None, port: str | None, data: str, samples: int | None,
            force_samples: int, out: Path, resume: bool, timeout: float) -> dict:
-    import numpy as np
     import serial
     from rich.table import Table
     from tqdm import tqdm

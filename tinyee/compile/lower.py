@@ -108,7 +108,7 @@ class Lowering:
 
     def _fully_connected(self, op: Op) -> Call:
         o = op.options
-        x, w, y = self.t(op.inputs[0]), self.t(op.inputs[1]), self.t(op.outputs[0])
+        x, w = self.t(op.inputs[0]), self.t(op.inputs[1])
         s_in, zp_in = self.q(op, op.inputs[0])
         s_out, zp_out = self.q(op, op.outputs[0])
         if o.weightsFormat != 0:
