@@ -91,3 +91,21 @@ def test_train_with_bof_and_slvit_heads(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "codebooks initialised by k-means" in r.stderr
     assert json.loads((tmp_path / "run" / "config.json").read_text())["exit_heads"] == ["bof", "slvit", "linear"]
+
+
+def test_copycat_on_unlabelled_images(tmp_path):
+    """A folder of images without labels fine-tunes the exits by copycat distillation alone."""
+    from PIL import Image
+
+    from tinyee.data import load_shipped
+
+    (tmp_path / "unlabelled" / "train").mkdir(parents=True)
+    for i, img in enumerate(load_shipped("rep").take(96).images):
+        Image.fromarray(img[..., 0]).save(tmp_path / "unlabelled" / "train" / f"{i}.png")
+    args = ("train", "--data", tmp_path / "unlabelled", "--init", REPO_CHECKPOINT, "--freeze-backbone", "--epochs", 1,
+            "--batch-size", 32)
+    r = tinyee(*args, "--out", tmp_path / "plain")
+    assert r.returncode == 2 and "unlabelled: train on it with --distill 1" in r.stderr
+    r = tinyee(*args, "--distill", 1, "--out", tmp_path / "copycat")
+    assert r.returncode == 0, r.stderr
+    assert "(no labelled test split)" in r.stderr and (tmp_path / "copycat" / "last.pt").is_file()

@@ -74,7 +74,7 @@ def train(data_dir, out, preset, config_path, epochs, batch_size, lr, exit_weigh
     from tinyee.train import TrainConfig, train as run_training
 
     train_set = load_dataset(data_dir, "train").take(limit)
-    test_set = load_dataset(data_dir, "test")
+    test_set = load_dataset(data_dir, "test") if (train_set.labels >= 0).all() else None
     init_model = load_checkpoint(init_ckpt)[0] if init_ckpt else None
     cfg = ModelConfig.load(config_path) if config_path else make_preset(preset, len(train_set.classes), in_channels)
     if exit_heads:

@@ -17,11 +17,13 @@ SHIPPED_SUBSET = REPO_ROOT / "calibration" / "fashion-mnist-subset.npz"
 FASHION_MNIST_CLASSES = [
     "t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot",
 ]
+UNLABELLED = -1
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm"}
 LAYOUTS_HELP = (
     "expected one of: IDX files (train-images-idx3-ubyte[.gz], t10k-..., as Fashion-MNIST/MNIST ship them); "
     "CIFAR-10 python layout (data_batch_1..5, test_batch, batches.meta); CIFAR-10 binary layout "
-    "(data_batch_1.bin..5, test_batch.bin); or an image folder (train/<class>/*.png and test/<class>/*.png)"
+    "(data_batch_1.bin..5, test_batch.bin); or an image folder (train/<class>/*.png and test/<class>/*.png, "
+    "or train/*.png without labels)"
 )
 
 
@@ -128,11 +130,12 @@ def _image_folder(root: Path, split: str) -> ImageSet | None:
     from PIL import Image, UnidentifiedImageError
 
     classes = sorted(p.name for p in base.iterdir() if p.is_dir())
-    if not classes:
-        raise TinyeeError(f"image folder {base} has no class sub-folders")
+    # Images directly in the split folder, without class sub-folders, are unlabelled (label -1):
+    # enough for label-free copycat distillation of the exits.
+    groups = [(label, base / cls) for label, cls in enumerate(classes)] or [(UNLABELLED, base)]
     images, labels = [], []
-    for label, cls in enumerate(classes):
-        for f in sorted((base / cls).iterdir()):
+    for label, folder in groups:
+        for f in sorted(folder.iterdir()):
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:

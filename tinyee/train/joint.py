@@ -88,13 +88,16 @@ def init_bof_codebooks(model: MultiExitMobileViT, x: torch.Tensor) -> int:
     return done
 
 
-def train(model_cfg: ModelConfig, train_set: ImageSet, test_set: ImageSet, out_dir: Path, tc: TrainConfig,
+def train(model_cfg: ModelConfig, train_set: ImageSet, test_set: ImageSet | None, out_dir: Path, tc: TrainConfig,
           log=print, init_model: MultiExitMobileViT | None = None) -> MultiExitMobileViT:
     """Train the exits; write out_dir/{last.pt, config.json, history.json} after each epoch.
 
     With init_model the run fine-tunes it (e.g. frozen backbone + copycat distillation of the exits).
+    Unlabelled images (label -1) need distill=1; without a labelled test set no accuracy is logged.
     """
     model_cfg = init_model.cfg if init_model is not None else model_cfg
+    if tc.distill < 1 and train_set.labels.min() < 0:
+        raise TinyeeError(f"{train_set.source} is unlabelled: train on it with --distill 1 (copycat from the final exit)")
     if tc.distill < 1 and train_set.labels.max() >= model_cfg.num_classes:
         raise TinyeeError(
             f"dataset has label {int(train_set.labels.max())} but the model has {model_cfg.num_classes} classes"
@@ -150,11 +153,13 @@ def train(model_cfg: ModelConfig, train_set: ImageSet, test_set: ImageSet, out_d
             total += loss.item() * len(idx)
             seen += len(idx)
             bar.set_postfix(loss=f"{total / seen:.3f}")
-        probs = evaluate_float(model, test_set)
-        acc = [(p.argmax(-1) == test_set.labels).mean().item() for p in probs]
+        acc = None
+        if test_set is not None and test_set.labels.min() >= 0:
+            acc = [(p.argmax(-1) == test_set.labels).mean().item() for p in evaluate_float(model, test_set)]
         history.append({"epoch": epoch + 1, "loss": total / seen, "test_accuracy": acc, "seconds": time.time() - t0})
-        log(f"epoch {epoch + 1}/{tc.epochs}  loss {total / seen:.4f}  test accuracy per exit "
-            + " ".join(f"{a:.4f}" for a in acc) + f"  ({time.time() - t0:.0f} s)")
+        log(f"epoch {epoch + 1}/{tc.epochs}  loss {total / seen:.4f}  "
+            + ("test accuracy per exit " + " ".join(f"{a:.4f}" for a in acc) if acc else "(no labelled test split)")
+            + f"  ({time.time() - t0:.0f} s)")
         save_checkpoint(out_dir / "last.pt", model, epoch=epoch + 1, train=asdict(tc), history=history,
                         dataset=train_set.source, classes=train_set.classes)
         atomic_write(out_dir / "history.json", lambda p: p.write_text(json.dumps(history, indent=2) + "\n"))
