@@ -117,3 +117,15 @@ def test_heads_are_chosen_per_exit_in_the_config():
     model = MultiExitMobileViT(cfg)
     assert [type(h).__name__ for h in model.heads] == ["BagOfFeaturesHead", "SingleLayerViTHead", "LinearHead"]
     assert [o.shape for o in model(torch.randn(2, 3, 32, 32))] == [(2, 10)] * 3
+
+
+def test_new_exit_heads_keep_the_backbone_and_final_head():
+    torch.manual_seed(0)
+    base = MultiExitMobileViT(preset("mcu")).eval()
+    swapped = base.with_exit_heads(["bof", "slvit", "linear"]).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(base(x)[-1], swapped(x)[-1])  # same backbone, same final head
+    assert type(swapped.heads[0]).__name__ == "BagOfFeaturesHead"
+    with pytest.raises(TinyeeError, match="final exit"):
+        base.with_exit_heads(["linear", "linear", "bof"])

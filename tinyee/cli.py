@@ -77,9 +77,9 @@ def train(data_dir, out, preset, config_path, epochs, batch_size, lr, exit_weigh
     test_set = load_dataset(data_dir, "test") if (train_set.labels >= 0).all() else None
     init_model = load_checkpoint(init_ckpt)[0] if init_ckpt else None
     cfg = ModelConfig.load(config_path) if config_path else make_preset(preset, len(train_set.classes), in_channels)
-    if exit_heads:
-        if init_model is not None:
-            raise TinyeeError("--exit-heads builds a new model; it cannot be combined with --init")
+    if exit_heads and init_model is not None:  # new intermediate heads on the checkpoint's backbone
+        init_model = init_model.with_exit_heads(exit_heads.split(","))
+    elif exit_heads:
         cfg = ModelConfig.from_dict({**cfg.to_dict(), "exit_heads": exit_heads.split(",")})
     cfg = init_model.cfg if init_model is not None else cfg
     console.print(f"training {cfg.name} ({cfg.num_exits} exits: {', '.join(cfg.exit_heads)}) on {len(train_set)} "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tinyee.errors import TinyeeError
 from tinyee.model.blocks import InvertedResidual, MobileViTBlock, conv_bn_act
 from tinyee.model.config import ModelConfig
 from tinyee.model.heads import build_head
@@ -53,6 +54,19 @@ class MultiExitMobileViT(nn.Module):
                 x = self.stages[i](x)
             logits.append(self.heads[k](x))
         return logits
+
+    def with_exit_heads(self, heads: list[str]) -> "MultiExitMobileViT":
+        """A copy with other intermediate exit heads (new, untrained) and this model's backbone and final head."""
+        from tinyee.model.config import ModelConfig
+
+        if heads[-1] != self.cfg.exit_heads[-1]:
+            raise TinyeeError("the final exit's head is part of the backbone being reused; keep it")
+        model = MultiExitMobileViT(ModelConfig.from_dict({**self.cfg.to_dict(), "exit_heads": list(heads)}))
+        keep = {k: v for k, v in self.state_dict().items()
+                if not k.startswith("heads.") or int(k.split(".")[1]) == len(heads) - 1
+                or heads[int(k.split(".")[1])] == self.cfg.exit_heads[int(k.split(".")[1])]}
+        model.load_state_dict(keep, strict=False)
+        return model
 
     def segments(self) -> list["Segment"]:
         segs = []
