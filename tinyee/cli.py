@@ -194,7 +194,8 @@ def build(board_name, export_dir, out, opt):
 
 
 def _firmware_for(board, export_dir: Path, elf: Path | None, build_dir: Path) -> Path:
-    """The ELF to run: the one given, or the build folder's (built first when missing or stale)."""
+    """The ELF to run: the one given, or one built from the export (SCons rebuilds only what changed,
+    so thresholds written by `tinyee calibrate --apply` always reach the firmware)."""
     from tinyee.compile.firmware import build_firmware
     from tinyee.export import load_manifest
 
@@ -202,12 +203,7 @@ def _firmware_for(board, export_dir: Path, elf: Path | None, build_dir: Path) ->
         if not Path(elf).is_file():
             raise TinyeeError(f"firmware image {elf} not found")
         return Path(elf)
-    image = build_dir / "firmware.elf"
-    header = build_dir / "src" / "tinyee_model.h"
-    manifest = load_manifest(export_dir)
-    if not image.is_file() or manifest["model_id"] not in header.read_text():
-        build_firmware(export_dir, manifest, board, build_dir)
-    return image
+    return build_firmware(export_dir, load_manifest(export_dir), board, build_dir).elf
 
 
 def _bench(board_name: str, export_dir: Path, elf: Path | None, port: str | None, data: str, samples: int | None,
@@ -273,9 +269,11 @@ def _bench(board_name: str, export_dir: Path, elf: Path | None, port: str | None
         table.add_row(str(row["exit"]), f"{100 * frac:.1f}%", f"{t.get('median', 0):,.0f}",
                       f"{row.get(unit, {}).get('median', 0):,.0f}", f"{t.get('p90', 0):,.0f}", f"{t.get('max', 0):,.0f}")
     Console().print(table)
+    ratio = summary["average_vs_run_to_end"]  # unknown when no sample ran to the end and no exit was forced
     console.print(f"on-device accuracy {100 * summary['device_accuracy']:.2f}%, average ticks "
-                  f"{summary['average_ticks']:,.0f} = {100 * summary['average_vs_run_to_end']:.1f}% of running to the end; "
-                  f"host/device agreement {100 * summary['host_agreement']:.2f}%"
+                  f"{summary['average_ticks']:,.0f}"
+                  + (f" = {100 * ratio:.1f}% of running to the end" if ratio is not None else "")
+                  + f"; host/device agreement {100 * summary['host_agreement']:.2f}%"
                   + (f"; LOST samples: {summary['lost']}" if summary["lost"] else ""))
     for d in summary["disagreements"]:
         console.print(f"[red]disagreement[/red] sample {d['sample']}: device exit {d['exit']} class {d['cls']}, "
