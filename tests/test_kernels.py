@@ -105,6 +105,8 @@ def case_batch_matmul(rng):
 def broadcast_shapes(rng):
     rank = int(rng.integers(1, 5))
     out = [int(rng.integers(1, 6)) for _ in range(rank)]
+    if rng.integers(0, 3) == 0:
+        out[-1] = int(rng.integers(100, 300))  # large enough for the optimised kernels' table path
     a = [d if rng.integers(0, 3) else 1 for d in out]
     b = [d if rng.integers(0, 3) else 1 for d in out]
     if rng.integers(0, 3) == 0:
@@ -146,7 +148,8 @@ def case_unary(rng, name):
 
 def case_softmax(rng):
     m = OpModel()
-    shape = [int(rng.integers(1, 5)), int(rng.integers(1, 40))]
+    rows = int(rng.integers(1, 5)) if rng.integers(0, 2) else int(rng.integers(16, 40))  # many rows: table path
+    shape = [rows, int(rng.integers(1, 40))]
     x = m.tensor(shape, scale(rng, -2, 0.5), zero_point(rng))
     y = m.tensor(shape, 1 / 256, -128)
     m.op("SOFTMAX", [x], [y], options("SoftmaxOptions", beta=float(rng.choice([1.0, 0.5, 2.0]))), "SoftmaxOptions")
@@ -298,15 +301,34 @@ def tflm(data: bytes, inputs):
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory):
+def cases():
     rng = np.random.default_rng(2026)
-    cases = [(name, i, gen(rng)) for name, gen in GENERATORS.items() for i in range(CASES_PER_OP)]
+    return [(name, i, gen(rng)) for name, gen in GENERATORS.items() for i in range(CASES_PER_OP)]
+
+
+# The reference kernels, and the optimised kernels with each inner-loop path (DSP and Helium through
+# C definitions of their intrinsics; test_firmware runs them on the emulated Cortex-M4 and M55).
+KERNEL_PATHS = [("reference", "portable"), ("optimized", "portable"), ("optimized", "dsp"), ("optimized", "mve")]
+
+
+@pytest.fixture(scope="module", params=KERNEL_PATHS, ids=["-".join(p) for p in KERNEL_PATHS])
+def library(request, cases, tmp_path_factory):
+    kernels, path = request.param
     models = [TfliteModel(data, f"{name}#{i}") for name, i, data in cases]
-    segments = compile_segments(models)
+    segments = compile_segments(models, kernels)
     out = tmp_path_factory.mktemp("kernels")
-    write_sources(out, segments, "kernel-conformance", [], 0)
-    runner = HostRunner(build_shared_library(out, out / "kernels.so"), segments)
+    write_sources(out, segments, "kernel-conformance", [], 0, kernels=kernels)
+    runner = HostRunner(build_shared_library(out, out / "kernels.so", path=path), segments)
     return cases, segments, runner
+
+
+def test_optimised_kernels_are_used(cases):
+    """Every op with an optimised kernel gets it in the optimised set (some cases fall back, e.g. depth multiplier 2)."""
+    models = [TfliteModel(data, f"{name}#{i}") for name, i, data in cases]
+    used = {c.kernel for s in compile_segments(models, "optimized") for c in s.calls}
+    assert {"tee_conv2d_gemm_s8", "tee_depthwise_conv2d_simd_s8", "tee_fully_connected_gemm_s8",
+            "tee_batch_matmul_gemm_s8", "tee_binary_table_s8", "tee_softmax_table_s8", "tee_lut_s8"} <= used
+    assert not {"tee_logistic_s8", "tee_rsqrt_s8", "tee_hard_swish_s8"} & used
 
 
 @pytest.mark.parametrize("op_name", sorted(GENERATORS))

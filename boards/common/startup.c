@@ -26,14 +26,15 @@ __attribute__((section(".vectors"), used)) static void (*const vector_table[16])
 };
 
 void Reset_Handler(void) {
-    uint32_t *src = &__data_load__, *dst = &__data_start__;
-    while (dst < &__data_end__) *dst++ = *src++;
-    for (dst = &__bss_start__; dst < &__bss_end__;) *dst++ = 0;
-#if defined(__ARM_FP)
-    /* Grant full access to CP10/CP11 before any floating-point instruction may run. */
+#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
+    /* Grant full access to CP10/CP11 first: the C library's memcpy/memset (which GCC may use for the
+     * copies below) are built with floating-point or Helium instructions on those cores. */
     *(volatile uint32_t *)0xE000ED88u |= (0xFu << 20);
     __asm volatile("dsb\n isb");
 #endif
+    uint32_t *src = &__data_load__, *dst = &__data_start__;
+    while (dst < &__data_end__) *dst++ = *src++;
+    for (dst = &__bss_start__; dst < &__bss_end__;) *dst++ = 0;
     main();
     for (;;) {
     }

@@ -1,38 +1,56 @@
 /* Broadcasting binary ops (ADD, SUB, MUL, SQUARED_DIFFERENCE) and unary LOGISTIC, RSQRT, HARD_SWISH. */
 #include "tinyee_kernels.h"
+#include <stddef.h>
+
 #include "tee_fixedpoint.h"
 
-static inline int32_t binary_element(const tee_binary_params *p, int32_t a, int32_t b) {
-    const int32_t x = a + p->in1_offset;
-    const int32_t y = b + p->in2_offset;
+/* ADD, SUB and SQUARED_DIFFERENCE first rescale each input on its own (a function of the int8 value). */
+static inline int32_t rescale_input(const tee_binary_params *p, int32_t v, int32_t offset, int32_t mult, int32_t shift) {
+    return tee_mbqm(tee_shl32(v + offset, p->left_shift), mult, shift);
+}
+
+static inline int32_t combine(const tee_binary_params *p, int32_t sx, int32_t sy) {
     int32_t raw;
-    switch (p->op) {
-    case TEE_MUL:
-        raw = tee_mbqm(x * y, p->out_mult, p->out_shift);
-        break;
-    case TEE_SQUARED_DIFFERENCE: {
-        const int32_t d = tee_mbqm(tee_shl32(x, p->left_shift), p->in1_mult, p->in1_shift) -
-                          tee_mbqm(tee_shl32(y, p->left_shift), p->in2_mult, p->in2_shift);
-        raw = tee_mbqm(d * d, p->out_mult, p->out_shift);
-        break;
-    }
-    default: { /* ADD, SUB */
-        const int32_t sx = tee_mbqm(tee_shl32(x, p->left_shift), p->in1_mult, p->in1_shift);
-        const int32_t sy = tee_mbqm(tee_shl32(y, p->left_shift), p->in2_mult, p->in2_shift);
-        raw = tee_mbqm(p->op == TEE_ADD ? sx + sy : sx - sy, p->out_mult, p->out_shift);
-        break;
-    }
+    if (p->op == TEE_SQUARED_DIFFERENCE) {
+        const int32_t d = sx - sy;
+        raw = tee_mbqm_pos(d * d, p->out_mult, p->out_shift);
+    } else {
+        raw = tee_mbqm_pos(p->op == TEE_ADD ? sx + sy : sx - sy, p->out_mult, p->out_shift);
     }
     return tee_min32(tee_max32(raw + p->out_offset, p->act_min), p->act_max);
 }
 
-void tee_binary_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+static inline int32_t binary_element(const tee_binary_params *p, int32_t a, int32_t b) {
+    if (p->op == TEE_MUL) {
+        const int32_t raw = tee_mbqm_pos((a + p->in1_offset) * (b + p->in2_offset), p->out_mult, p->out_shift);
+        return tee_min32(tee_max32(raw + p->out_offset, p->act_min), p->act_max);
+    }
+    return combine(p, rescale_input(p, a, p->in1_offset, p->in1_mult, p->in1_shift),
+                   rescale_input(p, b, p->in2_offset, p->in2_mult, p->in2_shift));
+}
+
+/* One innermost run of n outputs. With tables (256 rescaled values per input, indexed by value + 128),
+ * each element costs one requantization instead of three. */
+static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1, const int8_t *in2, int32_t s2,
+                       int32_t n, const int32_t *tables, int8_t *out) {
+    if (tables) {
+        const int32_t *t1 = tables + 128, *t2 = tables + 256 + 128;
+        for (int32_t i = 0; i < n; ++i) out[i] = (int8_t)combine(p, t1[in1[i * s1]], t2[in2[i * s2]]);
+    } else {
+        for (int32_t i = 0; i < n; ++i) out[i] = (int8_t)binary_element(p, in1[i * s1], in2[i * s2]);
+    }
+}
+
+static void binary_loop(const tee_binary_params *params, const int8_t *in1, const int8_t *in2, const int32_t *tables,
+                        int8_t *out) {
+    const tee_binary_params local = *params; /* not aliased by the int8 stores, so kept in registers */
+    const tee_binary_params *p = &local;
     int32_t idx[TEE_MAX_DIMS] = {0};
     const int last = p->ndims - 1;
     int32_t off1 = 0, off2 = 0;
     for (;;) {
-        for (int32_t i = 0; i < p->out_dims[last]; ++i)
-            *out++ = (int8_t)binary_element(p, in1[off1 + i * p->in1_strides[last]], in2[off2 + i * p->in2_strides[last]]);
+        binary_run(p, in1 + off1, p->in1_strides[last], in2 + off2, p->in2_strides[last], p->out_dims[last], tables, out);
+        out += p->out_dims[last];
         /* Advance the outer index like an odometer. */
         int d = last - 1;
         for (; d >= 0; --d) {
@@ -45,6 +63,20 @@ void tee_binary_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *
         }
         if (d < 0) return;
     }
+}
+
+void tee_binary_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+    binary_loop(p, in1, in2, NULL, out);
+}
+
+void tee_binary_table_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *scratch,
+                         int8_t *out) {
+    int32_t *tables = (int32_t *)(void *)scratch; /* the arena planner aligns scratch to 16 bytes */
+    for (int32_t v = -128; v < 128; ++v) {
+        tables[v + 128] = rescale_input(p, v, p->in1_offset, p->in1_mult, p->in1_shift);
+        tables[v + 384] = rescale_input(p, v, p->in2_offset, p->in2_mult, p->in2_shift);
+    }
+    binary_loop(p, in1, in2, tables, out);
 }
 
 void tee_logistic_s8(const tee_logistic_params *p, const int8_t *in, int8_t *out) {

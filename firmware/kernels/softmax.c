@@ -5,18 +5,25 @@
 #define SCALED_DIFF_INTEGER_BITS 5
 #define ACCUMULATION_INTEGER_BITS 12
 
-void tee_softmax_s8(const tee_softmax_params *p, const int8_t *in, int8_t *out) {
+/* exp(diff * input scale * beta) in Q0.31 for diff = input - row max (in [-255, 0]); 0 below diff_min. */
+static inline int32_t softmax_exp(const tee_softmax_params *p, int32_t diff) {
+    if (diff < p->diff_min) return 0;
+    const int32_t scaled = tee_srdhm(tee_shl32(diff, p->in_left_shift), p->in_mult);
+    return tee_exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS);
+}
+
+/* exps: NULL (computed per element, as the reference) or the 256 values of softmax_exp for diff = -index. */
+static void softmax(const tee_softmax_params *params, const int8_t *in, const int32_t *exps, int8_t *out) {
+    const tee_softmax_params local = *params; /* not aliased by the int8 stores, so kept in registers */
+    const tee_softmax_params *p = &local;
     for (int32_t r = 0; r < p->rows; ++r, in += p->depth, out += p->depth) {
         int32_t max_in_row = -128;
         for (int32_t c = 0; c < p->depth; ++c) max_in_row = tee_max32(max_in_row, in[c]);
         int32_t sum_of_exps = 0; /* Q12.19 */
         for (int32_t c = 0; c < p->depth; ++c) {
             const int32_t diff = (int32_t)in[c] - max_in_row;
-            if (diff >= p->diff_min) {
-                const int32_t scaled = tee_srdhm(tee_shl32(diff, p->in_left_shift), p->in_mult);
-                const int32_t e = tee_exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS);
-                sum_of_exps += tee_rescale(e, 0, ACCUMULATION_INTEGER_BITS);
-            }
+            if (diff >= p->diff_min)
+                sum_of_exps += tee_rescale(exps ? exps[-diff] : softmax_exp(p, diff), 0, ACCUMULATION_INTEGER_BITS);
         }
         int num_bits_over_unit;
         const int32_t shifted_scale = tee_get_reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS, &num_bits_over_unit);
@@ -24,8 +31,7 @@ void tee_softmax_s8(const tee_softmax_params *p, const int8_t *in, int8_t *out) 
         for (int32_t c = 0; c < p->depth; ++c) {
             const int32_t diff = (int32_t)in[c] - max_in_row;
             if (diff >= p->diff_min) {
-                const int32_t scaled = tee_srdhm(tee_shl32(diff, p->in_left_shift), p->in_mult);
-                const int32_t e = tee_exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS);
+                const int32_t e = exps ? exps[-diff] : softmax_exp(p, diff);
                 const int32_t unsat = tee_rdbpot(tee_srdhm(shifted_scale, e), exponent);
                 out[c] = tee_clamp8(unsat - 128, -128, 127);
             } else {
@@ -33,4 +39,12 @@ void tee_softmax_s8(const tee_softmax_params *p, const int8_t *in, int8_t *out) 
             }
         }
     }
+}
+
+void tee_softmax_s8(const tee_softmax_params *p, const int8_t *in, int8_t *out) { softmax(p, in, 0, out); }
+
+void tee_softmax_table_s8(const tee_softmax_params *p, const int8_t *in, int8_t *scratch, int8_t *out) {
+    int32_t *exps = (int32_t *)(void *)scratch; /* the arena planner aligns scratch to 16 bytes */
+    for (int32_t i = 0; i < 256; ++i) exps[i] = softmax_exp(p, -i);
+    softmax(p, in, exps, out);
 }

@@ -15,12 +15,13 @@ static inline int8_t tee_clamp8(int32_t v, int32_t lo, int32_t hi) { return (int
 /* Wrapping shift left (the C++ reference multiplies by 1 << n and relies on wrap-around). */
 static inline int32_t tee_shl32(int32_t x, int n) { return (int32_t)((uint32_t)x << n); }
 
-/* gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), saturating -1 * -1. */
+/* gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), saturating -1 * -1.
+ * gemmlowp adds 2^30 (ab >= 0) or 1 - 2^30 (ab < 0) and divides truncating toward zero; for ab < 0
+ * that is ceil((ab + 1 - 2^30) / 2^31) = floor((ab + 2^30) / 2^31), the same formula as for ab >= 0,
+ * so one add and an arithmetic shift give gemmlowp's result for every input. */
 static inline int32_t tee_srdhm(int32_t a, int32_t b) {
     if (a == b && a == TEE_INT32_MIN) return TEE_INT32_MAX;
-    int64_t ab = (int64_t)a * (int64_t)b;
-    int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31)); /* C division truncates, as in gemmlowp */
+    return (int32_t)(((int64_t)a * (int64_t)b + (1 << 30)) >> 31);
 }
 
 /* gemmlowp RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero. */
@@ -36,6 +37,18 @@ static inline int32_t tee_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
     int left = shift > 0 ? shift : 0;
     int right = shift > 0 ? 0 : -shift;
     return tee_rdbpot(tee_srdhm(tee_shl32(x, left), multiplier), right);
+}
+
+/* tee_mbqm for multipliers >= 0, which all of TFLite's quantized multipliers are: then srdhm's
+ * -1 x -1 saturation cannot occur and its check can go (the optimised kernels' requantization). */
+static inline int32_t tee_mbqm_pos(int32_t x, int32_t multiplier, int32_t shift) {
+    const int left = shift > 0 ? shift : 0;
+    const int right = left - shift; /* 0..31 for TFLite's multipliers */
+    const int32_t high = (int32_t)(((int64_t)tee_shl32(x, left) * multiplier + (1 << 30)) >> 31);
+    /* tee_rdbpot with 32-bit masks, exact for exponents 0..31 */
+    const int32_t mask = (int32_t)((1u << right) - 1u);
+    const int32_t threshold = (mask >> 1) + (high < 0);
+    return (high >> right) + ((high & mask) > threshold);
 }
 
 /* Saturating x * 2^exponent (exponent > 0) as gemmlowp's SaturatingRoundingMultiplyByPOT. */

@@ -14,21 +14,33 @@ typedef struct {
     int16_t depth_multiplier; /* depthwise only */
     int32_t in_offset, out_offset, act_min, act_max;
     const int32_t *mult, *shift; /* per output channel */
+    const int32_t *folded_bias;  /* gemm kernel only: bias + in_offset * sum of each output channel's filter */
 } tee_conv_params;
 
 void tee_conv2d_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias, int8_t *out);
 void tee_depthwise_conv2d_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
                              int8_t *out);
 
+/* Optimised paths (gemm.c, inner loops in tee_simd.h). CONV_2D as a matrix product: scratch holds two
+ * im2col rows (2 * k_h * k_w * in_c bytes), or is NULL for a 1x1, stride 1, unpadded convolution. */
+void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
+                        int8_t *out);
+#define TEE_MAX_TAPS 64 /* largest k_h * k_w of the optimised depthwise kernel */
+void tee_depthwise_conv2d_simd_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter,
+                                  const int32_t *bias, int8_t *out);
+
 typedef struct {
     int32_t rows, in_depth, out_depth;
     int32_t in_offset, filter_offset, out_offset, act_min, act_max;
     const int32_t *mult, *shift; /* out_depth entries, or 1 when per_channel is 0 */
     int32_t per_channel;
+    const int32_t *folded_bias; /* gemm kernel only: bias + in_offset * sum of each output's weights */
 } tee_fc_params;
 
 void tee_fully_connected_s8(const tee_fc_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
                             int8_t *out);
+/* Optimised path; needs filter_offset 0 (int8 weights are symmetric). */
+void tee_fully_connected_gemm_s8(const tee_fc_params *p, const int8_t *in, const int8_t *filter, int8_t *out);
 
 typedef struct {
     int32_t batch[3];                       /* output batch dims (leading dims padded with 1) */
@@ -36,9 +48,13 @@ typedef struct {
     int32_t rows, cols, depth;              /* out [rows, cols], accumulate over depth */
     int32_t lhs_row_stride, lhs_depth_stride, rhs_depth_stride, rhs_col_stride;
     int32_t lhs_offset, rhs_offset, out_offset, mult, shift;
+    int32_t pack_lhs, pack_rhs;             /* gemm kernel only: copy the operand whose depth is strided */
 } tee_batch_matmul_params;
 
 void tee_batch_matmul_s8(const tee_batch_matmul_params *p, const int8_t *lhs, const int8_t *rhs, int8_t *out);
+/* Optimised path; scratch: 4 * (rows + cols) bytes, plus rows * depth if pack_lhs, plus cols * depth if pack_rhs. */
+void tee_batch_matmul_gemm_s8(const tee_batch_matmul_params *p, const int8_t *lhs, const int8_t *rhs,
+                              int8_t *scratch, int8_t *out);
 
 typedef enum { TEE_ADD, TEE_SUB, TEE_MUL, TEE_SQUARED_DIFFERENCE } tee_binary_op;
 
@@ -53,6 +69,9 @@ typedef struct {
 } tee_binary_params;
 
 void tee_binary_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+/* ADD, SUB, SQUARED_DIFFERENCE with each input's rescaling tabulated first in scratch (2 x 256 int32). */
+void tee_binary_table_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *scratch,
+                         int8_t *out);
 
 typedef struct {
     int32_t size, in_zero_point, in_mult, in_left_shift, in_range_radius;
@@ -71,6 +90,8 @@ typedef struct {
 } tee_softmax_params;
 
 void tee_softmax_s8(const tee_softmax_params *p, const int8_t *in, int8_t *out);
+/* The same with the 256 possible exponentials tabulated first in scratch (256 int32). */
+void tee_softmax_table_s8(const tee_softmax_params *p, const int8_t *in, int8_t *scratch, int8_t *out);
 
 typedef struct {
     int32_t outer, reduce, inner; /* input viewed as [outer, reduce, inner] */
@@ -114,5 +135,8 @@ typedef struct {
 } tee_hard_swish_params;
 
 void tee_hard_swish_s8(const tee_hard_swish_params *p, const int8_t *in, int8_t *out);
+
+/* Any int8 -> int8 function of one value (LOGISTIC, RSQRT, HARD_SWISH) as a 256-entry table indexed by value + 128. */
+void tee_lut_s8(const int8_t *table, int32_t size, const int8_t *in, int8_t *out);
 
 #endif

@@ -6,8 +6,11 @@
 #include "board_config.h"
 #include "tee_board.h"
 #include "tinyee_model.h"
+#include "tee_simd.h"
 
 #define LINE_MAX 400
+#define READ_MAX 128 /* bytes per `rd` answer */
+#define PROF_MAX 32 /* tick counts per `prof` answer */
 
 static int8_t arena[TINYEE_ARENA_SIZE] __attribute__((aligned(16)));
 static int8_t input[TINYEE_INPUT_SIZE];
@@ -128,12 +131,13 @@ static void cmd_id(void) {
     put_int(TINYEE_INPUT_SIZE);
     put_str(" arena=");
     put_int(TINYEE_ARENA_SIZE);
-    put_str(" tick=" TEE_TICK_NAME " clock=");
+    put_str(" kernels=" TINYEE_KERNELS " path=" TEE_KERNEL_PATH " tick=" TEE_TICK_NAME " clock=");
     put_uint(TEE_CLOCK_HZ);
     end_line();
 }
 
-static void cmd_db(const char *args) {
+/* `db`/`ab <offset> <hex bytes>`: store bytes in the input buffer or (tests, profiling) the arena. */
+static void cmd_bytes(const char *name, const char *args, int8_t *dest, int32_t size) {
     int32_t offset;
     const char *p = parse_int(args, &offset);
     if (!p || *p != ' ' || offset < 0) { reply("m-error bad-args"); return; }
@@ -141,15 +145,81 @@ static void cmd_db(const char *args) {
     int32_t n = 0;
     while (p[0] && p[1]) {
         const int hi = hex_value(p[0]), lo = hex_value(p[1]);
-        if (hi < 0 || lo < 0 || offset + n >= TINYEE_INPUT_SIZE) { reply("m-error bad-args"); return; }
-        input[offset + n++] = (int8_t)(hi << 4 | lo);
+        if (hi < 0 || lo < 0 || offset + n >= size) { reply("m-error bad-args"); return; }
+        dest[offset + n++] = (int8_t)(hi << 4 | lo);
         p += 2;
     }
     if (*p) { reply("m-error bad-args"); return; }
-    begin_line("m-ok db ");
+    begin_line("m-ok ");
+    put_str(name);
+    put_char(' ');
     put_int(offset);
     put_char(' ');
     put_int(n);
+    end_line();
+}
+
+/* `rd <offset> <count>`: arena bytes as hex, so the host can check any tensor bit for bit. */
+static void cmd_read(const char *args) {
+    int32_t offset, n;
+    const char *p = parse_int(args, &offset);
+    if (p && *p == ' ') p = parse_int(p + 1, &n);
+    if (!p || *p || offset < 0 || n < 1 || n > READ_MAX || offset + n > TINYEE_ARENA_SIZE) {
+        reply("m-error bad-args");
+        return;
+    }
+    begin_line("m-data ");
+    put_int(offset);
+    put_char(' ');
+    for (int32_t i = 0; i < n; ++i) {
+        put_char(HEX[(uint8_t)arena[offset + i] >> 4]);
+        put_char(HEX[(uint8_t)arena[offset + i] & 0xF]);
+    }
+    end_line();
+}
+
+static void clear_op_ticks(void) {
+#if TEE_PROFILE_OPS
+    memset(tinyee_op_ticks, 0, sizeof tinyee_op_ticks);
+#endif
+}
+
+/* `run <k>`: runs segment k on the arena as it is (no input copy, no exit check). */
+static void cmd_run(const char *args) {
+    int32_t k;
+    const char *p = parse_int(args, &k);
+    if (!p || *p || k < 0 || k >= TINYEE_NUM_SEGMENTS) { reply("m-error bad-args"); return; }
+    clear_op_ticks();
+    const uint64_t t0 = tee_ticks();
+    tinyee_segments[k](arena);
+    const uint64_t ticks = tee_ticks() - t0;
+    begin_line("m-ran ");
+    put_int(k);
+    put_str(" ticks=");
+    put_uint(ticks);
+    end_line();
+}
+
+/* `prof <first> <count>`: ticks of kernel calls first.. of the last `infer`/`run` (cascade order). */
+static void cmd_prof(const char *args) {
+    int32_t first, n;
+    const char *p = parse_int(args, &first);
+    if (p && *p == ' ') p = parse_int(p + 1, &n);
+    if (!p || *p || first < 0 || n < 1 || n > PROF_MAX || first + n > TINYEE_NUM_OPS) {
+        reply("m-error bad-args");
+        return;
+    }
+    begin_line("m-prof ");
+    put_int(first);
+    put_char(' ');
+    for (int32_t i = 0; i < n; ++i) {
+        if (i) put_char(',');
+#if TEE_PROFILE_OPS
+        put_uint(tinyee_op_ticks[first + i]);
+#else
+        put_char('0');
+#endif
+    }
     end_line();
 }
 
@@ -165,6 +235,7 @@ static void cmd_infer(const char *args) {
     }
     if (force >= TINYEE_NUM_SEGMENTS || runs < 1) { reply("m-error bad-args"); return; }
     uint64_t ticks[TINYEE_NUM_SEGMENTS] = {0};
+    clear_op_ticks();
     int exit_index = 0, best = 0;
     int32_t confidence = -128;
     for (int32_t run = 0; run < runs; ++run) {
@@ -218,7 +289,15 @@ int main(void) {
         if (strcmp(line, "id") == 0) {
             cmd_id();
         } else if (strncmp(line, "db ", 3) == 0) {
-            cmd_db(line + 3);
+            cmd_bytes("db", line + 3, input, TINYEE_INPUT_SIZE);
+        } else if (strncmp(line, "ab ", 3) == 0) {
+            cmd_bytes("ab", line + 3, arena, TINYEE_ARENA_SIZE);
+        } else if (strncmp(line, "rd ", 3) == 0) {
+            cmd_read(line + 3);
+        } else if (strncmp(line, "run ", 4) == 0) {
+            cmd_run(line + 4);
+        } else if (strncmp(line, "prof ", 5) == 0) {
+            cmd_prof(line + 5);
         } else if (strcmp(line, "infer") == 0 || strncmp(line, "infer ", 6) == 0) {
             cmd_infer(line[5] ? line + 6 : line + 5);
         } else if (strcmp(line, "quit") == 0) {

@@ -1,7 +1,8 @@
 """Firmware compiler: int8 TFLite segments -> C calls into tinyee's kernel library.
 
-``lower`` turns ops into kernel calls with precomputed parameters, ``plan`` places tensors in
-one static arena shared by all segments, ``emit`` writes the C sources, ``host`` builds them
+``lower`` turns ops into reference kernel calls with precomputed parameters, ``optimize``
+swaps in the optimised kernels (unless the reference set is asked for), ``plan`` places tensors
+in one static arena shared by all segments, ``emit`` writes the C sources, ``host`` builds them
 natively for bit-exactness checks against TFLite Micro.
 """
 
@@ -11,16 +12,21 @@ from pathlib import Path
 
 from tinyee.compile.emit import CompiledSegment, write_sources
 from tinyee.compile.lower import lower
+from tinyee.compile.optimize import KERNEL_SETS, optimize
 from tinyee.compile.plan import plan_arena
 from tinyee.errors import TinyeeError
 from tinyee.tflite import TfliteModel
 
 
-def compile_segments(models: list[TfliteModel]) -> list[CompiledSegment]:
+def compile_segments(models: list[TfliteModel], kernels: str = "optimized") -> list[CompiledSegment]:
     """Lower and plan each segment; segment k+1's input sits where segment k's feature map is."""
+    if kernels not in KERNEL_SETS:
+        raise TinyeeError(f"kernel set {kernels!r}: choose one of {', '.join(KERNEL_SETS)}")
+    all_calls = [lower(m) for m in models]
+    if kernels == "optimized":
+        all_calls = optimize(models, all_calls)
     out, pinned = [], None
-    for k, m in enumerate(models):
-        calls = lower(m)
+    for k, (m, calls) in enumerate(zip(models, all_calls)):
         plan = plan_arena(m, calls, pinned)
         ranks = {len(t.shape): t.index for t in m.outputs}
         probs = ranks.get(2, m.outputs[0].index)
@@ -35,13 +41,13 @@ def compile_segments(models: list[TfliteModel]) -> list[CompiledSegment]:
     return out
 
 
-def compile_export(export_dir: Path, manifest: dict, out_dir: Path) -> list[CompiledSegment]:
+def compile_export(export_dir: Path, manifest: dict, out_dir: Path, kernels: str = "optimized") -> list[CompiledSegment]:
     """Generate tinyee_model.{h,c} for an exported cascade; returns the compiled segments."""
     models = [TfliteModel.load(Path(export_dir) / s["file"]) for s in manifest["segments"]]
-    segments = compile_segments(models)
+    segments = compile_segments(models, kernels)
     write_sources(Path(out_dir), segments, manifest["model_id"], manifest["thresholds_q"], manifest["num_classes"],
-                  manifest.get("criterion", "max_softmax"))
+                  manifest.get("criterion", "max_softmax"), kernels)
     return segments
 
 
-__all__ = ["CompiledSegment", "compile_segments", "compile_export", "write_sources"]
+__all__ = ["KERNEL_SETS", "CompiledSegment", "compile_segments", "compile_export", "write_sources"]

@@ -28,6 +28,20 @@ class CompiledSegment:
     feature_tensor: int | None
 
 
+@dataclass(frozen=True)
+class OpSlot:
+    """One kernel call of the cascade; its position is its index in the firmware's per-op tick table."""
+    segment: int
+    op_index: int
+    op_name: str
+    kernel: str
+
+
+def op_slots(segments: list[CompiledSegment]) -> list[OpSlot]:
+    """The kernel calls in the order the generated code numbers them (see Emitter._call)."""
+    return [OpSlot(s.index, c.op.index, c.op.name, c.kernel) for s in segments for c in s.calls if c.kernel]
+
+
 def _c_array(ctype: str, name: str, values, per_line: int = 24) -> str:
     vals = [str(int(v)) for v in np.asarray(values).reshape(-1)]
     lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)] or ["0"]
@@ -43,11 +57,20 @@ def _c_value(v) -> str:
     return str(int(v))
 
 
+def struct_definition(c: Call, name: str, overrides: dict | None = None) -> str:
+    """C definition of a call's constant parameter struct `name` (and the int32 arrays it points to)."""
+    arrays = "".join(_c_array("int32_t", f"{name}_{field}", values) for field, values in c.arrays.items())
+    params = {**c.params, **(overrides or {})}
+    fields = [f".{k} = {_c_value(v)}" for k, v in params.items()] + [f".{k} = {name}_{k}" for k in c.arrays]
+    return arrays + f"static const {c.struct} {name} = {{{', '.join(fields)}}};\n"
+
+
 class Emitter:
     def __init__(self, segments: list[CompiledSegment]):
         self.segments = segments
         self.consts: list[str] = []
         self.const_names: dict[tuple[int, int], str] = {}
+        self.slots: list[OpSlot] = []
 
     def _const(self, seg: CompiledSegment, t: int) -> str:
         key = (seg.index, t)
@@ -70,11 +93,7 @@ class Emitter:
         prefix = f"s{seg.index}_op{c.op.index}"
         lines, args = [], []
         if c.struct:
-            for fname, values in c.arrays.items():
-                self.consts.append(_c_array("int32_t", f"{prefix}_{fname}", values))
-            fields = [f".{k} = {_c_value(v)}" for k, v in c.params.items()]
-            fields += [f".{k} = {prefix}_{k}" for k in c.arrays]
-            self.consts.append(f"static const {c.struct} {prefix} = {{{', '.join(fields)}}};\n")
+            self.consts.append(struct_definition(c, prefix))
             args.append(f"&{prefix}")
         for kind, value in c.args:
             if kind == "tensor":
@@ -82,18 +101,23 @@ class Emitter:
             elif kind == "tensor_list":
                 lines.append(f"    const int8_t *const {prefix}_in[] = {{{', '.join(self._pointer(seg, t) for t in value)}}};")
                 args.append(f"{prefix}_in")
+            elif kind == "scratch":
+                args.append(f"arena + {seg.plan.scratch[c.op.index]}" if c.scratch else "NULL")
+            elif kind == "table":
+                self.consts.append(_c_array("int8_t", f"{prefix}_table", value))
+                args.append(f"{prefix}_table")
             elif kind == "ints":
                 self.consts.append(_c_array("int32_t", f"{prefix}_ints", value))
                 args.append(f"{prefix}_ints")
             else:
                 args.append(str(int(value)))
-        lines.append(f"    TEE_OP_BEGIN({c.op.index});")
-        lines.append(f"    {c.kernel}({', '.join(args)}); /* {c.op.name} */")
-        lines.append(f"    TEE_OP_END({c.op.index});")
+        slot = len(self.slots)
+        self.slots.append(OpSlot(seg.index, c.op.index, c.op.name, c.kernel))
+        lines.append(f"    TEE_OP({slot}, {c.kernel}({', '.join(args)})); /* {c.op.name} */")
         return lines
 
     def render(self, model_id: str, thresholds_q: list[int], num_classes: int,
-               criterion: str = "max_softmax") -> tuple[str, str]:
+               criterion: str = "max_softmax", kernels: str = "optimized") -> tuple[str, str]:
         funcs = []
         for seg in self.segments:
             body = []
@@ -112,12 +136,14 @@ class Emitter:
 #include <stdint.h>
 
 #define TINYEE_MODEL_ID "{model_id}"
+#define TINYEE_KERNELS "{kernels}" /* optimized or reference kernel calls */
 #define TINYEE_NUM_SEGMENTS {n}
 #define TINYEE_NUM_CLASSES {num_classes}
 #define TINYEE_ARENA_SIZE {arena}
 #define TINYEE_INPUT_OFFSET {first.plan.offsets[in_t.index]}
 #define TINYEE_INPUT_SIZE {in_t.nbytes}
 #define TINYEE_CRITERION_ENTROPY {1 if criterion == "entropy" else 0}
+#define TINYEE_NUM_OPS {len(self.slots)}
 
 typedef void (*tinyee_segment_fn)(int8_t *arena);
 extern const tinyee_segment_fn tinyee_segments[TINYEE_NUM_SEGMENTS];
@@ -128,6 +154,10 @@ extern const int32_t tinyee_probs_offset[TINYEE_NUM_SEGMENTS];
 extern const int32_t tinyee_threshold_q[TINYEE_NUM_SEGMENTS];
 #if TINYEE_CRITERION_ENTROPY
 extern const int32_t tinyee_entropy_lut[256];
+#endif
+#if TEE_PROFILE_OPS
+/* Ticks spent in each kernel call (numbered in cascade order), summed until the runtime clears them. */
+extern uint32_t tinyee_op_ticks[TINYEE_NUM_OPS];
 #endif
 
 {"".join(f"void tinyee_segment{s.index}(int8_t *arena);" + chr(10) for s in self.segments)}
@@ -148,9 +178,16 @@ extern const int32_t tinyee_entropy_lut[256];
 #else
 #define TEE_ALIGNED
 #endif
-#ifndef TEE_OP_BEGIN
-#define TEE_OP_BEGIN(index) ((void)0)
-#define TEE_OP_END(index) ((void)0)
+#if TEE_PROFILE_OPS
+uint64_t tee_ticks(void);
+uint32_t tinyee_op_ticks[TINYEE_NUM_OPS];
+#define TEE_OP(slot, call) do {{ \\
+        const uint64_t start_ = tee_ticks(); \\
+        call; \\
+        tinyee_op_ticks[slot] += (uint32_t)(tee_ticks() - start_); \\
+    }} while (0)
+#else
+#define TEE_OP(slot, call) call
 #endif
 
 {chr(10).join(self.consts)}
@@ -163,8 +200,8 @@ const int32_t tinyee_threshold_q[TINYEE_NUM_SEGMENTS] = {{{', '.join(f"(int32_t)
 
 
 def write_sources(out_dir: Path, segments: list[CompiledSegment], model_id: str, thresholds_q: list[int],
-                  num_classes: int, criterion: str = "max_softmax") -> list[Path]:
-    header, source = Emitter(segments).render(model_id, thresholds_q, num_classes, criterion)
+                  num_classes: int, criterion: str = "max_softmax", kernels: str = "optimized") -> list[Path]:
+    header, source = Emitter(segments).render(model_id, thresholds_q, num_classes, criterion, kernels)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "tinyee_model.h").write_text(header)
     (out_dir / "tinyee_model.c").write_text(source)

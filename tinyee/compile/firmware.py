@@ -16,6 +16,7 @@ from pathlib import Path
 from tinyee.boards import Board
 from tinyee.compile import compile_export
 from tinyee.compile.host import KERNEL_DIR, kernel_sources
+from tinyee.compile.report import memory_report
 from tinyee.errors import TinyeeError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -33,11 +34,14 @@ class FirmwareImage:
     arena_bytes: int
     weights_bytes: int
     manifest: dict
+    kernels: str
+    memory: dict  # tinyee.compile.report.memory_report of the compiled segments
 
     def summary(self, board: Board) -> dict:
         return {"board": self.board, "elf": str(self.elf), "flash_bytes": self.flash_bytes,
                 "flash_limit": board.flash_bytes, "ram_bytes": self.ram_bytes, "ram_limit": board.ram_bytes,
-                "arena_bytes": self.arena_bytes, "model_id": self.manifest["model_id"]}
+                "arena_bytes": self.arena_bytes, "model_id": self.manifest["model_id"], "kernels": self.kernels,
+                "memory": self.memory}
 
 
 def section_sizes(elf: Path) -> tuple[int, int]:
@@ -54,19 +58,20 @@ def _scons(build_dir: Path) -> subprocess.CompletedProcess:
                            f"BUILD={build_dir}"], capture_output=True, text=True, cwd=REPO_ROOT)
 
 
-def build_firmware(export_dir: Path, manifest: dict, board: Board, out_dir: Path, opt: str = "-O2") -> FirmwareImage:
+def build_firmware(export_dir: Path, manifest: dict, board: Board, out_dir: Path, opt: str = "-O2",
+                   kernels: str = "optimized") -> FirmwareImage:
     if opt not in OPT_LEVELS:
         raise TinyeeError(f"optimisation level {opt!r}: choose one of {', '.join(OPT_LEVELS)}")
     if shutil.which(TOOLCHAIN + "gcc") is None:
         raise TinyeeError(f"{TOOLCHAIN}gcc not found; install Debian's gcc-arm-none-eabi (scripts/setup.sh does)")
     out_dir = Path(out_dir).resolve()
     src = out_dir / "src"
-    segments = compile_export(export_dir, manifest, src)
+    segments = compile_export(export_dir, manifest, src, kernels)
     (src / "board_config.h").write_text(board.config_header())
     (out_dir / "memory.ld").write_text(board.memory_ld())
     sources = [*kernel_sources(), FIRMWARE_DIR / "runtime" / "main.c", src / "tinyee_model.c", *board.sources()]
     config = {
-        "toolchain": TOOLCHAIN, "cflags": [*board.cflags, opt],
+        "toolchain": TOOLCHAIN, "cflags": [*board.cflags, opt, "-DTEE_PROFILE_OPS=1"],
         "include_dirs": [str(KERNEL_DIR), str(FIRMWARE_DIR / "runtime"), str(src)],
         "sources": [str(s) for s in sources], "linker_script": str(REPO_ROOT / "boards" / "common" / "cortex-m.ld"),
     }
@@ -80,8 +85,8 @@ def build_firmware(export_dir: Path, manifest: dict, board: Board, out_dir: Path
     elf = out_dir / "firmware.elf"
     flash, ram = section_sizes(elf)
     weights = sum(s["param_bytes"] for s in manifest["segments"])
-    arena = max(s.plan.size for s in segments)
-    return FirmwareImage(board.name, elf, flash, ram, arena, weights, manifest)
+    memory = memory_report(segments)
+    return FirmwareImage(board.name, elf, flash, ram, memory["cascade_arena_bytes"], weights, manifest, kernels, memory)
 
 
 def _does_not_fit(board: Board, out_dir: Path, manifest: dict) -> str:

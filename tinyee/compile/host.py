@@ -23,9 +23,16 @@ def kernel_sources() -> list[Path]:
     return sorted(KERNEL_DIR.glob("*.c"))
 
 
-def build_shared_library(src_dir: Path, out: Path, cc: str = "gcc") -> Path:
-    cmd = [cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", f"-I{KERNEL_DIR}", f"-I{src_dir}",
-           *map(str, kernel_sources()), str(src_dir / "tinyee_model.c"), "-o", str(out)]
+# Which inner loops of the optimised kernels a host build runs: the portable C ones, or the DSP or
+# Helium ones with plain-C definitions of their intrinsics (firmware/kernels/tee_simd_emulation.h).
+HOST_PATHS = {"portable": [], "dsp": ["-DTEE_EMULATE_DSP"], "mve": ["-DTEE_EMULATE_MVE"]}
+
+
+def build_shared_library(src_dir: Path, out: Path, cc: str = "gcc", path: str = "portable") -> Path:
+    if path not in HOST_PATHS:
+        raise TinyeeError(f"kernel path {path!r}: choose one of {', '.join(HOST_PATHS)}")
+    cmd = [cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", *HOST_PATHS[path],
+           f"-I{KERNEL_DIR}", f"-I{src_dir}", *map(str, kernel_sources()), str(src_dir / "tinyee_model.c"), "-o", str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         raise TinyeeError(f"host build of {src_dir} failed:\n{r.stderr[-4000:]}")

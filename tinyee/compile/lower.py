@@ -27,7 +27,16 @@ class Call:
     params: dict = field(default_factory=dict)   # struct field -> int | list[int]
     arrays: dict = field(default_factory=dict)   # struct field -> ("int32", values) emitted as const arrays
     args: list = field(default_factory=list)     # ("tensor", id) | ("tensor_list", [ids]) | ("ints", values) | ("int", v)
+    #                                               | ("scratch", None) | ("table", 256 int8 values)
     alias: tuple[int, int] | None = None          # (output, input): output shares the input's bytes (RESHAPE)
+    scratch: int = 0                             # bytes of working memory the kernel needs while it runs
+    in_place: tuple[int, ...] = ()               # inputs whose bytes the output may overwrite (element-wise)
+
+    def tensors(self) -> list[int]:
+        """Tensors the call reads and writes: its op's, unless a rewrite changed them (fused ops)."""
+        if not self.args:
+            return list(self.op.inputs + self.op.outputs)
+        return [t for kind, v in self.args if kind in ("tensor", "tensor_list") for t in (v if kind == "tensor_list" else [v])]
 
 
 class Lowering:
@@ -212,8 +221,10 @@ class Lowering:
             (p["in1_mult"], p["in1_shift"]), (p["in2_mult"], p["in2_shift"]) = (
                 quant.quantize_multiplier(d(s1) / twice), quant.quantize_multiplier(d(s2) / twice))
             p["out_mult"], p["out_shift"] = quant.quantize_multiplier(twice * twice / d(f32(1 << 14) * f32(so)))
+        # An input with the output's shape is read at exactly the element about to be written.
+        same = tuple(t for t in op.inputs[:2] if int(np.prod(self.t(t).shape)) == int(np.prod(self.t(op.outputs[0]).shape)))
         return Call(op, "tee_binary_s8", "tee_binary_params", p, {},
-                    [("tensor", op.inputs[0]), ("tensor", op.inputs[1]), ("tensor", op.outputs[0])])
+                    [("tensor", op.inputs[0]), ("tensor", op.inputs[1]), ("tensor", op.outputs[0])], in_place=same)
 
     def _add(self, op):
         return self._binary(op, "TEE_ADD")
@@ -241,7 +252,7 @@ class Lowering:
         params = dict(size=self._size(op), in_zero_point=zp_in, in_mult=mult, in_left_shift=int(left_shift),
                       in_range_radius=quant.calculate_input_radius(4, int(left_shift)))
         return Call(op, "tee_logistic_s8", "tee_logistic_params", params, {},
-                    [("tensor", op.inputs[0]), ("tensor", op.outputs[0])])
+                    [("tensor", op.inputs[0]), ("tensor", op.outputs[0])], in_place=(op.inputs[0],))
 
     def _rsqrt(self, op: Op) -> Call:
         s_in, zp_in = self.q(op, op.inputs[0])
@@ -249,7 +260,7 @@ class Lowering:
         m, s = quant.quantize_multiplier(1.0 / (np.sqrt(d(s_in)) * d(s_out)))
         params = dict(size=self._size(op), in_zero_point=zp_in, out_zero_point=zp_out, mult=m, shift=s)
         return Call(op, "tee_rsqrt_s8", "tee_rsqrt_params", params, {},
-                    [("tensor", op.inputs[0]), ("tensor", op.outputs[0])])
+                    [("tensor", op.inputs[0]), ("tensor", op.outputs[0])], in_place=(op.inputs[0],))
 
     def _hard_swish(self, op: Op) -> Call:
         s_in, zp_in = self.q(op, op.inputs[0])
@@ -267,7 +278,7 @@ class Lowering:
                       output_multiplier_fixedpoint_int16=to16(out_m), reluish_multiplier_fixedpoint_int16=to16(rel_m),
                       output_multiplier_exponent=out_e, reluish_multiplier_exponent=rel_e)
         return Call(op, "tee_hard_swish_s8", "tee_hard_swish_params", params, {},
-                    [("tensor", op.inputs[0]), ("tensor", op.outputs[0])])
+                    [("tensor", op.inputs[0]), ("tensor", op.outputs[0])], in_place=(op.inputs[0],))
 
     def _softmax(self, op: Op) -> Call:
         s_in, _ = self.q(op, op.inputs[0])

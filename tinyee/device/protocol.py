@@ -12,6 +12,7 @@ import serial
 from tinyee.errors import TinyeeError
 
 CHUNK = 128  # input bytes per `db` command
+PROF_CHUNK = 32  # tick counts per `prof` answer (PROF_MAX in firmware/runtime/main.c)
 RESULT = re.compile(r"m-result exit=(\d+) class=(\d+) conf=(-?\d+) crc=([0-9A-F]{8}) ticks=([\d,]+) runs=(\d+)$")
 
 
@@ -120,11 +121,31 @@ class DeviceLink:
         self.info = dict(kv.split("=", 1) for kv in line.split()[1:])
         return self.info
 
-    def load_input(self, data: bytes) -> None:
+    def _store(self, command: str, data: bytes, base: int = 0) -> None:
         for off in range(0, len(data), CHUNK):
             chunk = data[off:off + CHUNK]
-            ack = f"m-ok db {off} {len(chunk)}"
-            self.request(f"db {off} {chunk.hex().upper()}", lambda line: line == ack)
+            ack = f"m-ok {command} {base + off} {len(chunk)}"
+            self.request(f"{command} {base + off} {chunk.hex().upper()}", lambda line: line == ack)
+
+    def load_input(self, data: bytes) -> None:
+        self._store("db", data)
+
+    def write_arena(self, offset: int, data: bytes) -> None:
+        """Put bytes into the device's tensor arena (tests and tensor-level checks)."""
+        self._store("ab", data, offset)
+
+    def read_arena(self, offset: int, count: int) -> bytes:
+        out = b""
+        for off in range(offset, offset + count, CHUNK):
+            n = min(CHUNK, offset + count - off)
+            line = self.request(f"rd {off} {n}", lambda l: l.startswith(f"m-data {off} ") and len(l.split()[2]) == 2 * n)
+            out += bytes.fromhex(line.split()[2])
+        return out
+
+    def run_segment(self, k: int) -> int:
+        """Run segment k on the arena as it is; returns its ticks."""
+        line = self.request(f"run {k}", lambda l: l.startswith(f"m-ran {k} ticks="))
+        return int(line.rsplit("=", 1)[1])
 
     def infer(self, data: bytes, force_exit: int | None = None, runs: int = 1) -> InferResult:
         """Load one int8 input and run the cascade (or force an exit) `runs` times; ticks are per run
@@ -141,6 +162,18 @@ class DeviceLink:
         if force_exit is not None and r.exit != force_exit:
             raise DeviceError(f"asked for exit {force_exit}, the board answered exit {r.exit}")
         return r
+
+    def op_ticks(self, count: int) -> list[int]:
+        """Ticks of each of the cascade's `count` kernel calls during the last `infer` (summed over its runs)."""
+        ticks: list[int] = []
+        for first in range(0, count, PROF_CHUNK):
+            n = min(PROF_CHUNK, count - first)
+            line = self.request(f"prof {first} {n}", lambda l: l.startswith(f"m-prof {first} "))
+            values = line.split()[2].split(",")
+            if len(values) != n:
+                raise DeviceError(f"asked for {n} op tick counts from {first}, the board sent {len(values)}")
+            ticks += [int(v) for v in values]
+        return ticks
 
     def quit(self) -> None:
         self._write("quit")

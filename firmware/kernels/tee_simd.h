@@ -1,0 +1,167 @@
+/* The target-specific inner loops of tinyee's optimised kernels, picked by the compiler's feature
+ * macros (so by the board's -mcpu/-march flags):
+ *   Helium/MVE (Cortex-M55): 16 int8 multiply-accumulates per VMLADAVA, tail-predicated loads;
+ *   DSP extension (Cortex-M4/M7/M33): SXTB16 + SMLAD, 2 multiply-accumulates per instruction;
+ *   portable C otherwise.
+ * Host test builds define TEE_EMULATE_MVE or TEE_EMULATE_DSP to run the very same loops with
+ * plain-C definitions of the few intrinsics used (tee_simd_emulation.h). Every path sums the same
+ * int32 products, so results are identical to the reference kernels bit for bit. */
+#ifndef TEE_SIMD_H
+#define TEE_SIMD_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__ARM_FEATURE_MVE)
+#include <arm_mve.h>
+#define TEE_PATH_MVE 1
+#define TEE_KERNEL_PATH "mve"
+#elif defined(TEE_EMULATE_MVE)
+#include "tee_simd_emulation.h"
+#define TEE_PATH_MVE 1
+#define TEE_KERNEL_PATH "mve-emulated"
+#elif defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#define TEE_PATH_DSP 1
+#define TEE_KERNEL_PATH "dsp"
+#elif defined(TEE_EMULATE_DSP)
+#include "tee_simd_emulation.h"
+#define TEE_PATH_DSP 1
+#define TEE_KERNEL_PATH "dsp-emulated"
+#else
+#define TEE_KERNEL_PATH "portable"
+#endif
+
+#if defined(TEE_PATH_DSP)
+/* Four int8 values from any address (Cortex-M4/M7 LDR allows unaligned addresses). */
+static inline int32_t tee_load4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* SXTB16 / SXTAB16 of the value rotated right by 8 (bytes 1 and 3). ACLE has no rotated form and
+ * GCC does not fold the rotation in, so on the target it is one instruction of inline assembly. */
+#if defined(__ARM_FEATURE_DSP)
+static inline int32_t tee_sxtb16_ror8(int32_t v) {
+    int32_t r;
+    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+static inline int32_t tee_sxtab16_ror8(int32_t a, int32_t v) {
+    int32_t r;
+    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
+#else
+static inline int32_t tee_ror8(int32_t v) { return (int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24)); }
+static inline int32_t tee_sxtb16_ror8(int32_t v) { return __sxtb16(tee_ror8(v)); }
+static inline int32_t tee_sxtab16_ror8(int32_t a, int32_t v) { return __sxtab16(a, tee_ror8(v)); }
+#endif
+#endif
+
+/* Dot products of rows a0, a1 with rows b0, b1 over n int8 values: acc = {a0.b0, a0.b1, a1.b0, a1.b1}. */
+static inline void tee_dot_2x2(const int8_t *a0, const int8_t *a1, const int8_t *b0, const int8_t *b1, int32_t n,
+                               int32_t acc[4]) {
+    int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, i = 0;
+#if defined(TEE_PATH_MVE)
+    for (; i < n; i += 16) {
+        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        const int8x16_t x0 = vldrbq_z_s8(a0 + i, p), x1 = vldrbq_z_s8(a1 + i, p);
+        const int8x16_t y0 = vldrbq_z_s8(b0 + i, p), y1 = vldrbq_z_s8(b1 + i, p);
+        s00 = vmladavaq_s8(s00, x0, y0);
+        s01 = vmladavaq_s8(s01, x0, y1);
+        s10 = vmladavaq_s8(s10, x1, y0);
+        s11 = vmladavaq_s8(s11, x1, y1);
+    }
+#else
+#if defined(TEE_PATH_DSP)
+    for (; i + 4 <= n; i += 4) {
+        /* SXTB16 of x and of x rotated by 8 give bytes (0, 2) and (1, 3) as int16 pairs. */
+        const int32_t x0 = tee_load4(a0 + i), x1 = tee_load4(a1 + i);
+        const int32_t y0 = tee_load4(b0 + i), y1 = tee_load4(b1 + i);
+        const int32_t x0e = __sxtb16(x0), x0o = tee_sxtb16_ror8(x0);
+        const int32_t x1e = __sxtb16(x1), x1o = tee_sxtb16_ror8(x1);
+        const int32_t y0e = __sxtb16(y0), y0o = tee_sxtb16_ror8(y0);
+        const int32_t y1e = __sxtb16(y1), y1o = tee_sxtb16_ror8(y1);
+        s00 = __smlad(x0o, y0o, __smlad(x0e, y0e, s00));
+        s01 = __smlad(x0o, y1o, __smlad(x0e, y1e, s01));
+        s10 = __smlad(x1o, y0o, __smlad(x1e, y0e, s10));
+        s11 = __smlad(x1o, y1o, __smlad(x1e, y1e, s11));
+    }
+#endif
+    for (; i < n; ++i) {
+        s00 += a0[i] * b0[i];
+        s01 += a0[i] * b1[i];
+        s10 += a1[i] * b0[i];
+        s11 += a1[i] * b1[i];
+    }
+#endif
+    acc[0] = s00;
+    acc[1] = s01;
+    acc[2] = s10;
+    acc[3] = s11;
+}
+
+/* Dot product of rows a and b over n int8 values. */
+static inline int32_t tee_dot_1x1(const int8_t *a, const int8_t *b, int32_t n) {
+    int32_t s = 0, i = 0;
+#if defined(TEE_PATH_MVE)
+    for (; i < n; i += 16) {
+        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+        s = vmladavaq_s8(s, vldrbq_z_s8(a + i, p), vldrbq_z_s8(b + i, p));
+    }
+#else
+#if defined(TEE_PATH_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const int32_t x = tee_load4(a + i), y = tee_load4(b + i);
+        s = __smlad(tee_sxtb16_ror8(x), tee_sxtb16_ror8(y), __smlad(__sxtb16(x), __sxtb16(y), s));
+    }
+#endif
+    for (; i < n; ++i) s += a[i] * b[i];
+#endif
+    return s;
+}
+
+/* Depthwise window of 4 neighbouring channels: acc[c] = sum over taps t of (x[x_at[t] + c] + x_offset) * w[w_at[t] + c]. */
+static inline void tee_depthwise_4(const int8_t *x, const int8_t *w, const int32_t *x_at, const int32_t *w_at,
+                                   int32_t taps, int32_t x_offset, int32_t acc[4]) {
+#if defined(TEE_PATH_MVE)
+    int32x4_t sum = vdupq_n_s32(0);
+    for (int32_t t = 0; t < taps; ++t)
+        sum = vaddq_s32(sum, vmulq_s32(vaddq_n_s32(vldrbq_s32(x + x_at[t]), x_offset), vldrbq_s32(w + w_at[t])));
+    vst1q_s32(acc, sum);
+#elif defined(TEE_PATH_DSP)
+    /* x_offset lies in [-127, 128], so it fits both int16 halves; SXTAB16 adds it while widening. */
+    const int32_t off2 = (int32_t)(((uint32_t)x_offset & 0xFFFFu) | ((uint32_t)x_offset << 16));
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int32_t t = 0; t < taps; ++t) {
+        const int32_t xv = tee_load4(x + x_at[t]), wv = tee_load4(w + w_at[t]);
+        const int32_t xe = __sxtab16(off2, xv), xo = tee_sxtab16_ror8(off2, xv);
+        const int32_t we = __sxtb16(wv), wo = tee_sxtb16_ror8(wv);
+        s0 = __smlabb(xe, we, s0);
+        s2 = __smlatt(xe, we, s2);
+        s1 = __smlabb(xo, wo, s1);
+        s3 = __smlatt(xo, wo, s3);
+    }
+    acc[0] = s0;
+    acc[1] = s1;
+    acc[2] = s2;
+    acc[3] = s3;
+#else
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int32_t t = 0; t < taps; ++t) {
+        const int8_t *xt = x + x_at[t], *wt = w + w_at[t];
+        s0 += (xt[0] + x_offset) * wt[0];
+        s1 += (xt[1] + x_offset) * wt[1];
+        s2 += (xt[2] + x_offset) * wt[2];
+        s3 += (xt[3] + x_offset) * wt[3];
+    }
+    acc[0] = s0;
+    acc[1] = s1;
+    acc[2] = s2;
+    acc[3] = s3;
+#endif
+}
+
+#endif

@@ -1,0 +1,86 @@
+/* Plain-C definitions of the ACLE DSP and MVE intrinsics that tee_simd.h uses, with the Arm ARM's
+ * semantics, so host tests can run the DSP and Helium kernel paths bit for bit (the QEMU tests run
+ * them on the emulated Cortex-M4 and Cortex-M55 with the real instructions). */
+#ifndef TEE_SIMD_EMULATION_H
+#define TEE_SIMD_EMULATION_H
+
+#include <stdint.h>
+
+#if defined(TEE_EMULATE_DSP)
+static inline int32_t tee_lo16(int32_t v) { return (int16_t)(v & 0xFFFF); }
+static inline int32_t tee_hi16(int32_t v) { return (int16_t)(((uint32_t)v >> 16) & 0xFFFF); }
+static inline int32_t tee_pack16(int32_t lo, int32_t hi) {
+    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+
+/* SXTB16: sign-extend bytes 0 and 2 into the two halfwords. */
+static inline int32_t __sxtb16(int32_t v) { return tee_pack16((int8_t)(v & 0xFF), (int8_t)((v >> 16) & 0xFF)); }
+/* SXTAB16: the same, added halfword-wise (wrapping) to a. */
+static inline int32_t __sxtab16(int32_t a, int32_t v) {
+    return tee_pack16(tee_lo16(a) + (int8_t)(v & 0xFF), tee_hi16(a) + (int8_t)((v >> 16) & 0xFF));
+}
+/* SMLAD: acc + lo*lo + hi*hi (wrapping; the Q flag is not modelled). */
+static inline int32_t __smlad(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(tee_lo16(a) * tee_lo16(b)) + (uint32_t)(tee_hi16(a) * tee_hi16(b)));
+}
+static inline int32_t __smlabb(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(tee_lo16(a) * tee_lo16(b)));
+}
+static inline int32_t __smlatt(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(tee_hi16(a) * tee_hi16(b)));
+}
+#endif
+
+#if defined(TEE_EMULATE_MVE)
+typedef struct { int8_t v[16]; } int8x16_t;
+typedef struct { int32_t v[4]; } int32x4_t;
+typedef uint16_t mve_pred16_t; /* one bit per byte lane */
+
+/* VCTP.8: the first n byte lanes active. */
+static inline mve_pred16_t vctp8q(uint32_t n) { return n >= 16 ? 0xFFFFu : (mve_pred16_t)((1u << n) - 1u); }
+/* VLDRB.S8 with zeroing predication: inactive lanes read as 0 and are not accessed. */
+static inline int8x16_t vldrbq_z_s8(const int8_t *p, mve_pred16_t pred) {
+    int8x16_t r;
+    for (int i = 0; i < 16; ++i) r.v[i] = (pred >> i & 1) ? p[i] : 0;
+    return r;
+}
+/* VMLADAVA.S8: acc + sum of lane products. */
+static inline int32_t vmladavaq_s8(int32_t acc, int8x16_t a, int8x16_t b) {
+    uint32_t s = (uint32_t)acc;
+    for (int i = 0; i < 16; ++i) s += (uint32_t)(a.v[i] * b.v[i]);
+    return (int32_t)s;
+}
+/* VLDRB.S32: four int8 values widened to int32 lanes. */
+static inline int32x4_t vldrbq_s32(const int8_t *p) {
+    int32x4_t r;
+    for (int i = 0; i < 4; ++i) r.v[i] = p[i];
+    return r;
+}
+static inline int32x4_t vld1q_s32(const int32_t *p) {
+    int32x4_t r;
+    for (int i = 0; i < 4; ++i) r.v[i] = p[i];
+    return r;
+}
+static inline void vst1q_s32(int32_t *p, int32x4_t a) {
+    for (int i = 0; i < 4; ++i) p[i] = a.v[i];
+}
+static inline int32x4_t vdupq_n_s32(int32_t x) {
+    int32x4_t r;
+    for (int i = 0; i < 4; ++i) r.v[i] = x;
+    return r;
+}
+static inline int32x4_t vaddq_n_s32(int32x4_t a, int32_t x) {
+    for (int i = 0; i < 4; ++i) a.v[i] = (int32_t)((uint32_t)a.v[i] + (uint32_t)x);
+    return a;
+}
+static inline int32x4_t vaddq_s32(int32x4_t a, int32x4_t b) {
+    for (int i = 0; i < 4; ++i) a.v[i] = (int32_t)((uint32_t)a.v[i] + (uint32_t)b.v[i]);
+    return a;
+}
+static inline int32x4_t vmulq_s32(int32x4_t a, int32x4_t b) {
+    for (int i = 0; i < 4; ++i) a.v[i] = (int32_t)((uint32_t)a.v[i] * (uint32_t)b.v[i]);
+    return a;
+}
+#endif
+
+#endif
