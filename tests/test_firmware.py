@@ -7,14 +7,18 @@ import shutil
 import numpy as np
 import pytest
 
+from op_cases import GENERATORS, sample_inputs, tflm
 from tinyee.boards import list_boards, load_board
 from tinyee.cascade import cascade
-from tinyee.compile.firmware import build_firmware
+from tinyee.compile import compile_segments, write_sources
+from tinyee.compile.firmware import build_firmware, build_image
 from tinyee.data import load_shipped
 from tinyee.device import DeviceLink, QemuBoard
 from tinyee.device.protocol import frame, unframe
 from tinyee.errors import TinyeeError
 from tinyee.eval.host import int8_exit_probs, quantized_inputs
+from tinyee.runtime import SegmentRunner
+from tinyee.tflite import TfliteModel
 
 QEMU_SAMPLES = 120
 
@@ -126,3 +130,85 @@ def test_qemu_entropy_cascade_with_bof_and_slvit_exits(mixed_heads_export, tmp_p
     assert len(set(host_exit.tolist())) == 3
     expected_scores = scores(probs, "entropy")[host_exit, np.arange(len(inputs))]
     assert [r.confidence for r in results] == expected_scores.tolist()
+
+
+# The optimised kernels' inner loops with the real instructions: SXTB16/SMLAD on the emulated
+# Cortex-M4, Helium on the emulated Cortex-M55 (test_kernels runs the same loops on the host).
+ON_TARGET_PATHS = [("mps2-an386", "dsp"), ("mps3-an547", "mve")]
+OPTIMISED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "ADD", "SUB",
+                 "SQUARED_DIFFERENCE", "SOFTMAX", "LOGISTIC", "RSQRT", "HARD_SWISH")
+ON_TARGET_CASES = 5
+MAX_CASE_BYTES = 2500  # inputs + output per case: each byte crosses the emulated UART as hex
+
+
+def arena_tensor(link: DeviceLink, seg, tensor: int) -> np.ndarray:
+    t = seg.model.tensors[tensor]
+    return np.frombuffer(link.read_arena(seg.plan.offsets[tensor], t.nbytes), np.int8).reshape(t.shape)
+
+
+@pytest.mark.parametrize("board_name,path", ON_TARGET_PATHS)
+def test_optimised_kernels_match_tflite_micro_on_the_emulated_core(board_name, path, tmp_path):
+    rng = np.random.default_rng(11)
+    cases = []
+    for name in OPTIMISED_OPS:
+        found = 0
+        while found < ON_TARGET_CASES:
+            data = GENERATORS[name](rng)
+            m = TfliteModel(data, f"{name}#{found}")
+            if sum(t.nbytes for t in m.inputs) + m.outputs[0].nbytes <= MAX_CASE_BYTES:
+                cases.append((name, data, m))
+                found += 1
+    segments = compile_segments([m for _, _, m in cases], "optimized")
+    used = {c.kernel for s in segments for c in s.calls}
+    assert {"tee_conv2d_gemm_s8", "tee_depthwise_conv2d_simd_s8", "tee_fully_connected_gemm_s8",
+            "tee_batch_matmul_gemm_s8", "tee_binary_table_s8", "tee_softmax_table_s8", "tee_lut_s8"} <= used
+    write_sources(tmp_path / "src", segments, "on-target-conformance", [], 0)
+    board = load_board(board_name)
+    image = build_image(tmp_path / "src", segments, board, tmp_path, "-O2", "on-target-conformance", 0, "optimized")
+    compared = mismatched = 0
+    with QemuBoard(board, image.elf) as qemu:
+        link = DeviceLink(qemu.port)
+        link.wait_ready()
+        assert link.identify()["path"] == path
+        for (name, data, _), seg in zip(cases, segments):
+            inputs = sample_inputs(rng, seg.model, name, 2 + compared % 2)  # random, or all 127 / lowest
+            for t, v in zip(seg.model.inputs, inputs):
+                link.write_arena(seg.plan.offsets[t.index], v.tobytes())
+            link.run_segment(seg.index)
+            want = tflm(data, inputs)
+            got = arena_tensor(link, seg, seg.model.outputs[0].index)
+            compared += want.size
+            mismatched += int((got.reshape(-1) != want.reshape(-1)).sum())
+    assert compared > 5000 and mismatched == 0
+
+
+@pytest.mark.parametrize("board_name,path", ON_TARGET_PATHS)
+def test_every_exit_and_feature_map_matches_tflite_micro_on_the_emulated_core(shipped_export, board_name, path,
+                                                                               tmp_path):
+    """The shipped cascade, segment by segment on the board: every exit's softmax and every feature map."""
+    out_dir, manifest, _ = shipped_export
+    board = load_board(board_name)
+    image = build_firmware(out_dir, manifest, board, tmp_path)
+    oracle = [SegmentRunner((out_dir / s["file"]).read_bytes(), "tflm") for s in manifest["segments"]]
+    segments = image.segments
+    mismatched = compared = 0
+    with QemuBoard(board, image.elf) as qemu:
+        link = DeviceLink(qemu.port)
+        link.wait_ready()
+        assert link.identify()["path"] == path
+        for x in quantized_inputs(manifest, load_shipped("eval").take(8)):
+            link.write_arena(segments[0].plan.offsets[segments[0].model.inputs[0].index], x.tobytes())
+            feature = x
+            for seg, ref in zip(segments, oracle):
+                link.run_segment(seg.index)
+                probs, feature = ref.run(feature)
+                pairs = [(seg.probs_tensor, probs)]
+                if seg.feature_tensor is not None:
+                    pairs.append((seg.feature_tensor, feature))
+                for tensor, want in pairs:
+                    got = arena_tensor(link, seg, tensor)
+                    compared += want.size
+                    mismatched += int((got.reshape(-1) != want.reshape(-1)).sum())
+    assert compared == 8 * (3 * 10 + sum(int(np.prod(s.model.tensors[s.feature_tensor].shape))
+                                        for s in segments if s.feature_tensor is not None))
+    assert mismatched == 0

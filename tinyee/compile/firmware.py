@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyee.boards import Board
-from tinyee.compile import compile_export
+from tinyee.compile import CompiledSegment, compile_export
 from tinyee.compile.host import KERNEL_DIR, kernel_sources
 from tinyee.compile.report import memory_report
 from tinyee.errors import TinyeeError
@@ -33,14 +33,15 @@ class FirmwareImage:
     ram_bytes: int
     arena_bytes: int
     weights_bytes: int
-    manifest: dict
+    model_id: str
     kernels: str
     memory: dict  # tinyee.compile.report.memory_report of the compiled segments
+    segments: list[CompiledSegment]  # where every tensor lives in the arena, for tensor-level checks
 
     def summary(self, board: Board) -> dict:
         return {"board": self.board, "elf": str(self.elf), "flash_bytes": self.flash_bytes,
                 "flash_limit": board.flash_bytes, "ram_bytes": self.ram_bytes, "ram_limit": board.ram_bytes,
-                "arena_bytes": self.arena_bytes, "model_id": self.manifest["model_id"], "kernels": self.kernels,
+                "arena_bytes": self.arena_bytes, "model_id": self.model_id, "kernels": self.kernels,
                 "memory": self.memory}
 
 
@@ -60,13 +61,21 @@ def _scons(build_dir: Path) -> subprocess.CompletedProcess:
 
 def build_firmware(export_dir: Path, manifest: dict, board: Board, out_dir: Path, opt: str = "-O2",
                    kernels: str = "optimized") -> FirmwareImage:
+    """Compile an exported cascade to C and build its firmware image for a board."""
+    src = Path(out_dir).resolve() / "src"
+    segments = compile_export(export_dir, manifest, src, kernels)
+    weights = sum(s["param_bytes"] for s in manifest["segments"])
+    return build_image(src, segments, board, out_dir, opt, manifest["model_id"], weights, kernels)
+
+
+def build_image(src: Path, segments: list[CompiledSegment], board: Board, out_dir: Path, opt: str, model_id: str,
+                weights_bytes: int, kernels: str) -> FirmwareImage:
+    """Build the firmware around generated sources in `src` (tinyee_model.{h,c} of `segments`)."""
     if opt not in OPT_LEVELS:
         raise TinyeeError(f"optimisation level {opt!r}: choose one of {', '.join(OPT_LEVELS)}")
     if shutil.which(TOOLCHAIN + "gcc") is None:
         raise TinyeeError(f"{TOOLCHAIN}gcc not found; install Debian's gcc-arm-none-eabi (scripts/setup.sh does)")
     out_dir = Path(out_dir).resolve()
-    src = out_dir / "src"
-    segments = compile_export(export_dir, manifest, src, kernels)
     (src / "board_config.h").write_text(board.config_header())
     (out_dir / "memory.ld").write_text(board.memory_ld())
     sources = [*kernel_sources(), FIRMWARE_DIR / "runtime" / "main.c", src / "tinyee_model.c", *board.sources()]
@@ -80,16 +89,16 @@ def build_firmware(export_dir: Path, manifest: dict, board: Board, out_dir: Path
     if result.returncode:
         overflow = re.findall(r"region `(\w+)' overflowed by (\d+) bytes", result.stderr)
         if overflow:
-            raise TinyeeError(_does_not_fit(board, out_dir, manifest))
+            raise TinyeeError(_does_not_fit(board, out_dir, model_id, weights_bytes))
         raise TinyeeError(f"firmware build for {board.name} failed:\n{(result.stdout + result.stderr)[-4000:]}")
     elf = out_dir / "firmware.elf"
     flash, ram = section_sizes(elf)
-    weights = sum(s["param_bytes"] for s in manifest["segments"])
     memory = memory_report(segments)
-    return FirmwareImage(board.name, elf, flash, ram, memory["cascade_arena_bytes"], weights, manifest, kernels, memory)
+    return FirmwareImage(board.name, elf, flash, ram, memory["cascade_arena_bytes"], weights_bytes, model_id, kernels,
+                         memory, segments)
 
 
-def _does_not_fit(board: Board, out_dir: Path, manifest: dict) -> str:
+def _does_not_fit(board: Board, out_dir: Path, model_id: str, weights_bytes: int) -> str:
     """Relink with roomy memory to measure the image, then say by how much it misses."""
     probe = out_dir / "probe"
     probe.mkdir(exist_ok=True)
@@ -98,7 +107,7 @@ def _does_not_fit(board: Board, out_dir: Path, manifest: dict) -> str:
     (probe / "build.json").write_text(json.dumps(config))
     result = _scons(probe)
     if result.returncode:
-        return f"model {manifest['model_id']} does not fit board {board.name}, and not even 64x its memory"
+        return f"model {model_id} does not fit board {board.name}, and not even 64x its memory"
     flash, ram = section_sizes(probe / "firmware.elf")
     shutil.rmtree(probe)
     parts = []
@@ -106,5 +115,5 @@ def _does_not_fit(board: Board, out_dir: Path, manifest: dict) -> str:
         parts.append(f"flash needs {flash:,} bytes of {board.flash_bytes:,} ({flash - board.flash_bytes:,} too many)")
     if ram > board.ram_bytes:
         parts.append(f"RAM needs {ram:,} bytes of {board.ram_bytes:,} ({ram - board.ram_bytes:,} too many)")
-    return (f"model {manifest['model_id']} does not fit board {board.name}: " + "; ".join(parts) +
-            f" (weights {sum(s['param_bytes'] for s in manifest['segments']):,} B)")
+    return (f"model {model_id} does not fit board {board.name}: " + "; ".join(parts) +
+            f" (weights {weights_bytes:,} B)")

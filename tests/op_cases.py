@@ -1,0 +1,292 @@
+"""Random single-op int8 TFLite models for kernel conformance (shapes, scales, zero points, paddings,
+strides, broadcasts, transposes; zero points at -128 and 127), their sample inputs (including the
+int8 extremes) and the TFLite Micro oracle. Used on the host (test_kernels) and on the emulated
+boards (test_firmware)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from tflite_micro.python.tflite_micro import runtime
+
+from op_models import OpModel, options
+from tinyee.tflite import TfliteModel
+
+
+def scale(rng, lo=-3.0, hi=0.0):
+    return float(10 ** rng.uniform(lo, hi))
+
+
+def zero_point(rng):
+    return int(rng.choice([-128, 127, 0, rng.integers(-128, 128)]))
+
+
+def act(rng, m: OpModel, shape):
+    return m.tensor(shape, scale(rng), zero_point(rng))
+
+
+def conv_out(size, k, stride, dil, same):
+    eff = (k - 1) * dil + 1
+    return -(-size // stride) if same else -(-(size - eff + 1) // stride)
+
+
+def case_conv(rng, depthwise):
+    m = OpModel()
+    h, w, cin = rng.integers(3, 10), rng.integers(3, 10), rng.integers(1, 9)
+    k = int(rng.choice([1, 3, 5]))
+    stride, dil = int(rng.choice([1, 2])), int(rng.choice([1, 1, 2]))
+    same = bool(rng.integers(0, 2))
+    if (k - 1) * dil + 1 > min(h, w):
+        same = True
+    mult = int(rng.choice([1, 2])) if depthwise else 1
+    cout = cin * mult if depthwise else int(rng.integers(1, 9))
+    oh, ow = conv_out(h, k, stride, dil, same), conv_out(w, k, stride, dil, same)
+    s_in = scale(rng)
+    x = m.tensor([1, h, w, cin], s_in, zero_point(rng))
+    s_w = [scale(rng, -3, -1) for _ in range(cout)]
+    fshape = [1, k, k, cout] if depthwise else [cout, k, k, cin]
+    f = m.tensor(fshape, s_w, 0, rng.integers(-127, 128, fshape), axis=3 if depthwise else 0)
+    b = m.tensor([cout], [s_in * s for s in s_w], 0, rng.integers(-3000, 3000, cout), dtype=np.int32)
+    y = act(rng, m, [1, oh, ow, cout])
+    common = dict(padding=0 if same else 1, strideH=stride, strideW=stride, dilationHFactor=dil, dilationWFactor=dil,
+                  fusedActivationFunction=int(rng.choice([0, 1, 3])))
+    if depthwise:
+        m.op("DEPTHWISE_CONV_2D", [x, f, b], [y], options("DepthwiseConv2DOptions", depthMultiplier=mult, **common),
+             "DepthwiseConv2DOptions")
+    else:
+        m.op("CONV_2D", [x, f, b], [y], options("Conv2DOptions", **common), "Conv2DOptions")
+    return m.build([x], [y])
+
+
+def case_fully_connected(rng):
+    m = OpModel()
+    rows, din, dout = int(rng.integers(1, 5)), int(rng.integers(1, 40)), int(rng.integers(1, 20))
+    keep = bool(rng.integers(0, 2))
+    in_shape = [2, rows, din] if keep else [rows, din]
+    s_in = scale(rng)
+    x = m.tensor(in_shape, s_in, zero_point(rng))
+    per_channel = bool(rng.integers(0, 2))
+    s_w = [scale(rng, -3, -1) for _ in range(dout)] if per_channel else [scale(rng, -3, -1)]
+    f = m.tensor([dout, din], s_w, 0, rng.integers(-127, 128, (dout, din)))
+    inputs = [x, f]
+    if rng.integers(0, 3):
+        bs = [s_in * s for s in (s_w if per_channel else s_w * dout)]
+        inputs.append(m.tensor([dout], bs[:dout], 0, rng.integers(-3000, 3000, dout), dtype=np.int32))
+    y = act(rng, m, in_shape[:-1] + [dout] if keep else [rows, dout])
+    m.op("FULLY_CONNECTED", inputs, [y], options("FullyConnectedOptions", keepNumDims=keep,
+                                                 fusedActivationFunction=int(rng.choice([0, 1]))),
+         "FullyConnectedOptions")
+    return m.build([x], [y])
+
+
+def case_batch_matmul(rng):
+    m = OpModel()
+    b1, b2 = int(rng.integers(1, 4)), int(rng.integers(1, 3))
+    rows, depth, cols = (int(rng.integers(1, 9)) for _ in range(3))
+    adj_x, adj_y = bool(rng.integers(0, 2)), bool(rng.integers(0, 2))
+    lb = [b1, b2] if rng.integers(0, 2) else [b1, 1]
+    rb = [b1, b2] if lb[1] == 1 else [1, b2] if rng.integers(0, 2) else [b1, b2]
+    lhs = act(rng, m, lb + ([depth, rows] if adj_x else [rows, depth]))
+    rhs = act(rng, m, rb + ([cols, depth] if adj_y else [depth, cols]))
+    y = act(rng, m, [max(lb[0], rb[0]), max(lb[1], rb[1]), rows, cols])
+    m.op("BATCH_MATMUL", [lhs, rhs], [y], options("BatchMatMulOptions", adjX=adj_x, adjY=adj_y), "BatchMatMulOptions")
+    return m.build([lhs, rhs], [y])
+
+
+def broadcast_shapes(rng):
+    rank = int(rng.integers(1, 5))
+    out = [int(rng.integers(1, 6)) for _ in range(rank)]
+    if rng.integers(0, 3) == 0:
+        out[-1] = int(rng.integers(100, 300))  # large enough for the optimised kernels' table path
+    a = [d if rng.integers(0, 3) else 1 for d in out]
+    b = [d if rng.integers(0, 3) else 1 for d in out]
+    if rng.integers(0, 3) == 0:
+        b = b[int(rng.integers(0, rank)):]  # lower rank operand
+    return [max(x, y) for x, y in zip(a, [1] * (rank - len(b)) + b)], a, b
+
+
+def case_binary(rng, name):
+    m = OpModel()
+    out, a, b = broadcast_shapes(rng)
+    x1 = act(rng, m, a)
+    const_second = rng.integers(0, 4) == 0
+    if const_second:
+        x2 = m.tensor(b, scale(rng), zero_point(rng), rng.integers(-128, 128, b))
+    else:
+        x2 = act(rng, m, b)
+    y = act(rng, m, out)
+    opts = {"ADD": "AddOptions", "SUB": "SubOptions", "MUL": "MulOptions", "SQUARED_DIFFERENCE": "SquaredDifferenceOptions"}
+    fused = {"fusedActivationFunction": int(rng.choice([0, 1]))} if name != "SQUARED_DIFFERENCE" else {}
+    m.op(name, [x1, x2], [y], options(opts[name], **fused), opts[name])
+    return m.build([x1] if const_second else [x1, x2], [y])
+
+
+def case_unary(rng, name):
+    m = OpModel()
+    shape = [int(rng.integers(1, 6)) for _ in range(int(rng.integers(1, 4)))]
+    x = act(rng, m, shape)
+    if name == "LOGISTIC":
+        y = m.tensor(shape, 1 / 256, -128)
+        m.op(name, [x], [y])
+    elif name == "HARD_SWISH":  # TFLM needs s_out > s_in / 128
+        y = m.tensor(shape, m.tensors[x].quantization.scale[0] * 10 ** rng.uniform(-1, 0.5), zero_point(rng))
+        m.op(name, [x], [y], options("HardSwishOptions"), "HardSwishOptions")
+    else:
+        y = act(rng, m, shape)
+        m.op(name, [x], [y])
+    return m.build([x], [y])
+
+
+def case_softmax(rng):
+    m = OpModel()
+    rows = int(rng.integers(1, 5)) if rng.integers(0, 2) else int(rng.integers(16, 40))  # many rows: table path
+    shape = [rows, int(rng.integers(1, 40))]
+    x = m.tensor(shape, scale(rng, -2, 0.5), zero_point(rng))
+    y = m.tensor(shape, 1 / 256, -128)
+    m.op("SOFTMAX", [x], [y], options("SoftmaxOptions", beta=float(rng.choice([1.0, 0.5, 2.0]))), "SoftmaxOptions")
+    return m.build([x], [y])
+
+
+def case_mean(rng):
+    m = OpModel()
+    rank = int(rng.integers(2, 5))
+    shape = [int(rng.integers(1, 7)) for _ in range(rank)]
+    a0 = int(rng.integers(0, rank))
+    a1 = int(rng.integers(a0, rank))
+    axes = list(range(a0, a1 + 1))
+    keep = bool(rng.integers(0, 2))
+    out = [1 if i in axes else d for i, d in enumerate(shape)] if keep else [d for i, d in enumerate(shape) if i not in axes]
+    x = act(rng, m, shape)
+    ax = m.const_ints(axes)
+    y = act(rng, m, out or [1])
+    m.op("MEAN", [x, ax], [y], options("ReducerOptions", keepDims=keep), "ReducerOptions")
+    return m.build([x], [y])
+
+
+def case_transpose(rng):
+    m = OpModel()
+    rank = int(rng.integers(2, 6))
+    shape = [int(rng.integers(1, 5)) for _ in range(rank)]
+    perm = [int(p) for p in rng.permutation(rank)]
+    s, z = scale(rng), zero_point(rng)
+    x = m.tensor(shape, s, z)
+    y = m.tensor([shape[p] for p in perm], s, z)
+    m.op("TRANSPOSE", [x, m.const_ints(perm)], [y], options("TransposeOptions"), "TransposeOptions")
+    return m.build([x], [y])
+
+
+def case_strided_slice(rng):
+    m = OpModel()
+    rank = int(rng.integers(1, 5))
+    shape = [int(rng.integers(1, 8)) for _ in range(rank)]
+    begin, end, strides, out = [], [], [], []
+    shrink = 0
+    for ax, n in enumerate(shape):
+        step = int(rng.choice([1, 2, -1, 3]))
+        lo, hi = sorted(int(v) for v in rng.integers(-n, n + 1, 2))
+        b, e = (lo, hi) if step > 0 else (hi, lo)
+        begin.append(b), end.append(e), strides.append(step)
+        bb = b + n if b < 0 else b
+        ee = e + n if e < 0 else e
+        clamp = (0, n) if step > 0 else (-1, n - 1)
+        bb, ee = min(max(bb, clamp[0]), clamp[1]), min(max(ee, clamp[0]), clamp[1])
+        cnt = max(0, math.ceil((ee - bb) / step))
+        if cnt == 0:  # keep the output non-empty: take the whole axis
+            begin[-1], end[-1], strides[-1], cnt = 0, n, 1, n
+        out.append(cnt)
+    s, z = scale(rng), zero_point(rng)
+    x = m.tensor(shape, s, z)
+    y = m.tensor(out, s, z)
+    m.op("STRIDED_SLICE", [x, m.const_ints(begin), m.const_ints(end), m.const_ints(strides)], [y],
+         options("StridedSliceOptions", shrinkAxisMask=shrink), "StridedSliceOptions")
+    return m.build([x], [y])
+
+
+def case_pad(rng):
+    m = OpModel()
+    rank = int(rng.integers(1, 5))
+    shape = [int(rng.integers(1, 5)) for _ in range(rank)]
+    pads = rng.integers(0, 3, (rank, 2))
+    s, z = scale(rng), zero_point(rng)
+    x = m.tensor(shape, s, z)
+    y = m.tensor([d + int(p.sum()) for d, p in zip(shape, pads)], s, z)
+    m.op("PAD", [x, m.const_ints(pads)], [y], options("PadOptions"), "PadOptions")
+    return m.build([x], [y])
+
+
+def case_concatenation(rng):
+    m = OpModel()
+    rank = int(rng.integers(1, 5))
+    axis = int(rng.integers(0, rank))
+    base = [int(rng.integers(1, 5)) for _ in range(rank)]
+    s, z = scale(rng), zero_point(rng)
+    ins = []
+    for _ in range(int(rng.integers(2, 4))):
+        shape = list(base)
+        shape[axis] = int(rng.integers(1, 5))
+        ins.append(m.tensor(shape, s, z))
+    out = list(base)
+    out[axis] = sum(m.tensors[i].shape[axis] for i in ins)
+    y = m.tensor(out, s, z)
+    m.op("CONCATENATION", ins, [y], options("ConcatenationOptions", axis=axis - rank if rng.integers(0, 2) else axis),
+         "ConcatenationOptions")
+    return m.build(ins, [y])
+
+
+def case_average_pool(rng):
+    m = OpModel()
+    h, w, c = (int(rng.integers(2, 9)) for _ in range(3))
+    k, stride = int(rng.choice([1, 2, 3])), int(rng.choice([1, 2]))
+    same = bool(rng.integers(0, 2)) or k > min(h, w)
+    s, z = scale(rng), zero_point(rng)
+    x = m.tensor([1, h, w, c], s, z)
+    y = m.tensor([1, conv_out(h, k, stride, 1, same), conv_out(w, k, stride, 1, same), c], s, z)
+    m.op("AVERAGE_POOL_2D", [x], [y], options("Pool2DOptions", padding=0 if same else 1, strideH=stride, strideW=stride,
+                                               filterHeight=k, filterWidth=k, fusedActivationFunction=0),
+         "Pool2DOptions")
+    return m.build([x], [y])
+
+
+GENERATORS = {
+    "CONV_2D": lambda r: case_conv(r, False),
+    "DEPTHWISE_CONV_2D": lambda r: case_conv(r, True),
+    "FULLY_CONNECTED": case_fully_connected,
+    "BATCH_MATMUL": case_batch_matmul,
+    "ADD": lambda r: case_binary(r, "ADD"),
+    "SUB": lambda r: case_binary(r, "SUB"),
+    "MUL": lambda r: case_binary(r, "MUL"),
+    "SQUARED_DIFFERENCE": lambda r: case_binary(r, "SQUARED_DIFFERENCE"),
+    "LOGISTIC": lambda r: case_unary(r, "LOGISTIC"),
+    "RSQRT": lambda r: case_unary(r, "RSQRT"),
+    "HARD_SWISH": lambda r: case_unary(r, "HARD_SWISH"),
+    "SOFTMAX": case_softmax,
+    "MEAN": case_mean,
+    "TRANSPOSE": case_transpose,
+    "STRIDED_SLICE": case_strided_slice,
+    "PAD": case_pad,
+    "CONCATENATION": case_concatenation,
+    "AVERAGE_POOL_2D": case_average_pool,
+}
+
+
+def sample_inputs(rng, model: TfliteModel, op_name: str, k: int):
+    out = []
+    for t in model.inputs:
+        lo = t.zero_points[0] if op_name == "RSQRT" else -128  # RSQRT is only defined for x >= 0
+        if k == 0:
+            v = np.full(t.shape, lo, np.int8)
+        elif k == 1:
+            v = np.full(t.shape, 127, np.int8)
+        else:
+            v = rng.integers(lo, 128, t.shape).astype(np.int8)
+        out.append(v)
+    return out
+
+
+def tflm(data: bytes, inputs):
+    it = runtime.Interpreter.from_bytes(data, arena_size=256 * 1024)
+    for i, v in enumerate(inputs):
+        it.set_input(v, i)
+    it.invoke()
+    return it.get_output(0)
