@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from tinyee.bench import by_op_type, profile_cascade
 from tinyee.boards import list_boards, load_board
-from tinyee.compile import compile_export
-from tinyee.compile.emit import op_slots
 from tinyee.compile.firmware import build_firmware
-from tinyee.compile.report import call_macs
 from tinyee.data import load_shipped
 from tinyee.device.protocol import DeviceLink
 from tinyee.device.qemu import QemuBoard
@@ -47,67 +43,53 @@ def macs_per_instruction(board) -> int:
 
 
 def measure(board, export_dir: Path, manifest: dict, kernels: str, inputs: list[np.ndarray]) -> dict:
-    """Build, run every sample through all segments, and return median ticks per segment and per kernel call."""
+    """Build with one kernel set and profile every segment and kernel call on the emulated board."""
     image = build_firmware(export_dir, manifest, board, ROOT / "build" / "kernels" / board.name / kernels,
                            kernels=kernels)
-    segments = compile_export(export_dir, manifest, ROOT / "build" / "kernels" / board.name / kernels / "src", kernels)
-    slots = op_slots(segments)
-    last = len(segments) - 1
-    seg_ticks, op_ticks = [], []
     with QemuBoard(board, image.elf) as qemu:
         link = DeviceLink(qemu.port, timeout=60)
         link.wait_ready()
-        info = link.identify()
-        for x in inputs:
-            seg_ticks.append(link.infer(x.astype(np.int8).tobytes(), force_exit=last).ticks)
-            op_ticks.append(link.op_ticks(len(slots)))
+        profile = profile_cascade(link, board, image.segments, inputs)
+        profile["kernel_path"] = link.identify()["path"]
         link.quit()
-    calls = [c for s in segments for c in s.calls if c.kernel]
-    return {"image": image, "segments": segments, "path": info.get("path", "?"),
-            "segment_ticks": [statistics.median(t[k] for t in seg_ticks) for k in range(len(segments))],
-            "op_ticks": [statistics.median(t[i] for t in op_ticks) for i in range(len(slots))],
-            "slots": slots, "calls": calls}
+    return {"image": image, "profile": profile}
 
 
 def board_report(board, runs: dict) -> dict:
-    instr_per_tick = 1e9 / board.spec["clock_hz"]
     per_mac = macs_per_instruction(board)
-    ref, opt = runs["reference"], runs["optimized"]
-    segs = opt["segments"]
-    seg_macs = [sum(call_macs(c) for c in s.calls if c.kernel) for s in segs]
+    ref, opt = runs["reference"]["profile"], runs["optimized"]["profile"]
+    unit = opt["unit"]
+    segments = runs["optimized"]["image"].segments
     rows = []
-    for k, s in enumerate(segs):
-        r_ins, o_ins = ref["segment_ticks"][k] * instr_per_tick, opt["segment_ticks"][k] * instr_per_tick
-        bound = seg_macs[k] / per_mac
-        rows.append({"segment": k, "macs": seg_macs[k],
-                     "reference_instructions": round(r_ins), "optimized_instructions": round(o_ins),
-                     "speedup": round(r_ins / o_ins, 2), "mac_bound_instructions": round(bound),
-                     "reference_over_bound": round(r_ins / bound, 1), "optimized_over_bound": round(o_ins / bound, 1),
-                     "peak_arena_bytes": s.plan.size, "live_bound_bytes": s.plan.live_bound,
-                     "largest_op_bytes": s.plan.largest_op,
-                     "reference_peak_arena_bytes": ref["segments"][k].plan.size})
+    for k, seg in enumerate(segments):
+        macs = opt["segments"][k]["macs"]
+        r_ins, o_ins, bound = ref["segments"][k][unit], opt["segments"][k][unit], macs / per_mac
+        rows.append({"segment": k, "macs": macs, "reference_instructions": round(r_ins),
+                     "optimized_instructions": round(o_ins), "speedup": round(r_ins / o_ins, 2),
+                     "mac_bound_instructions": round(bound), "reference_over_bound": round(r_ins / bound, 1),
+                     "optimized_over_bound": round(o_ins / bound, 1), "peak_arena_bytes": seg.plan.size,
+                     "live_bound_bytes": seg.plan.live_bound, "largest_op_bytes": seg.plan.largest_op,
+                     "reference_peak_arena_bytes": runs["reference"]["image"].segments[k].plan.size})
     exits = []
-    for k in range(len(segs)):
+    for k in range(len(segments)):
         r = sum(x["reference_instructions"] for x in rows[:k + 1])
         o = sum(x["optimized_instructions"] for x in rows[:k + 1])
-        m = sum(seg_macs[:k + 1])
-        exits.append({"exit": k, "macs": m, "reference_instructions": r, "optimized_instructions": o,
-                      "speedup": round(r / o, 2), "optimized_over_bound": round(o / (m / per_mac), 1)})
-    ops: dict = defaultdict(lambda: {"calls": 0, "macs": 0, "reference_instructions": 0.0, "optimized_instructions": 0.0})
-    for name, run in (("reference", ref), ("optimized", opt)):
-        for slot, ticks in zip(run["slots"], run["op_ticks"]):
-            ops[(slot.segment, slot.op_name)][f"{name}_instructions"] += ticks * instr_per_tick
-    for c, slot in zip(opt["calls"], opt["slots"]):  # reference and optimised make the same op's calls, but
-        ops[(slot.segment, slot.op_name)]["macs"] += call_macs(c)  # SiLU's LOGISTIC folds into its MUL
-        ops[(slot.segment, slot.op_name)]["calls"] += 1
-    op_rows = [{"segment": k, "op": name, **{f: round(v) if isinstance(v, float) else v for f, v in d.items()}}
-               for (k, name), d in sorted(ops.items())]
-    return {"board": board.name, "cpu": board.spec["cpu"], "kernel_path": opt["path"],
-            "macs_per_instruction_bound": per_mac, "instructions_per_tick": instr_per_tick,
+        macs = sum(x["macs"] for x in rows[:k + 1])
+        exits.append({"exit": k, "macs": macs, "reference_instructions": r, "optimized_instructions": o,
+                      "speedup": round(r / o, 2), "optimized_over_bound": round(o / (macs / per_mac), 1)})
+    # Per op type; the optimised set folds SiLU's LOGISTIC into its MUL, so LOGISTIC appears only in reference.
+    ops = {(r["segment"], r["op"]): {"segment": r["segment"], "op": r["op"], "macs": r["macs"],
+                                     "reference_instructions": 0, "optimized_instructions": 0}
+           for r in by_op_type(ref) + by_op_type(opt)}
+    for name, prof in (("reference", ref), ("optimized", opt)):
+        for r in by_op_type(prof):
+            ops[(r["segment"], r["op"])][f"{name}_instructions"] = round(r[unit])
+    return {"board": board.name, "cpu": board.spec["cpu"], "kernel_path": opt["kernel_path"],
+            "macs_per_instruction_bound": per_mac,
             "flash_bytes": {n: runs[n]["image"].flash_bytes for n in KERNEL_SETS},
             "ram_bytes": {n: runs[n]["image"].ram_bytes for n in KERNEL_SETS},
             "cascade_arena_bytes": {n: runs[n]["image"].arena_bytes for n in KERNEL_SETS},
-            "segments": rows, "exits": exits, "ops": op_rows}
+            "segments": rows, "exits": exits, "ops": sorted(ops.values(), key=lambda r: (r["segment"], r["op"]))}
 
 
 def markdown(result: dict) -> str:

@@ -18,6 +18,10 @@ from tinyee.errors import TinyeeError
 console = Console(stderr=True, soft_wrap=True)  # messages are grepped and logged: no hard wraps
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CHECKPOINT = REPO_ROOT / "models" / "mcu-fashion-mnist" / "checkpoint.pt"
+KERNELS_OPTION = click.option(
+    "--kernels", type=click.Choice(["optimized", "reference"]), default="optimized", show_default=True,
+    help="optimized: GEMM/SIMD/table kernels, with DSP or Helium inner loops where the board's CPU has them; "
+         "reference: the straightforward TFLite-Micro-style kernels (same results bit for bit).")
 
 
 def _floats(text: str | None) -> list[float] | None:
@@ -160,7 +164,7 @@ def eval_cmd(export_dir, checkpoint, data, samples, thresholds, runtimes, json_o
     _eval(export_dir, checkpoint, data, samples, thresholds, runtimes, json_out)
 
 
-def _build(export_dir: Path, board_name: str, out: Path, opt: str):
+def _build(export_dir: Path, board_name: str, out: Path, opt: str, kernels: str = "optimized"):
     from tinyee.boards import load_board
     from tinyee.compile.firmware import build_firmware
     from tinyee.export import load_manifest
@@ -168,12 +172,15 @@ def _build(export_dir: Path, board_name: str, out: Path, opt: str):
     board = load_board(board_name)
     manifest = load_manifest(export_dir)
     with console.status(f"building firmware for {board.name}"):
-        image = build_firmware(export_dir, manifest, board, out, opt)
-    console.print(f"{board.name}: {image.elf}")
+        image = build_firmware(export_dir, manifest, board, out, opt, kernels)
+    console.print(f"{board.name}: {image.elf} ({kernels} kernels)")
     console.print(f"  flash {image.flash_bytes:,} of {board.flash_bytes:,} bytes ({100 * image.flash_bytes / board.flash_bytes:.1f}%), "
                   f"weights {image.weights_bytes:,}")
     console.print(f"  RAM   {image.ram_bytes:,} of {board.ram_bytes:,} bytes ({100 * image.ram_bytes / board.ram_bytes:.1f}%), "
-                  f"arena {image.arena_bytes:,}")
+                  f"arena {image.arena_bytes:,} (the cascade's segments share it)")
+    for seg in image.memory["segments"]:
+        console.print(f"    segment {seg['segment']}: peak {seg['peak_arena_bytes']:,} B; alive at its busiest step "
+                      f"{seg['live_bound_bytes']:,} B; largest op {seg['largest_op_bytes']:,} B")
     return board, image
 
 
@@ -184,16 +191,17 @@ def _build(export_dir: Path, board_name: str, out: Path, opt: str):
               help="Export directory (default: export the shipped checkpoint into OUT/export).")
 @click.option("--out", type=click.Path(path_type=Path), help="Build directory (default: build/<board>).")
 @click.option("--opt", type=click.Choice(["-O2", "-Os", "-O3"]), default="-O2", show_default=True)
-def build(board_name, export_dir, out, opt):
+@KERNELS_OPTION
+def build(board_name, export_dir, out, opt, kernels):
     """Compile the int8 segments to C and build the cascade firmware for a board."""
     out = out or Path("build") / Path(board_name).stem
     if export_dir is None:
         export_dir = out / "export"
         _export(SHIPPED_CHECKPOINT, export_dir, "shipped", None, None)
-    _build(export_dir, board_name, out, opt)
+    _build(export_dir, board_name, out, opt, kernels)
 
 
-def _firmware_for(board, export_dir: Path, elf: Path | None, build_dir: Path) -> Path:
+def _firmware_for(board, export_dir: Path, elf: Path | None, build_dir: Path, kernels: str = "optimized") -> Path:
     """The ELF to run: the one given, or one built from the export (SCons rebuilds only what changed,
     so thresholds written by `tinyee calibrate --apply` always reach the firmware)."""
     from tinyee.compile.firmware import build_firmware
@@ -203,11 +211,11 @@ def _firmware_for(board, export_dir: Path, elf: Path | None, build_dir: Path) ->
         if not Path(elf).is_file():
             raise TinyeeError(f"firmware image {elf} not found")
         return Path(elf)
-    return build_firmware(export_dir, load_manifest(export_dir), board, build_dir).elf
+    return build_firmware(export_dir, load_manifest(export_dir), board, build_dir, kernels=kernels).elf
 
 
 def _bench(board_name: str, export_dir: Path, elf: Path | None, port: str | None, data: str, samples: int | None,
-           force_samples: int, out: Path, resume: bool, timeout: float) -> dict:
+           force_samples: int, out: Path, resume: bool, timeout: float, kernels: str = "optimized") -> dict:
     import serial
     from rich.table import Table
     from tqdm import tqdm
@@ -250,7 +258,7 @@ def _bench(board_name: str, export_dir: Path, elf: Path | None, port: str | None
     else:
         if not board.emulated:
             raise TinyeeError(f"{board.name} is a real board: flash it (tinyee flash) and give its serial port with --port")
-        image = _firmware_for(board, export_dir, elf, out / "firmware")
+        image = _firmware_for(board, export_dir, elf, out / "firmware", kernels)
         with QemuBoard(board, image) as qemu:
             link = DeviceLink(qemu.port, timeout=timeout)
             link.wait_ready()
@@ -300,10 +308,61 @@ def _bench(board_name: str, export_dir: Path, elf: Path | None, port: str | None
 @click.option("--out", type=click.Path(path_type=Path), help="Results folder (default: build/bench/<board>).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its results.jsonl.")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for each answer.")
-def bench(board_name, export_dir, elf, port, data, samples, force_samples, out, resume, timeout):
+@KERNELS_OPTION
+def bench(board_name, export_dir, elf, port, data, samples, force_samples, out, resume, timeout, kernels):
     """Stream inputs to a board, record exits and per-exit ticks, compare with the host int8 cascade."""
     _bench(board_name, export_dir, elf, port, data, samples, force_samples,
-           out or Path("build/bench") / Path(board_name).stem, resume, timeout)
+           out or Path("build/bench") / Path(board_name).stem, resume, timeout, kernels)
+
+
+@cli.command()
+@click.option("--board", "board_name", default="mps2-an386", show_default=True, help="An emulated board.")
+@click.option("--export", "export_dir", type=click.Path(path_type=Path), default=Path("build/demo/export"),
+              show_default=True)
+@click.option("--data", default="shipped", show_default=True)
+@click.option("--samples", type=int, default=3, show_default=True, help="Inputs; each op's median is reported.")
+@click.option("--out", type=click.Path(path_type=Path), help="Results folder (default: build/profile/<board>-<kernels>).")
+@KERNELS_OPTION
+def profile(board_name, export_dir, data, samples, out, kernels):
+    """Time every kernel call of the cascade on an emulated board (all segments run) and write profile.json."""
+    from rich.table import Table
+
+    from tinyee.bench import by_op_type, profile_cascade
+    from tinyee.boards import load_board
+    from tinyee.compile.firmware import build_firmware
+    from tinyee.device import DeviceLink, QemuBoard
+    from tinyee.eval.host import quantized_inputs
+    from tinyee.export import load_manifest
+
+    board = load_board(board_name)
+    if not board.emulated:
+        raise TinyeeError(f"{board.name} is a real board; profile runs on emulated boards")
+    out = out or Path("build/profile") / f"{Path(board_name).stem}-{kernels}"
+    manifest = load_manifest(export_dir)
+    inputs = quantized_inputs(manifest, _load_data(data, "eval", samples))
+    with console.status(f"building firmware for {board.name} ({kernels} kernels)"):
+        image = build_firmware(export_dir, manifest, board, out / "firmware", kernels=kernels)
+    with QemuBoard(board, image.elf) as qemu:
+        link = DeviceLink(qemu.port, timeout=60.0)
+        link.wait_ready()
+        result = profile_cascade(link, board, image.segments, inputs)
+        result["kernel_path"] = link.identify().get("path")
+    result["kernels"] = kernels
+    unit = result["unit"]
+    table = Table(title=f"tinyee profile: {board.name}, {kernels} kernels ({result['kernel_path']} path), "
+                        f"median of {len(inputs)} inputs, {unit.replace('_', ' ')}")
+    for c in ("segment", "op", "calls", "MACs", unit.replace("_", " "), "share of segment"):
+        table.add_column(c, justify="right")
+    for row in by_op_type(result):
+        total = result["segments"][row["segment"]][unit]
+        table.add_row(str(row["segment"]), row["op"], str(row["calls"]), f"{row['macs']:,}", f"{row[unit]:,.0f}",
+                      f"{100 * row[unit] / total:.1f}%")
+    Console().print(table)
+    for seg in result["segments"]:
+        console.print(f"segment {seg['segment']}: {seg[unit]:,.0f} {unit.replace('_', ' ')}, {seg['macs']:,} MACs")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "profile.json").write_text(json.dumps(result, indent=2) + "\n")
+    console.print(f"wrote {out / 'profile.json'}")
 
 
 @cli.command()

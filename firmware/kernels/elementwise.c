@@ -9,35 +9,36 @@ static inline int32_t rescale_input(const tee_binary_params *p, int32_t v, int32
     return tee_mbqm(tee_shl32(v + offset, p->left_shift), mult, shift);
 }
 
-static inline int32_t combine(const tee_binary_params *p, int32_t sx, int32_t sy) {
-    int32_t raw;
-    if (p->op == TEE_SQUARED_DIFFERENCE) {
-        const int32_t d = sx - sy;
-        raw = tee_mbqm_pos(d * d, p->out_mult, p->out_shift);
-    } else {
-        raw = tee_mbqm_pos(p->op == TEE_ADD ? sx + sy : sx - sy, p->out_mult, p->out_shift);
-    }
-    return tee_min32(tee_max32(raw + p->out_offset, p->act_min), p->act_max);
+/* Output requantization, offset and activation clamp shared by all four ops. */
+static inline int8_t finish(const tee_binary_params *p, int32_t raw) {
+    return (int8_t)tee_min32(tee_max32(tee_mbqm_pos(raw, p->out_mult, p->out_shift) + p->out_offset, p->act_min),
+                             p->act_max);
 }
 
-static inline int32_t binary_element(const tee_binary_params *p, int32_t a, int32_t b) {
-    if (p->op == TEE_MUL) {
-        const int32_t raw = tee_mbqm_pos((a + p->in1_offset) * (b + p->in2_offset), p->out_mult, p->out_shift);
-        return tee_min32(tee_max32(raw + p->out_offset, p->act_min), p->act_max);
-    }
-    return combine(p, rescale_input(p, a, p->in1_offset, p->in1_mult, p->in1_shift),
-                   rescale_input(p, b, p->in2_offset, p->in2_mult, p->in2_shift));
+static inline int8_t binary_element(const tee_binary_params *p, int32_t a, int32_t b) {
+    if (p->op == TEE_MUL) return finish(p, (a + p->in1_offset) * (b + p->in2_offset));
+    const int32_t sx = rescale_input(p, a, p->in1_offset, p->in1_mult, p->in1_shift);
+    const int32_t sy = rescale_input(p, b, p->in2_offset, p->in2_mult, p->in2_shift);
+    if (p->op == TEE_SQUARED_DIFFERENCE) return finish(p, (sx - sy) * (sx - sy));
+    return finish(p, p->op == TEE_ADD ? sx + sy : sx - sy);
 }
 
 /* One innermost run of n outputs. With tables (256 rescaled values per input, indexed by value + 128),
- * each element costs one requantization instead of three. */
+ * each element costs one requantization instead of three, in a loop specialised per op. */
 static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1, const int8_t *in2, int32_t s2,
                        int32_t n, const int32_t *tables, int8_t *out) {
-    if (tables) {
-        const int32_t *t1 = tables + 128, *t2 = tables + 256 + 128;
-        for (int32_t i = 0; i < n; ++i) out[i] = (int8_t)combine(p, t1[in1[i * s1]], t2[in2[i * s2]]);
-    } else {
-        for (int32_t i = 0; i < n; ++i) out[i] = (int8_t)binary_element(p, in1[i * s1], in2[i * s2]);
+    const int32_t *t1 = tables ? tables + 128 : NULL, *t2 = tables ? tables + 256 + 128 : NULL;
+    if (!tables) {
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = binary_element(p, *in1, *in2);
+    } else if (p->op == TEE_ADD) {
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, t1[*in1] + t2[*in2]);
+    } else if (p->op == TEE_SUB) {
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, t1[*in1] - t2[*in2]);
+    } else { /* SQUARED_DIFFERENCE */
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) {
+            const int32_t d = t1[*in1] - t2[*in2];
+            out[i] = finish(p, d * d);
+        }
     }
 }
 

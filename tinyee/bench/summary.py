@@ -22,7 +22,7 @@ def _stats(values: list[int]) -> dict:
             "max": float(v.max())}
 
 
-def _units(board: Board) -> tuple[str, float]:
+def latency_units(board: Board) -> tuple[str, float]:
     """Emulated boards count instructions (QEMU -icount shift=0: one instruction per ns of virtual time)."""
     clock = float(board.spec["clock_hz"])
     if board.emulated:
@@ -37,7 +37,7 @@ def summarize(records: list[dict], board: Board, manifest: dict, host_probs: np.
     ok = [r for r in latest.values() if "error" not in r]
     lost = sorted(r["sample"] for r in latest.values() if "error" in r)
     exits = len(manifest["segments"])
-    unit, per_tick = _units(board)
+    unit, per_tick = latency_units(board)
     forced = [r["forced_ticks"] for r in ok if r.get("forced_ticks")]
     per_exit = []
     for k in range(exits):
