@@ -107,7 +107,7 @@ void tee_fully_connected_gemm_s8(const tee_fc_params *p, const int8_t *in, const
     gemm(&g, out);
 }
 
-/* Copies a strided [n, depth] view into contiguous rows, and returns each row's sum. */
+/* Each row sum of a strided [n, depth] view, times sum_scale, into sums; copies the rows to dst unless it is NULL. */
 static void pack_rows(const int8_t *src, int32_t n, int32_t depth, int32_t n_stride, int32_t d_stride, int8_t *dst,
                       int32_t *sums, int32_t sum_scale) {
     for (int32_t i = 0; i < n; ++i) {
@@ -132,28 +132,24 @@ void tee_batch_matmul_gemm_s8(const tee_batch_matmul_params *p, const int8_t *lh
     gemm_job g = {.rows = p->rows, .cols = p->cols, .depth = p->depth, .out_stride = p->cols,
                   .col_bias = col_bias, .row_bias = row_bias, .mult = &p->mult, .shift = &p->shift, .per_col = 0,
                   .out_offset = p->out_offset, .act_min = -128, .act_max = 127};
-    const int32_t out_size = p->rows * p->cols;
-    for (int32_t b0 = 0; b0 < p->batch[0]; ++b0)
-        for (int32_t b1 = 0; b1 < p->batch[1]; ++b1)
-            for (int32_t b2 = 0; b2 < p->batch[2]; ++b2) {
-                const int8_t *l = lhs + b0 * p->lhs_batch_stride[0] + b1 * p->lhs_batch_stride[1] +
-                                  b2 * p->lhs_batch_stride[2];
-                const int8_t *r = rhs + b0 * p->rhs_batch_stride[0] + b1 * p->rhs_batch_stride[1] +
-                                  b2 * p->rhs_batch_stride[2];
-                /* sum (a + lo)(b + ro) = sum a b + ro sum a + lo sum b + depth lo ro */
-                pack_rows(l, p->rows, p->depth, p->lhs_row_stride, p->lhs_depth_stride,
-                          p->pack_lhs ? packed_lhs : NULL, row_bias, ro);
-                pack_rows(r, p->cols, p->depth, p->rhs_col_stride, p->rhs_depth_stride,
-                          p->pack_rhs ? packed_rhs : NULL, col_bias, lo);
-                for (int32_t c = 0; c < p->cols; ++c) col_bias[c] += p->depth * lo * ro;
-                g.a = p->pack_lhs ? packed_lhs : l;
-                g.a_stride = p->pack_lhs ? p->depth : p->lhs_row_stride;
-                g.b = p->pack_rhs ? packed_rhs : r;
-                g.b_stride = p->pack_rhs ? p->depth : p->rhs_col_stride;
-                gemm(&g, out);
-                out += out_size;
-            }
+    const int32_t batches = p->batch[0] * p->batch[1] * p->batch[2];
+    for (int32_t batch = 0; batch < batches; ++batch, out += p->rows * p->cols) {
+        const int8_t *l = lhs + tee_batch_offset(p, p->lhs_batch_stride, batch);
+        const int8_t *r = rhs + tee_batch_offset(p, p->rhs_batch_stride, batch);
+        /* sum (a + lo)(b + ro) = sum a b + ro sum a + lo sum b + depth lo ro */
+        pack_rows(l, p->rows, p->depth, p->lhs_row_stride, p->lhs_depth_stride,
+                  p->pack_lhs ? packed_lhs : NULL, row_bias, ro);
+        pack_rows(r, p->cols, p->depth, p->rhs_col_stride, p->rhs_depth_stride,
+                  p->pack_rhs ? packed_rhs : NULL, col_bias, lo);
+        for (int32_t c = 0; c < p->cols; ++c) col_bias[c] += p->depth * lo * ro;
+        g.a = p->pack_lhs ? packed_lhs : l;
+        g.a_stride = p->pack_lhs ? p->depth : p->lhs_row_stride;
+        g.b = p->pack_rhs ? packed_rhs : r;
+        g.b_stride = p->pack_rhs ? p->depth : p->rhs_col_stride;
+        gemm(&g, out);
+    }
 }
+
 
 /* DEPTHWISE_CONV_2D (depth multiplier 1), four channels at a time by tee_depthwise_4. */
 void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *in, const int8_t *filter,

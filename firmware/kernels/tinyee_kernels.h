@@ -52,6 +52,12 @@ typedef struct {
 } tee_batch_matmul_params;
 
 void tee_batch_matmul_s8(const tee_batch_matmul_params *p, const int8_t *lhs, const int8_t *rhs, int8_t *out);
+
+/* Element offset of batch `index` (row-major over batch[0..2]) in an operand with these batch strides. */
+static inline int32_t tee_batch_offset(const tee_batch_matmul_params *p, const int32_t *strides, int32_t index) {
+    return index / (p->batch[1] * p->batch[2]) * strides[0] + index / p->batch[2] % p->batch[1] * strides[1] +
+           index % p->batch[2] * strides[2];
+}
 /* Optimised path; scratch: 4 * (rows + cols) bytes, plus rows * depth if pack_lhs, plus cols * depth if pack_rhs. */
 void tee_batch_matmul_gemm_s8(const tee_batch_matmul_params *p, const int8_t *lhs, const int8_t *rhs,
                               int8_t *scratch, int8_t *out);

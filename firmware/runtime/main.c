@@ -159,12 +159,17 @@ static void cmd_bytes(const char *name, const char *args, int8_t *dest, int32_t 
     end_line();
 }
 
+/* Parses exactly "<first> <count>" with 0 <= first, 1 <= count <= max and first + count <= size. */
+static int parse_range(const char *args, int32_t max, int32_t size, int32_t *first, int32_t *count) {
+    const char *p = parse_int(args, first);
+    if (p && *p == ' ') p = parse_int(p + 1, count);
+    return p && !*p && *first >= 0 && *count >= 1 && *count <= max && *first + *count <= size;
+}
+
 /* `rd <offset> <count>`: arena bytes as hex, so the host can check any tensor bit for bit. */
 static void cmd_read(const char *args) {
     int32_t offset, n;
-    const char *p = parse_int(args, &offset);
-    if (p && *p == ' ') p = parse_int(p + 1, &n);
-    if (!p || *p || offset < 0 || n < 1 || n > READ_MAX || offset + n > TINYEE_ARENA_SIZE) {
+    if (!parse_range(args, READ_MAX, TINYEE_ARENA_SIZE, &offset, &n)) {
         reply("m-error bad-args");
         return;
     }
@@ -203,9 +208,7 @@ static void cmd_run(const char *args) {
 /* `prof <first> <count>`: ticks of kernel calls first.. of the last `infer`/`run` (cascade order). */
 static void cmd_prof(const char *args) {
     int32_t first, n;
-    const char *p = parse_int(args, &first);
-    if (p && *p == ' ') p = parse_int(p + 1, &n);
-    if (!p || *p || first < 0 || n < 1 || n > PROF_MAX || first + n > TINYEE_NUM_OPS) {
+    if (!parse_range(args, PROF_MAX, TINYEE_NUM_OPS, &first, &n)) {
         reply("m-error bad-args");
         return;
     }
