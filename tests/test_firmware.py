@@ -58,6 +58,16 @@ def test_model_too_big_for_board_fails_with_numbers(shipped_export, tmp_path):
         build_firmware(out_dir, manifest, load_board(str(tmp_path / "tiny.json")), tmp_path / "build")
 
 
+def test_board_features_must_match_its_compiler_flags(shipped_export, tmp_path):
+    """A board file that promises Helium but compiles for a Cortex-M4 would silently get the DSP loops."""
+    out_dir, manifest, _ = shipped_export
+    spec = json.loads(json.dumps(load_board("mps2-an386").spec))
+    spec["name"], spec["features"] = "m4-claiming-mve", ["dsp", "mve"]
+    (tmp_path / "board.json").write_text(json.dumps(spec))
+    with pytest.raises(TinyeeError, match="lists the mve feature, but its cflags do not enable Helium"):
+        build_firmware(out_dir, manifest, load_board(str(tmp_path / "board.json")), tmp_path / "build")
+
+
 def test_qemu_cascade_matches_host_int8_cascade(shipped_export, an386):
     out_dir, manifest, _ = shipped_export
     board, image = an386

@@ -123,20 +123,20 @@ static inline int32_t tee_dot_1x1(const int8_t *a, const int8_t *b, int32_t n) {
     return s;
 }
 
-/* Depthwise window of 4 neighbouring channels: acc[c] = sum over taps t of (x[x_at[t] + c] + x_offset) * w[w_at[t] + c]. */
-static inline void tee_depthwise_4(const int8_t *x, const int8_t *w, const int32_t *x_at, const int32_t *w_at,
+/* Depthwise window of channels c..c+3: acc[i] = sum over taps t of (x[t][c + i] + x_offset) * w[w_at[t] + i]. */
+static inline void tee_depthwise_4(int32_t c, const int8_t *w, const int8_t *const *x, const int32_t *w_at,
                                    int32_t taps, int32_t x_offset, int32_t acc[4]) {
 #if defined(TEE_PATH_MVE)
     int32x4_t sum = vdupq_n_s32(0);
     for (int32_t t = 0; t < taps; ++t)
-        sum = vaddq_s32(sum, vmulq_s32(vaddq_n_s32(vldrbq_s32(x + x_at[t]), x_offset), vldrbq_s32(w + w_at[t])));
+        sum = vaddq_s32(sum, vmulq_s32(vaddq_n_s32(vldrbq_s32(x[t] + c), x_offset), vldrbq_s32(w + w_at[t])));
     vst1q_s32(acc, sum);
 #elif defined(TEE_PATH_DSP)
     /* x_offset lies in [-127, 128], so it fits both int16 halves; SXTAB16 adds it while widening. */
     const int32_t off2 = (int32_t)(((uint32_t)x_offset & 0xFFFFu) | ((uint32_t)x_offset << 16));
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     for (int32_t t = 0; t < taps; ++t) {
-        const int32_t xv = tee_load4(x + x_at[t]), wv = tee_load4(w + w_at[t]);
+        const int32_t xv = tee_load4(x[t] + c), wv = tee_load4(w + w_at[t]);
         const int32_t xe = __sxtab16(off2, xv), xo = tee_sxtab16_ror8(off2, xv);
         const int32_t we = __sxtb16(wv), wo = tee_sxtb16_ror8(wv);
         s0 = __smlabb(xe, we, s0);
@@ -151,7 +151,7 @@ static inline void tee_depthwise_4(const int8_t *x, const int8_t *w, const int32
 #else
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     for (int32_t t = 0; t < taps; ++t) {
-        const int8_t *xt = x + x_at[t], *wt = w + w_at[t];
+        const int8_t *xt = x[t] + c, *wt = w + w_at[t];
         s0 += (xt[0] + x_offset) * wt[0];
         s1 += (xt[1] + x_offset) * wt[1];
         s2 += (xt[2] + x_offset) * wt[2];

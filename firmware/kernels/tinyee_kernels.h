@@ -26,8 +26,10 @@ void tee_depthwise_conv2d_s8(const tee_conv_params *p, const int8_t *in, const i
 void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
                         int8_t *out);
 #define TEE_MAX_TAPS 64 /* largest k_h * k_w of the optimised depthwise kernel */
+/* Depth multiplier 1. scratch: NULL, or (pad_h * dil_h + 1) input rows, which lets out overwrite in
+ * (stride 1, output shaped as the input). */
 void tee_depthwise_conv2d_simd_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter,
-                                  const int32_t *bias, int8_t *out);
+                                  const int32_t *bias, int8_t *scratch, int8_t *out);
 
 typedef struct {
     int32_t rows, in_depth, out_depth;

@@ -8,6 +8,13 @@
 #include "tinyee_model.h"
 #include "tee_simd.h"
 
+#if TEE_BOARD_HAS_MVE && !defined(TEE_PATH_MVE)
+#error "the board file lists the mve feature, but its cflags do not enable Helium (-march=...+mve -mfloat-abi=hard)"
+#endif
+#if TEE_BOARD_HAS_DSP && !defined(TEE_PATH_MVE) && !defined(TEE_PATH_DSP)
+#error "the board file lists the dsp feature, but its cflags do not enable the DSP extension (-mcpu=cortex-m4 or -m7)"
+#endif
+
 #define LINE_MAX 400
 #define READ_MAX 128 /* bytes per `rd` answer */
 #define PROF_MAX 32 /* tick counts per `prof` answer */

@@ -56,6 +56,9 @@ class Board:
             f"#define TEE_UART_BASE {u['base']}u",
             f"#define TEE_SEMIHOSTING {1 if self.emulated else 0}",
             f'#define TEE_TICK_NAME "{self.spec["tick"]}"',
+            # The kernels pick DSP or Helium loops from the compiler's flags; main.c checks they agree.
+            f"#define TEE_BOARD_HAS_DSP {int('dsp' in self.spec.get('features', []))}",
+            f"#define TEE_BOARD_HAS_MVE {int('mve' in self.spec.get('features', []))}",
         ]
         if self.spec["tick"] == "dwt":
             lines.append("#define TEE_TICK_DWT 1")

@@ -74,7 +74,13 @@ def _depthwise(model: TfliteModel, c: Call) -> Call:
     p = c.params
     if p["depth_multiplier"] != 1 or p["k_h"] * p["k_w"] > MAX_DEPTHWISE_TAPS:
         return c
-    return dataclasses.replace(c, kernel="tee_depthwise_conv2d_simd_s8")
+    x, w, b, y = (v for _, v in c.args)
+    args = [("tensor", x), ("tensor", w), ("tensor", b), ("scratch", None), ("tensor", y)]
+    if (p["stride_h"], p["stride_w"], p["out_h"], p["out_w"]) != (1, 1, p["in_h"], p["in_w"]):
+        return dataclasses.replace(c, kernel="tee_depthwise_conv2d_simd_s8", args=args)
+    # Output row y lands on input row y: a ring of the input rows still to be read lets it overwrite the input.
+    ring = (p["pad_h"] * p["dil_h"] + 1) * p["in_w"] * p["in_c"]
+    return dataclasses.replace(c, kernel="tee_depthwise_conv2d_simd_s8", args=args, scratch=ring, in_place=(x,))
 
 
 def _binary(model: TfliteModel, c: Call) -> Call:
