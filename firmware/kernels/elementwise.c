@@ -15,8 +15,8 @@ static inline int8_t finish(const tee_binary_params *p, int32_t raw) {
                              p->act_max);
 }
 
-static inline int8_t binary_element(const tee_binary_params *p, int32_t a, int32_t b) {
-    if (p->op == TEE_MUL) return finish(p, (a + p->in1_offset) * (b + p->in2_offset));
+/* ADD, SUB or SQUARED_DIFFERENCE of one pair of values, each input rescaled on the fly. */
+static inline int8_t rescaled_element(const tee_binary_params *p, int32_t a, int32_t b) {
     const int32_t sx = rescale_input(p, a, p->in1_offset, p->in1_mult, p->in1_shift);
     const int32_t sy = rescale_input(p, b, p->in2_offset, p->in2_mult, p->in2_shift);
     if (p->op == TEE_SQUARED_DIFFERENCE) return finish(p, (sx - sy) * (sx - sy));
@@ -28,8 +28,11 @@ static inline int8_t binary_element(const tee_binary_params *p, int32_t a, int32
 static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1, const int8_t *in2, int32_t s2,
                        int32_t n, const int32_t *tables, int8_t *out) {
     const int32_t *t1 = tables ? tables + 128 : NULL, *t2 = tables ? tables + 256 + 128 : NULL;
-    if (!tables) {
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = binary_element(p, *in1, *in2);
+    if (!tables && p->op == TEE_MUL) {
+        const int32_t o1 = p->in1_offset, o2 = p->in2_offset;
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, (*in1 + o1) * (*in2 + o2));
+    } else if (!tables) {
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = rescaled_element(p, *in1, *in2);
     } else if (p->op == TEE_ADD) {
         for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, t1[*in1] + t2[*in2]);
     } else if (p->op == TEE_SUB) {

@@ -76,10 +76,11 @@ static inline void tee_dot_2x2(const int8_t *a0, const int8_t *a1, const int8_t 
     }
 #else
 #if defined(TEE_PATH_DSP)
-    for (; i + 4 <= n; i += 4) {
+    const int8_t *pa0 = a0, *pa1 = a1, *pb0 = b0, *pb1 = b1; /* post-incremented: fewer live registers */
+    for (int32_t k = n >> 2; k > 0; --k, pa0 += 4, pa1 += 4, pb0 += 4, pb1 += 4) {
         /* SXTB16 of x and of x rotated by 8 give bytes (0, 2) and (1, 3) as int16 pairs. */
-        const int32_t x0 = tee_load4(a0 + i), x1 = tee_load4(a1 + i);
-        const int32_t y0 = tee_load4(b0 + i), y1 = tee_load4(b1 + i);
+        const int32_t x0 = tee_load4(pa0), x1 = tee_load4(pa1);
+        const int32_t y0 = tee_load4(pb0), y1 = tee_load4(pb1);
         const int32_t x0e = __sxtb16(x0), x0o = tee_sxtb16_ror8(x0);
         const int32_t x1e = __sxtb16(x1), x1o = tee_sxtb16_ror8(x1);
         const int32_t y0e = __sxtb16(y0), y0o = tee_sxtb16_ror8(y0);
@@ -89,6 +90,7 @@ static inline void tee_dot_2x2(const int8_t *a0, const int8_t *a1, const int8_t 
         s10 = __smlad(x1o, y0o, __smlad(x1e, y0e, s10));
         s11 = __smlad(x1o, y1o, __smlad(x1e, y1e, s11));
     }
+    i = n & ~3;
 #endif
     for (; i < n; ++i) {
         s00 += a0[i] * b0[i];
