@@ -222,3 +222,23 @@ def test_every_exit_and_feature_map_matches_tflite_micro_on_the_emulated_core(sh
     assert compared == 8 * (3 * 10 + sum(int(np.prod(s.model.tensors[s.feature_tensor].shape))
                                         for s in segments if s.feature_tensor is not None))
     assert mismatched == 0
+
+
+def test_profile_times_every_kernel_call_on_the_emulated_board(shipped_export, tmp_path):
+    """`tinyee profile`: per-call ticks that add up to the segment's (minus the timer reads around
+    each call), and MACs counted from the int8 ops that match the export's count from the model."""
+    import subprocess
+    import sys
+
+    out_dir, manifest, _ = shipped_export
+    r = subprocess.run([sys.executable, "-m", "tinyee", "profile", "--export", str(out_dir), "--samples", "1",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    profile = json.loads((tmp_path / "profile.json").read_text())
+    assert profile["kernel_path"] == "dsp" and profile["kernels"] == "optimized"
+    assert profile["unit"] == "emulated_instructions"
+    for seg, spec in zip(profile["segments"], manifest["segments"]):
+        ops = [o for o in profile["ops"] if o["segment"] == seg["segment"]]
+        assert len(ops) > 10 and all(o["ticks"] > 0 for o in ops)
+        assert 0.97 * seg["ticks"] <= sum(o["ticks"] for o in ops) <= seg["ticks"]
+        assert seg["macs"] == spec["macs"]
