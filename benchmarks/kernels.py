@@ -25,6 +25,7 @@ import numpy as np
 
 from tinyee.bench import by_op_type, profile_cascade
 from tinyee.boards import list_boards, load_board
+from tinyee.compile import KERNEL_SETS
 from tinyee.compile.firmware import build_firmware
 from tinyee.data import load_shipped
 from tinyee.device.protocol import DeviceLink
@@ -34,7 +35,6 @@ from tinyee.export import load_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-KERNEL_SETS = ("reference", "optimized")
 
 
 def macs_per_instruction(board) -> int:
