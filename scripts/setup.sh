@@ -8,6 +8,7 @@ APT_PACKAGES=(
   dataset-fashion-mnist                     # real data: Fashion-MNIST under /usr/share/datasets
   gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi  # firmware toolchain
   qemu-system-arm                           # emulated Cortex-M boards
+  gcc libc6-dev                             # host C compiler: build-time kernel tables, host bit-exactness checks
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -7,6 +7,7 @@ offsets, segments called in order, the feature map left in place between segment
 from __future__ import annotations
 
 import ctypes
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -31,6 +32,8 @@ HOST_PATHS = {"portable": [], "dsp": ["-DTEE_EMULATE_DSP"], "mve": ["-DTEE_EMULA
 def build_shared_library(src_dir: Path, out: Path, cc: str = "gcc", path: str = "portable") -> Path:
     if path not in HOST_PATHS:
         raise TinyeeError(f"kernel path {path!r}: choose one of {', '.join(HOST_PATHS)}")
+    if shutil.which(cc) is None:
+        raise TinyeeError(f"host C compiler {cc!r} not found: install gcc (scripts/setup.sh does)")
     cmd = [cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", *HOST_PATHS[path],
            f"-I{KERNEL_DIR}", f"-I{src_dir}", *map(str, kernel_sources()), str(src_dir / "tinyee_model.c"), "-o", str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True)

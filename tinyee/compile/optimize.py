@@ -11,6 +11,7 @@ kernels use (Helium, DSP extension, portable C) follows from the board's compile
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -117,6 +118,9 @@ def tabulate(chains: list[list[Call]]) -> list[list[int]]:
 
     if not chains:
         return []
+    if shutil.which("gcc") is None:
+        raise TinyeeError("the optimised kernels compute their lookup tables with the host C compiler: install gcc "
+                          "(scripts/setup.sh does), or build with --kernels reference")
     structs, runs = [], []
     for i, chain in enumerate(chains):
         source = chain[0].op.inputs[0]
