@@ -8,6 +8,9 @@
 #include "tinyee_model.h"
 #include "tee_simd.h"
 
+#if !TEE_PROFILE_OPS
+#error "the runtime reports per-kernel-call ticks: build with -DTEE_PROFILE_OPS=1 (tinyee build does)"
+#endif
 #if TEE_BOARD_HAS_MVE && !defined(TEE_PATH_MVE)
 #error "the board file lists the mve feature, but its cflags do not enable Helium (-march=...+mve -mfloat-abi=hard)"
 #endif
@@ -190,11 +193,7 @@ static void cmd_read(const char *args) {
     end_line();
 }
 
-static void clear_op_ticks(void) {
-#if TEE_PROFILE_OPS
-    memset(tinyee_op_ticks, 0, sizeof tinyee_op_ticks);
-#endif
-}
+static void clear_op_ticks(void) { memset(tinyee_op_ticks, 0, sizeof tinyee_op_ticks); }
 
 /* `run <k>`: runs segment k on the arena as it is (no input copy, no exit check). */
 static void cmd_run(const char *args) {
@@ -224,11 +223,7 @@ static void cmd_prof(const char *args) {
     put_char(' ');
     for (int32_t i = 0; i < n; ++i) {
         if (i) put_char(',');
-#if TEE_PROFILE_OPS
         put_uint(tinyee_op_ticks[first + i]);
-#else
-        put_char('0');
-#endif
     }
     end_line();
 }

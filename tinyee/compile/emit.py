@@ -70,7 +70,7 @@ class Emitter:
         self.segments = segments
         self.consts: list[str] = []
         self.const_names: dict[tuple[int, int], str] = {}
-        self.slots: list[OpSlot] = []
+        self.op_count = 0  # kernel calls emitted so far: the next call's slot (numbered as op_slots does)
 
     def _const(self, seg: CompiledSegment, t: int) -> str:
         key = (seg.index, t)
@@ -111,9 +111,8 @@ class Emitter:
                 args.append(f"{prefix}_ints")
             else:
                 args.append(str(int(value)))
-        slot = len(self.slots)
-        self.slots.append(OpSlot(seg.index, c.op.index, c.op.name, c.kernel))
-        lines.append(f"    TEE_OP({slot}, {c.kernel}({', '.join(args)})); /* {c.op.name} */")
+        lines.append(f"    TEE_OP({self.op_count}, {c.kernel}({', '.join(args)})); /* {c.op.name} */")
+        self.op_count += 1
         return lines
 
     def render(self, model_id: str, thresholds_q: list[int], num_classes: int,
@@ -143,7 +142,7 @@ class Emitter:
 #define TINYEE_INPUT_OFFSET {first.plan.offsets[in_t.index]}
 #define TINYEE_INPUT_SIZE {in_t.nbytes}
 #define TINYEE_CRITERION_ENTROPY {1 if criterion == "entropy" else 0}
-#define TINYEE_NUM_OPS {len(self.slots)}
+#define TINYEE_NUM_OPS {self.op_count}
 
 typedef void (*tinyee_segment_fn)(int8_t *arena);
 extern const tinyee_segment_fn tinyee_segments[TINYEE_NUM_SEGMENTS];

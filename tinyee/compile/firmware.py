@@ -31,12 +31,15 @@ class FirmwareImage:
     elf: Path
     flash_bytes: int
     ram_bytes: int
-    arena_bytes: int
     weights_bytes: int
     model_id: str
     kernels: str
     memory: dict  # tinyee.compile.report.memory_report of the compiled segments
     segments: list[CompiledSegment]  # where every tensor lives in the arena, for tensor-level checks
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.memory["cascade_arena_bytes"]
 
     def summary(self, board: Board) -> dict:
         return {"board": self.board, "elf": str(self.elf), "flash_bytes": self.flash_bytes,
@@ -93,9 +96,8 @@ def build_image(src: Path, segments: list[CompiledSegment], board: Board, out_di
         raise TinyeeError(f"firmware build for {board.name} failed:\n{(result.stdout + result.stderr)[-4000:]}")
     elf = out_dir / "firmware.elf"
     flash, ram = section_sizes(elf)
-    memory = memory_report(segments)
-    return FirmwareImage(board.name, elf, flash, ram, memory["cascade_arena_bytes"], weights_bytes, model_id, kernels,
-                         memory, segments)
+    return FirmwareImage(board.name, elf, flash, ram, weights_bytes, model_id, kernels, memory_report(segments),
+                         segments)
 
 
 def _does_not_fit(board: Board, out_dir: Path, model_id: str, weights_bytes: int) -> str:

@@ -34,7 +34,7 @@ def _wrap32(v: np.ndarray) -> list[int]:
     return [int(x) for x in (np.asarray(v, np.int64) + 2**31) % 2**32 - 2**31]
 
 
-def _folded_bias(model: TfliteModel, c: Call, filter_index: int, bias_index: int, in_offset: int) -> list[int]:
+def _folded_bias(model: TfliteModel, filter_index: int, bias_index: int, in_offset: int) -> list[int]:
     """bias + in_offset * (sum of each output channel's weights)."""
     w = np.asarray(model.tensors[filter_index].data, np.int64)
     sums = w.reshape(w.shape[0], -1).sum(axis=1)
@@ -47,7 +47,7 @@ def _conv(model: TfliteModel, c: Call) -> Call:
     x, w, b, y = (v for _, v in c.args)
     pointwise = p["k_h"] == p["k_w"] == p["stride_h"] == p["stride_w"] == 1 and p["pad_h"] == p["pad_w"] == 0
     return dataclasses.replace(
-        c, kernel="tee_conv2d_gemm_s8", arrays={**c.arrays, "folded_bias": _folded_bias(model, c, w, b, p["in_offset"])},
+        c, kernel="tee_conv2d_gemm_s8", arrays={**c.arrays, "folded_bias": _folded_bias(model, w, b, p["in_offset"])},
         args=[("tensor", x), ("tensor", w), ("scratch", None), ("tensor", y)],
         scratch=0 if pointwise else 2 * p["k_h"] * p["k_w"] * p["in_c"])
 
@@ -58,7 +58,7 @@ def _fully_connected(model: TfliteModel, c: Call) -> Call:
     x, w, b, y = (v for _, v in c.args)
     return dataclasses.replace(
         c, kernel="tee_fully_connected_gemm_s8",
-        arrays={**c.arrays, "folded_bias": _folded_bias(model, c, w, b, c.params["in_offset"])},
+        arrays={**c.arrays, "folded_bias": _folded_bias(model, w, b, c.params["in_offset"])},
         args=[("tensor", x), ("tensor", w), ("tensor", y)])
 
 

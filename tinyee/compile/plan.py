@@ -36,8 +36,7 @@ class Plan:
     live_bound: int          # max over steps of the bytes alive then: no placement needs less
 
 
-def plan_arena(model: TfliteModel, calls: list[Call], pinned: dict[int, int] | None = None,
-               in_place: bool = True) -> Plan:
+def plan_arena(model: TfliteModel, calls: list[Call], pinned: dict[int, int] | None = None) -> Plan:
     pinned = dict(pinned or {})
     root: dict = {}  # tensor -> tensor whose buffer it shares
 
@@ -72,29 +71,28 @@ def plan_arena(model: TfliteModel, calls: list[Call], pinned: dict[int, int] | N
     for t in model.outputs:
         use(t.index, len(calls))
     pinned_owner = {owner(t): off for t, off in pinned.items()}
-    if in_place:
-        for step, c in enumerate(calls):
-            out = owner(c.op.outputs[0]) if c.op.outputs else None
-            for t in c.in_place:
-                o = owner(t)
-                if o not in life or out not in life:  # constants live in flash
-                    continue
-                if (o != out and life[o][1] == step and size[o] == size[out] and out not in pinned_owner
-                        and life[out][0] == step):
-                    life[o] = (life[o][0], life[out][1])
-                    root[out] = o
-                    del life[out], size[out]
-                    break
+    for step, c in enumerate(calls):
+        out = owner(c.op.outputs[0]) if c.op.outputs else None
+        for t in c.in_place:
+            o = owner(t)
+            if o not in life or out not in life:  # constants live in flash
+                continue
+            if (o != out and life[o][1] == step and size[o] == size[out] and out not in pinned_owner
+                    and life[out][0] == step):
+                life[o] = (life[o][0], life[out][1])
+                root[out] = o
+                del life[out], size[out]
+                break
     for step, c in enumerate(calls):
         if c.scratch:
             key = ("scratch", c.op.index)
             life[key], size[key] = (step, step), c.scratch
 
-    def op_bytes(step, c):
+    def op_bytes(c):
         ts = {owner(t) for t in c.tensors() if activation(t)}
         return sum(_align(size[o]) for o in ts) + _align(c.scratch)
 
-    largest_op = max((op_bytes(s, c) for s, c in enumerate(calls) if c.kernel), default=0)
+    largest_op = max((op_bytes(c) for c in calls if c.kernel), default=0)
     fixed = [(off, _align(size[o]), *life[o]) for o, off in pinned_owner.items()]
     free = [o for o in life if o not in pinned_owner]
     orders = [sorted(free, key=lambda o: (-size[o], life[o][0])),

@@ -22,10 +22,6 @@ def call_macs(c: Call) -> int:
     return 0
 
 
-def segment_macs(seg: CompiledSegment) -> int:
-    return sum(call_macs(c) for c in seg.calls if c.kernel)
-
-
 def memory_report(segments: list[CompiledSegment]) -> dict:
     """Arena bytes per segment (peak of the plan, bytes alive at its busiest step, largest single op's
     inputs + outputs + scratch) and for the cascade, which runs the segments in one arena."""
