@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tinyee.boards import list_boards, load_board
 from tinyee.compile.firmware import build_firmware
-from tinyee.export import load_manifest
+from tinyee.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -27,7 +27,7 @@ def main() -> None:
     args = ap.parse_args()
     if not (args.export / "manifest.json").is_file():
         subprocess.run([sys.executable, "-m", "tinyee", "export", "--out", str(args.export)], check=True)
-    manifest = load_manifest(args.export)
+    manifest = Manifest.load(args.export)
     rows = []
     for name in list_boards():
         board = load_board(name)
@@ -46,7 +46,7 @@ def main() -> None:
             row["host_agreement"] = summary["host_agreement"]
         rows.append(row)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    result = {"model_id": manifest["model_id"], "samples": args.samples, "boards": rows}
+    result = {"model_id": manifest.model_id, "samples": args.samples, "boards": rows}
     (RESULTS / "boards.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

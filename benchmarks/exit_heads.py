@@ -23,10 +23,10 @@ import numpy as np
 
 from tinyee.calibrate import calibrate, candidates, evaluate_thresholds
 from tinyee.data import FASHION_MNIST_DIR, load_dataset, load_shipped
-from tinyee.eval.host import int8_exit_probs, quantized_inputs
+from tinyee.eval.evaluate import int8_exit_probs, quantized_inputs
 from tinyee.export import export_checkpoint
 from tinyee.model import ModelConfig, load_checkpoint, preset
-from tinyee.model.profile import head_costs
+from tinyee.model.costs import head_costs
 from tinyee.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def evaluate(name: str, run: Path, test_set) -> dict:
     model, _ = load_checkpoint(run / "last.pt")
     manifest = export_checkpoint(run / "last.pt", load_shipped("rep"), run / "export")
     probs = int8_exit_probs(run / "export", manifest, quantized_inputs(manifest, test_set), "tflm")
-    costs = np.cumsum([s["macs"] for s in manifest["segments"]]).tolist()
+    costs = np.cumsum([s.macs for s in manifest.segments]).tolist()
     calib, held = slice(0, 5000), slice(5000, None)
     chosen = calibrate("target", probs[:, calib], test_set.labels[calib], costs, max_drop=0.01)
     report = evaluate_thresholds(probs[:, held], test_set.labels[held], chosen["thresholds"], costs)
@@ -46,7 +46,7 @@ def evaluate(name: str, run: Path, test_set) -> dict:
         "variant": name,
         "int8_accuracy_per_exit": [float((p.argmax(-1) == test_set.labels).mean()) for p in probs],
         "heads": head_costs(model),
-        "segment_macs": [s["macs"] for s in manifest["segments"]],
+        "segment_macs": [s.macs for s in manifest.segments],
         "thresholds": chosen["thresholds"],
         "held_out_accuracy": report["accuracy"],
         "held_out_final_exit_accuracy": float((probs[-1, held].argmax(-1) == test_set.labels[held]).mean()),

@@ -23,15 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyee.bench import by_op_type, profile_cascade
+from tinyee.bench import by_op_type, profile_on_board
 from tinyee.boards import list_boards, load_board
 from tinyee.compile import KERNEL_SETS
-from tinyee.compile.firmware import build_firmware
 from tinyee.data import load_shipped
-from tinyee.device.protocol import DeviceLink
-from tinyee.device.qemu import QemuBoard
-from tinyee.eval.host import quantized_inputs
-from tinyee.export import load_manifest
+from tinyee.eval.evaluate import quantized_inputs
+from tinyee.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -42,16 +39,10 @@ def macs_per_instruction(board) -> int:
     return 16 if "mve" in features else 2 if "dsp" in features else 1
 
 
-def measure(board, export_dir: Path, manifest: dict, kernels: str, inputs: list[np.ndarray]) -> dict:
+def measure(board, export_dir: Path, manifest: Manifest, kernels: str, inputs: list[np.ndarray]) -> dict:
     """Build with one kernel set and profile every segment and kernel call on the emulated board."""
-    image = build_firmware(export_dir, manifest, board, ROOT / "build" / "kernels" / board.name / kernels,
-                           kernels=kernels)
-    with QemuBoard(board, image.elf) as qemu:
-        link = DeviceLink(qemu.port, timeout=60)
-        link.wait_ready()
-        profile = profile_cascade(link, board, image.segments, inputs)
-        profile["kernel_path"] = link.identify()["path"]
-        link.quit()
+    image, profile = profile_on_board(board, export_dir, manifest, inputs,
+                                      ROOT / "build" / "kernels" / board.name / kernels, kernels)
     return {"image": image, "profile": profile}
 
 
@@ -123,7 +114,7 @@ def main() -> None:
     args = ap.parse_args()
     if not (args.export / "manifest.json").is_file():
         subprocess.run([sys.executable, "-m", "tinyee", "export", "--out", str(args.export)], check=True)
-    manifest = load_manifest(args.export)
+    manifest = Manifest.load(args.export)
     inputs = quantized_inputs(manifest, load_shipped("eval"))[:args.samples]
     reports = []
     for name in args.boards.split(","):
@@ -132,7 +123,7 @@ def main() -> None:
         reports.append(board_report(board, runs))
         print(f"{name}: " + ", ".join(f"segment {r['segment']} {r['speedup']:.2f}x" for r in reports[-1]["segments"]),
               flush=True)
-    result = {"model_id": manifest["model_id"], "samples": args.samples,
+    result = {"model_id": manifest.model_id, "samples": args.samples,
               "units": "emulated instructions (QEMU -icount shift=0): instruction counts, not time",
               "boards": reports}
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -41,5 +41,5 @@ def mixed_heads_export(tmp_path_factory):
     model = train(cfg, data.take(4096), load_shipped("eval").take(200), work / "run",
                   TrainConfig(epochs=1, batch_size=64), log=lambda msg: None)
     rep = to_model_input(load_shipped("rep").take(64).images, 32, 3).numpy()
-    manifest = export_model(model, rep, work / "export", [1.0, 1.0], {}, criterion="entropy")
+    manifest = export_model(model, rep, work / "export", [1.0, 1.0], criterion="entropy")
     return work / "export", manifest, model

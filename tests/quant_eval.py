@@ -4,14 +4,14 @@ from pathlib import Path
 
 from tinyee.data import load_shipped
 from tinyee.eval import evaluate
-from tinyee.export import load_manifest
+from tinyee.manifest import Manifest
 
 BASELINE_FILE = Path(__file__).resolve().parent / "baselines" / "quant_accuracy.json"
 
 
 def evaluate_report(export_dir: Path, model) -> dict:
-    manifest = load_manifest(export_dir)
-    return evaluate(export_dir, manifest, load_shipped("eval"), manifest["thresholds"], model, ("tflm", "litert"))
+    manifest = Manifest.load(export_dir)
+    return evaluate(export_dir, manifest, load_shipped("eval"), list(manifest.thresholds), model, ("tflm", "litert"))
 
 
 def evaluate_shipped(workdir: Path) -> dict:

@@ -15,11 +15,12 @@ from tinyee.boards import load_board
 from tinyee.cascade import cascade
 from tinyee.compile import compile_export
 from tinyee.compile.firmware import build_firmware
-from tinyee.compile.host import HostRunner, build_shared_library
+from tinyee.compile.native import HostRunner, build_shared_library
 from tinyee.data import load_shipped
-from tinyee.device import DeviceError, DeviceLink, QemuBoard
-from tinyee.device.flash import flash_command
-from tinyee.eval.host import int8_exit_probs, quantized_inputs
+from tinyee.device import DeviceError, DeviceLink
+from tinyee.errors import TinyeeError
+from tinyee.eval.evaluate import int8_exit_probs, quantized_inputs
+from tinyee.targets import FLASHERS, QemuTarget, open_target
 
 SAMPLES = 24
 
@@ -33,14 +34,14 @@ def setup(shipped_export, tmp_path_factory):
     data = load_shipped("eval").take(SAMPLES)
     inputs = quantized_inputs(manifest, data)
     probs = int8_exit_probs(out_dir, manifest, inputs, "tflm", progress=False)
-    exit_, cls = cascade(probs, manifest["thresholds"])
-    plan = BenchPlan(manifest["model_id"], "twin", inputs, data.labels, exit_, cls, 3, 2)
+    exit_, cls = cascade(probs, manifest.thresholds)
+    plan = BenchPlan(manifest.model_id, "twin", inputs, data.labels, exit_, cls, 3, 2)
     return manifest, segments, runner, plan, probs, data
 
 
 def twin(setup, **faults):
     manifest, segments, runner, *_ = setup
-    return FakeDevice(runner, segments, manifest["thresholds_q"], faults.pop("model_id", manifest["model_id"]), **faults)
+    return FakeDevice(runner, segments, manifest.thresholds_q, faults.pop("model_id", manifest.model_id), **faults)
 
 
 def link_to(dev, timeout=2.0):
@@ -133,8 +134,9 @@ def test_qemu_killed_mid_run_is_a_clear_error_with_results_kept(setup, shipped_e
     plan = setup[3]
     board = load_board("mps2-an386")
     image = build_firmware(out_dir, manifest, board, tmp_path / "fw")
-    with QemuBoard(board, image.elf) as qemu:
-        link = DeviceLink(qemu.port, timeout=1.0, retries=1)
+    with QemuTarget(board) as qemu:
+        qemu.start(image.elf)
+        link = DeviceLink(qemu.open(), timeout=1.0, retries=1)
         link.wait_ready()
 
         def kill_at_four(it):
@@ -152,12 +154,25 @@ def test_qemu_killed_mid_run_is_a_clear_error_with_results_kept(setup, shipped_e
 
 def test_flash_commands_for_real_probes(tmp_path):
     elf = tmp_path / "fw.elf"
-    assert flash_command(load_board("nucleo-f746zg"), elf) == [
+    assert FLASHERS["openocd"].command(load_board("nucleo-f746zg"), elf) == [
         "openocd", "-f", "board/st_nucleo_f7.cfg", "-c", f"program {elf} verify reset exit"]
-    assert flash_command(load_board("nucleo-h743zi"), elf) == ["pyocd", "load", "--target", "stm32h743zitx", str(elf)]
-    assert flash_command(load_board("nrf52840-dk"), elf, "pyocd") == ["pyocd", "load", "--target", "nrf52840", str(elf)]
+    assert FLASHERS["pyocd"].command(load_board("nucleo-h743zi"), elf) == [
+        "pyocd", "load", "--target", "stm32h743zitx", str(elf)]
+    assert FLASHERS["jlink"].command(load_board("nrf52840-dk"), elf)[:3] == ["JLinkExe", "-device", "nRF52840_xxAA"]
+    assert FLASHERS["jlink"].script(elf) == f"loadfile {elf}\nr\ng\nexit\n"
     r = tinyee("flash", "--board", "nucleo-f746zg", "--elf", elf, "--dry-run")
-    assert r.returncode == 0 and "openocd -f board/st_nucleo_f7.cfg" in r.stderr
+    assert r.returncode == 0 and r.stdout.startswith("openocd -f board/st_nucleo_f7.cfg")
+    r = tinyee("flash", "--board", "nrf52840-dk", "--elf", elf, "--dry-run", "--tool", "pyocd")
+    assert r.returncode == 0 and r.stdout.startswith("pyocd load --target nrf52840")
+    r = tinyee("flash", "--board", "nucleo-h743zi", "--elf", elf, "--dry-run", "--tool", "jlink")
+    assert r.returncode == 2 and "needs run.jlink_device in its board file" in r.stderr
+
+
+def test_the_board_file_chooses_the_target():
+    assert isinstance(open_target(load_board("mps2-an386")), QemuTarget)
+    assert open_target(load_board("nucleo-f746zg"), "loop://").port_url == "loop://"
+    with pytest.raises(TinyeeError, match="nucleo-f746zg is a real board: give its serial port"):
+        open_target(load_board("nucleo-f746zg"))
 
 
 def test_missed_boot_banner_falls_back_to_identify(setup):
@@ -167,5 +182,5 @@ def test_missed_boot_banner_falls_back_to_identify(setup):
     port.reset_input_buffer()  # the banner is gone before the link looks for it
     link = DeviceLink(port, timeout=2.0)
     link.wait_ready(announce_s=0.3)
-    assert link.info["model"] == setup[0]["model_id"]
+    assert link.info["model"] == setup[0].model_id
     dev.close()

@@ -11,6 +11,7 @@ import pytest
 from tinyee.calibrate import alpha_thresholds, budget_thresholds, calibrate, confidence
 from tinyee.cascade import cascade, threshold_to_q
 from tinyee.errors import TinyeeError
+from tinyee.manifest import Manifest
 
 
 def synthetic(rng, n=400, exits=3, classes=10):
@@ -63,13 +64,13 @@ def test_calibrate_cli_applies_thresholds_that_the_build_uses(shipped_export, tm
                         "--max-drop", "0.005", "--apply"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     report = json.loads((export / "calibration" / "calibration.json").read_text())
-    new = json.loads((export / "manifest.json").read_text())
-    assert new["thresholds"] == report["calibration"]["thresholds"] != manifest["thresholds"]
+    new = Manifest.load(export)
+    assert list(new.thresholds) == report["calibration"]["thresholds"] != list(manifest.thresholds)
     assert report["calibration"]["accuracy"] >= report["calibration"]["final_exit_accuracy"] - 0.005
     assert report["held_out"]["average_cost"] < report["final_exit_only"]["average_cost"]
     from tinyee.compile import compile_export
 
     compile_export(export, new, tmp_path / "src")
-    header = (tmp_path / "src" / "tinyee_model.c").read_text()
-    wanted = ", ".join(f"(int32_t){v}" for v in new["thresholds_q"] + [-(2**31)])
-    assert f"tinyee_threshold_q[TINYEE_NUM_SEGMENTS] = {{{wanted}}}" in header
+    header = (tmp_path / "src" / "tinyee_segments.h").read_text()
+    wanted = "".join(f"(int32_t){v}, " for v in report["calibration"]["thresholds_q"])
+    assert f"#define TINYEE_DEFAULT_THRESHOLDS {{{wanted}TINYEE_THRESHOLD_ALWAYS}}" in header

@@ -5,10 +5,10 @@ import pytest
 
 from op_models import OpModel, options
 from tinyee.compile import compile_export, compile_segments
-from tinyee.compile.host import HostRunner, build_shared_library
+from tinyee.compile.native import HostRunner, build_shared_library
 from tinyee.data import load_shipped
 from tinyee.errors import TinyeeError
-from tinyee.eval.host import quantized_inputs
+from tinyee.eval.evaluate import quantized_inputs
 from tinyee.runtime import SegmentRunner
 from tinyee.tflite import TfliteModel
 
@@ -24,7 +24,7 @@ def compiled(shipped_export, tmp_path_factory):
 def test_generated_segments_match_tflite_micro_on_every_shipped_image(compiled):
     """Every exit's softmax and every feature map, for all 2,000 shipped test images: zero mismatches."""
     out_dir, manifest, segments, host = compiled
-    oracle = [SegmentRunner((out_dir / s["file"]).read_bytes(), "tflm") for s in manifest["segments"]]
+    oracle = [SegmentRunner((out_dir / s.file).read_bytes(), "tflm") for s in manifest.segments]
     inputs = quantized_inputs(manifest, load_shipped("eval"))
     compared = mismatched = 0
     for x in inputs:
@@ -96,7 +96,7 @@ def test_all_exit_heads_export_compile_and_match_tflite_micro(mixed_heads_export
     export, manifest, _ = mixed_heads_export
     segments = compile_export(export, manifest, tmp_path / "src")
     host = HostRunner(build_shared_library(tmp_path / "src", tmp_path / "src" / "model.so"), segments)
-    oracle = [SegmentRunner((export / s["file"]).read_bytes(), "tflm") for s in manifest["segments"]]
+    oracle = [SegmentRunner((export / s.file).read_bytes(), "tflm") for s in manifest.segments]
     mismatched = 0
     for x in quantized_inputs(manifest, load_shipped("eval").take(40)):
         host.write(segments[0], segments[0].model.inputs[0].index, x)
@@ -109,5 +109,5 @@ def test_all_exit_heads_export_compile_and_match_tflite_micro(mixed_heads_export
                 mismatched += int((host.view(seg, seg.feature_tensor) != nxt).sum())
             feature = nxt
     assert mismatched == 0
-    assert manifest["segments"][0]["ops"]["SOFTMAX"] == 2  # the bag-of-features soft assignment + the exit
-    assert [h["kind"] for h in manifest["exit_heads"]] == ["bof", "slvit", "linear"]
+    assert manifest.segments[0].ops["SOFTMAX"] == 2  # the bag-of-features soft assignment + the exit
+    assert [h["kind"] for h in manifest.exit_heads] == ["bof", "slvit", "linear"]

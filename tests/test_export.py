@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from tinyee.errors import TinyeeError
-from tinyee.export import FIRMWARE_INT8_OPS, export_model, load_manifest
+from tinyee.export import FIRMWARE_INT8_OPS, export_model
+from tinyee.manifest import Manifest
 from tinyee.export.convert import check_int8_segment
 from tinyee.model import ModelConfig, MultiExitMobileViT, StageConfig, TransformerConfig
 from tinyee.model import heads
@@ -51,18 +52,47 @@ def test_feature_quantization_chains_exactly_between_segments(shipped_export):
 
 def test_manifest_describes_the_segments(shipped_export):
     out, manifest, _ = shipped_export
-    assert load_manifest(out) == json.loads(json.dumps(manifest))
-    assert [s["file"] for s in manifest["segments"]] == ["segment0.tflite", "segment1.tflite", "segment2.tflite"]
-    for seg, tfl in zip(manifest["segments"], _segments(out)):
-        assert seg["ops"] == tfl.op_counts and seg["macs"] == tfl.macs > 0
-        assert seg["param_bytes"] == tfl.param_bytes
-        assert seg["float_check_max_abs_error"] < 1e-3
-    assert manifest["totals"]["macs"] == sum(s["macs"] for s in manifest["segments"])
-    assert manifest["thresholds_q"] == [103, 103]
-    assert manifest["input"]["shape"] == [1, 32, 32, 3]
+    assert Manifest.load(out) == manifest
+    assert [s.file for s in manifest.segments] == ["segment0.tflite", "segment1.tflite", "segment2.tflite"]
+    for seg, tfl in zip(manifest.segments, _segments(out)):
+        assert seg.ops == tfl.op_counts and seg.macs == tfl.macs > 0
+        assert seg.param_bytes == tfl.param_bytes
+        assert seg.info["float_check_max_abs_error"] < 1e-3
+    assert manifest.macs == sum(s.macs for s in manifest.segments) == 6_613_008
+    assert list(manifest.thresholds) == [0.9, 0.9] and manifest.thresholds_q == [103, 103]
+    assert manifest.input.shape == (1, 32, 32, 3) and manifest.input.zero_point == -128
+    assert np.float32(manifest.input.scale) == np.float32(1 / 255)
+    assert manifest.class_names[:2] == ("t-shirt/top", "trouser") and manifest.num_classes == 10
+    assert manifest.preprocess.input_size == 32 and manifest.preprocess.channels == 3
+    assert manifest.calibration_data.startswith("shipped:") and manifest.calibration_samples == 500
     # The MCU preset fits an STM32F405: weights well under 1 MB flash, activations well under 128 KB SRAM.
-    assert manifest["totals"]["param_bytes"] < 512 * 1024
-    assert max(s["activation_bytes"]["peak_op"] for s in manifest["segments"]) < 64 * 1024
+    assert manifest.param_bytes < 512 * 1024
+    assert max(s.info["activation_bytes"]["peak_op"] for s in manifest.segments) < 64 * 1024
+
+
+def test_manifest_of_another_version_or_with_wrong_types_is_a_clear_error(shipped_export, tmp_path):
+    out, _, _ = shipped_export
+    good = json.loads((out / "manifest.json").read_text())
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in out.glob("*.tflite"):
+        (copy / f.name).write_bytes(f.read_bytes())
+    cases = [({"format": "tinyee-manifest-v1"}, "older tinyee"), ({"version": 3}, "manifest version 3"),
+             ({"format": "something"}, "not a tinyee manifest"), ({"thresholds": "0.9"}, "thresholds is str, not list"),
+             ({"criterion": "margin"}, "unknown exit criterion 'margin'"), ({"thresholds": [0.9]}, "1 thresholds for 2"),
+             ({"thresholds": [0.9, 1.5]}, "not a probability"), ({"model_id": None}, "model_id is NoneType, not str")]
+    for change, message in cases:
+        (copy / "manifest.json").write_text(json.dumps({**good, **change}))
+        with pytest.raises(TinyeeError, match=message):
+            Manifest.load(copy)
+    broken = json.loads(json.dumps(good))
+    del broken["segments"][1]["outputs"]["probs"]
+    (copy / "manifest.json").write_text(json.dumps(broken))
+    with pytest.raises(TinyeeError, match=r"segments\[1\]\.outputs\.probs is missing"):
+        Manifest.load(copy)
+    (copy / "manifest.json").write_bytes(b"\xff\xfe binary")
+    with pytest.raises(TinyeeError, match="not a readable manifest"):
+        Manifest.load(copy)
 
 
 def test_tampered_or_missing_segment_is_detected(shipped_export, tmp_path):
@@ -75,14 +105,14 @@ def test_tampered_or_missing_segment_is_detected(shipped_export, tmp_path):
     data[len(data) // 2] ^= 0xFF
     (copy / "segment1.tflite").write_bytes(bytes(data))
     with pytest.raises(TinyeeError, match="does not match the hash"):
-        load_manifest(copy)
+        Manifest.load(copy)
     (copy / "segment2.tflite").unlink()
     (copy / "segment1.tflite").write_bytes((out / "segment1.tflite").read_bytes())
     with pytest.raises(TinyeeError, match="segment2.tflite .* is missing"):
-        load_manifest(copy)
+        Manifest.load(copy)
     (copy / "manifest.json").write_text("{ not json")
     with pytest.raises(TinyeeError, match="not a readable manifest"):
-        load_manifest(copy)
+        Manifest.load(copy)
 
 
 def test_garbage_tflite_is_a_clear_error(tmp_path):
@@ -113,7 +143,7 @@ def test_unsupported_layer_fails_export_naming_the_op_and_writes_nothing(tmp_pat
     rep = np.random.default_rng(0).random((16, 3, 16, 16), dtype=np.float32)
     out = tmp_path / "export"
     with pytest.raises(TinyeeError, match=r"segment1.tflite: op #\d+ LEAKY_RELU is not supported"):
-        export_model(model, rep, out, [0.9], {})
+        export_model(model, rep, out, [0.9])
     assert list(tmp_path.iterdir()) == []  # neither the target nor a scratch directory is left behind
 
 
@@ -143,7 +173,7 @@ def test_chaining_aligns_float_rounding_but_refuses_real_differences(shipped_exp
 
 def test_manifest_reports_each_exit_heads_parameters_and_macs(shipped_export):
     _, manifest, model = shipped_export
-    heads = manifest["exit_heads"]
+    heads = manifest.exit_heads
     assert [h["kind"] for h in heads] == ["linear"] * 3
     for h, module in zip(heads, model.heads):
         # a linear head: global pool then Linear(C, 10): C * 10 MACs, C * 10 + 10 parameters

@@ -13,11 +13,12 @@ from tinyee.cascade import cascade
 from tinyee.compile import compile_segments, write_sources
 from tinyee.compile.firmware import build_firmware, build_image
 from tinyee.data import load_shipped
-from tinyee.device import DeviceLink, QemuBoard
+from tinyee.device import DeviceLink
 from tinyee.device.protocol import frame, unframe
 from tinyee.errors import TinyeeError
-from tinyee.eval.host import int8_exit_probs, quantized_inputs
+from tinyee.eval.evaluate import int8_exit_probs, quantized_inputs
 from tinyee.runtime import SegmentRunner
+from tinyee.targets import QemuTarget
 from tinyee.tflite import TfliteModel
 
 QEMU_SAMPLES = 120
@@ -74,12 +75,11 @@ def test_qemu_cascade_matches_host_int8_cascade(shipped_export, an386):
     data = load_shipped("eval").take(QEMU_SAMPLES)
     inputs = quantized_inputs(manifest, data)
     probs = int8_exit_probs(out_dir, manifest, inputs, "tflm", progress=False)
-    host_exit, host_class = cascade(probs, manifest["thresholds"])
-    with QemuBoard(board, image.elf) as qemu:
-        link = DeviceLink(qemu.port)
-        link.wait_ready()
+    host_exit, host_class = cascade(probs, manifest.thresholds)
+    with QemuTarget(board) as qemu:
+        link = qemu.connect(image.elf)
         info = link.identify()
-        assert info["model"] == manifest["model_id"] and info["board"] == "mps2-an386"
+        assert info["model"] == manifest.model_id and info["board"] == "mps2-an386"
         results = [link.infer(x.tobytes()) for x in inputs]
         # Forcing each exit on one input gives that exit's class and one tick count per segment run.
         forced = [link.infer(inputs[0].tobytes(), force_exit=k) for k in range(3)]
@@ -100,20 +100,18 @@ def test_qemu_cascade_matches_host_int8_cascade(shipped_export, an386):
 
 def test_firmware_rejects_garbled_commands_and_keeps_serving(an386):
     board, image = an386
-    with QemuBoard(board, image.elf) as qemu:
-        link = DeviceLink(qemu.port)
-        link.wait_ready()
-        qemu.port.write(b"id*00\n")  # wrong checksum
-        assert unframe(qemu.port.readline()) == "m-error bad-frame"
-        qemu.port.write(frame("bogus"))
-        assert unframe(qemu.port.readline()) == "m-error unknown-command"
+    with QemuTarget(board) as qemu:
+        link = qemu.connect(image.elf)
+        link.port.write(b"id*00\n")  # wrong checksum
+        assert unframe(link.port.readline()) == "m-error bad-frame"
+        link.port.write(frame("bogus"))
+        assert unframe(link.port.readline()) == "m-error unknown-command"
         assert link.identify()["segments"] == "3"
 
 
 def test_qemu_entropy_cascade_with_bof_and_slvit_exits(mixed_heads_export, tmp_path):
     """All three exit heads and the entropy criterion, run on the emulated board: host and device agree."""
-    from tinyee.cascade import scores, threshold_to_q
-    from tinyee.export.manifest import write_manifest
+    from tinyee.cascade import scores
 
     out_dir, manifest, _ = mixed_heads_export
     export = tmp_path / "export"
@@ -126,15 +124,13 @@ def test_qemu_entropy_cascade_with_bof_and_slvit_exits(mixed_heads_export, tmp_p
     t0 = float(np.sort(ent[0])[9:11].mean())
     rest = np.sort(ent[1][ent[0] > t0])
     t1 = float(rest[len(rest) // 2 - 1:len(rest) // 2 + 1].mean())
-    manifest = dict(manifest, thresholds=[t0, t1])
-    manifest["thresholds_q"] = [threshold_to_q(t, "entropy") for t in manifest["thresholds"]]
-    write_manifest(export, manifest)
-    host_exit, host_class = cascade(probs, manifest["thresholds"], "entropy")
+    manifest = manifest.with_thresholds([t0, t1])
+    manifest.save(export)
+    host_exit, host_class = cascade(probs, manifest.thresholds, "entropy")
     board = load_board("mps2-an386")
     image = build_firmware(export, manifest, board, tmp_path / "fw")
-    with QemuBoard(board, image.elf) as qemu:
-        link = DeviceLink(qemu.port)
-        link.wait_ready()
+    with QemuTarget(board) as qemu:
+        link = qemu.connect(image.elf)
         results = [link.infer(x.tobytes()) for x in inputs]
     assert [r.exit for r in results] == host_exit.tolist() and [r.cls for r in results] == host_class.tolist()
     assert len(set(host_exit.tolist())) == 3
@@ -176,9 +172,8 @@ def test_optimised_kernels_match_tflite_micro_on_the_emulated_core(board_name, p
     board = load_board(board_name)
     image = build_image(tmp_path / "src", segments, board, tmp_path, "-O2", "on-target-conformance", 0, "optimized")
     compared = mismatched = 0
-    with QemuBoard(board, image.elf) as qemu:
-        link = DeviceLink(qemu.port)
-        link.wait_ready()
+    with QemuTarget(board) as qemu:
+        link = qemu.connect(image.elf)
         assert link.identify()["path"] == path
         for (name, data, _), seg in zip(cases, segments):
             inputs = sample_inputs(rng, seg.model, name, 2 + compared % 2)  # random, or all 127 / lowest
@@ -199,12 +194,11 @@ def test_every_exit_and_feature_map_matches_tflite_micro_on_the_emulated_core(sh
     out_dir, manifest, _ = shipped_export
     board = load_board(board_name)
     image = build_firmware(out_dir, manifest, board, tmp_path)
-    oracle = [SegmentRunner((out_dir / s["file"]).read_bytes(), "tflm") for s in manifest["segments"]]
+    oracle = [SegmentRunner((out_dir / s.file).read_bytes(), "tflm") for s in manifest.segments]
     segments = image.segments
     mismatched = compared = 0
-    with QemuBoard(board, image.elf) as qemu:
-        link = DeviceLink(qemu.port)
-        link.wait_ready()
+    with QemuTarget(board) as qemu:
+        link = qemu.connect(image.elf)
         assert link.identify()["path"] == path
         for x in quantized_inputs(manifest, load_shipped("eval").take(8)):
             link.write_arena(segments[0].plan.offsets[segments[0].model.inputs[0].index], x.tobytes())
@@ -237,8 +231,8 @@ def test_profile_times_every_kernel_call_on_the_emulated_board(shipped_export, t
     profile = json.loads((tmp_path / "profile.json").read_text())
     assert profile["kernel_path"] == "dsp" and profile["kernels"] == "optimized"
     assert profile["unit"] == "emulated_instructions"
-    for seg, spec in zip(profile["segments"], manifest["segments"]):
+    for seg, spec in zip(profile["segments"], manifest.segments):
         ops = [o for o in profile["ops"] if o["segment"] == seg["segment"]]
         assert len(ops) > 10 and all(o["ticks"] > 0 for o in ops)
         assert 0.97 * seg["ticks"] <= sum(o["ticks"] for o in ops) <= seg["ticks"]
-        assert seg["macs"] == spec["macs"]
+        assert seg["macs"] == spec.macs

@@ -11,7 +11,7 @@ import pytest
 
 from op_cases import GENERATORS, sample_inputs, tflm
 from tinyee.compile import compile_segments, write_sources
-from tinyee.compile.host import HostRunner, build_shared_library
+from tinyee.compile.native import HostRunner, build_shared_library
 from tinyee.tflite import TfliteModel
 
 CASES_PER_OP = 40

@@ -1,6 +1,8 @@
 /* Arm semihosting SYS_EXIT, so an emulator ends cleanly when the host says "quit". */
 #include <stdint.h>
 
+#include "tee_board.h"
+
 void tee_board_exit(int code) {
     static uint32_t block[2];
     block[0] = 0x20026; /* ADP_Stopped_ApplicationExit */

@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "board_config.h"
+#include "tee_board.h"
 
 #if defined(TEE_TICK_DWT)
 #define DEMCR (*(volatile uint32_t *)0xE000EDFCu)

@@ -2,6 +2,7 @@
 #include <stdint.h>
 
 #include "board_config.h"
+#include "tee_board.h"
 
 #define UART_DATA (*(volatile uint32_t *)(TEE_UART_BASE + 0x00))
 #define UART_STATE (*(volatile uint32_t *)(TEE_UART_BASE + 0x04))

@@ -2,6 +2,7 @@
 #include <stdint.h>
 
 #include "board_config.h"
+#include "tee_board.h"
 
 #define REG(off) (*(volatile uint32_t *)(TEE_UART_BASE + (off)))
 

@@ -4,7 +4,7 @@
 
 #define TEE_FX_ONE_Q0 TEE_INT32_MAX /* "1.0" with 0 integer bits */
 
-static inline int32_t fx_mul(int32_t a, int32_t b) { return tee_srdhm(a, b); }
+static inline int32_t fx_mul(int32_t a, int32_t b) { return tee_sat_rounding_doubling_high_mul(a, b); }
 
 /* RoundingHalfSum: (a + b) / 2 rounded away from zero. */
 static inline int32_t fx_half_sum(int32_t a, int32_t b) {
@@ -21,8 +21,8 @@ static int32_t exp_on_interval_minus_quarter_0(int32_t a) {
     int32_t x2 = fx_mul(x, x);
     int32_t x3 = fx_mul(x2, x);
     int32_t x4 = fx_mul(x2, x2);
-    int32_t x4_over_4 = tee_rdbpot(x4, 2);
-    int32_t poly = tee_rdbpot(fx_mul(x4_over_4 + x3, constant_1_over_3) + x2, 1);
+    int32_t x4_over_4 = tee_rounding_divide_by_pot(x4, 2);
+    int32_t poly = tee_rounding_divide_by_pot(fx_mul(x4_over_4 + x3, constant_1_over_3) + x2, 1);
     return constant_term + fx_mul(constant_term, x + poly);
 }
 
@@ -105,7 +105,7 @@ void tee_inv_sqrt_multiplier(int32_t input, int32_t *out_multiplier, int32_t *ou
     input <<= 2 * left_shift_bit_pairs;
     /* Newton-Raphson for 1/sqrt in Q3.28. */
     const int32_t fixedpoint_input = input >> 1;
-    const int32_t fixedpoint_half_input = tee_rdbpot(fixedpoint_input, 1);
+    const int32_t fixedpoint_half_input = tee_rounding_divide_by_pot(fixedpoint_input, 1);
     const int32_t fixedpoint_half_three = (1 << 28) + (1 << 27);
     int32_t x = 1 << 28; /* One() in Q3 */
     for (int i = 0; i < 5; ++i) {

@@ -8,7 +8,7 @@
 /* exp(diff * input scale * beta) in Q0.31 for diff = input - row max (in [-255, 0]); 0 below diff_min. */
 static inline int32_t softmax_exp(const tee_softmax_params *p, int32_t diff) {
     if (diff < p->diff_min) return 0;
-    const int32_t scaled = tee_srdhm(tee_shl32(diff, p->in_left_shift), p->in_mult);
+    const int32_t scaled = tee_sat_rounding_doubling_high_mul(tee_shl32(diff, p->in_left_shift), p->in_mult);
     return tee_exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS);
 }
 
@@ -32,7 +32,7 @@ static void softmax(const tee_softmax_params *params, const int8_t *in, const in
             const int32_t diff = (int32_t)in[c] - max_in_row;
             if (diff >= p->diff_min) {
                 const int32_t e = exps ? exps[-diff] : softmax_exp(p, diff);
-                const int32_t unsat = tee_rdbpot(tee_srdhm(shifted_scale, e), exponent);
+                const int32_t unsat = tee_rounding_divide_by_pot(tee_sat_rounding_doubling_high_mul(shifted_scale, e), exponent);
                 out[c] = tee_clamp8(unsat - 128, -128, 127);
             } else {
                 out[c] = -128;
@@ -42,6 +42,11 @@ static void softmax(const tee_softmax_params *params, const int8_t *in, const in
 }
 
 void tee_softmax_s8(const tee_softmax_params *p, const int8_t *in, int8_t *out) { softmax(p, in, 0, out); }
+
+/* 256 exponentials pay off from about two elements per entry on. */
+int32_t tee_softmax_table_s8_scratch_size(const tee_softmax_params *p) {
+    return p->rows * p->depth < 512 ? -1 : 256 * (int32_t)sizeof(int32_t);
+}
 
 void tee_softmax_table_s8(const tee_softmax_params *p, const int8_t *in, int8_t *scratch, int8_t *out) {
     int32_t *exps = (int32_t *)(void *)scratch; /* the arena planner aligns scratch to 16 bytes */

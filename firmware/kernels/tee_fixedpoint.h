@@ -19,33 +19,33 @@ static inline int32_t tee_shl32(int32_t x, int n) { return (int32_t)((uint32_t)x
  * gemmlowp adds 2^30 (ab >= 0) or 1 - 2^30 (ab < 0) and divides truncating toward zero; for ab < 0
  * that is ceil((ab + 1 - 2^30) / 2^31) = floor((ab + 2^30) / 2^31), the same formula as for ab >= 0,
  * so one add and an arithmetic shift give gemmlowp's result for every input. */
-static inline int32_t tee_srdhm(int32_t a, int32_t b) {
+static inline int32_t tee_sat_rounding_doubling_high_mul(int32_t a, int32_t b) {
     if (a == b && a == TEE_INT32_MIN) return TEE_INT32_MAX;
     return (int32_t)(((int64_t)a * (int64_t)b + (1 << 30)) >> 31);
 }
 
 /* gemmlowp RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero. */
-static inline int32_t tee_rdbpot(int32_t x, int exponent) {
+static inline int32_t tee_rounding_divide_by_pot(int32_t x, int exponent) {
     int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
     int32_t remainder = x & mask;
     int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-/* TFLite MultiplyByQuantizedMultiplier (double rounding); shift > 0 is a left shift. */
-static inline int32_t tee_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
+/* x * multiplier * 2^shift: TFLite's MultiplyByQuantizedMultiplier (double rounding); shift > 0 is a left shift. */
+static inline int32_t tee_requantize(int32_t x, int32_t multiplier, int32_t shift) {
     int left = shift > 0 ? shift : 0;
     int right = shift > 0 ? 0 : -shift;
-    return tee_rdbpot(tee_srdhm(tee_shl32(x, left), multiplier), right);
+    return tee_rounding_divide_by_pot(tee_sat_rounding_doubling_high_mul(tee_shl32(x, left), multiplier), right);
 }
 
-/* tee_mbqm for multipliers >= 0, which all of TFLite's quantized multipliers are: then srdhm's
+/* tee_requantize for multipliers >= 0, which all of TFLite's quantized multipliers are: then srdhm's
  * -1 x -1 saturation cannot occur and its check can go (the optimised kernels' requantization). */
-static inline int32_t tee_mbqm_pos(int32_t x, int32_t multiplier, int32_t shift) {
+static inline int32_t tee_requantize_nonneg(int32_t x, int32_t multiplier, int32_t shift) {
     const int left = shift > 0 ? shift : 0;
     const int right = left - shift; /* 0..31 for TFLite's multipliers */
     const int32_t high = (int32_t)(((int64_t)tee_shl32(x, left) * multiplier + (1 << 30)) >> 31);
-    /* tee_rdbpot with 32-bit masks, exact for exponents 0..31 */
+    /* tee_rounding_divide_by_pot with 32-bit masks, exact for exponents 0..31 */
     const int32_t mask = (int32_t)((1u << right) - 1u);
     const int32_t threshold = (mask >> 1) + (high < 0);
     return (high >> right) + ((high & mask) > threshold);
@@ -63,7 +63,7 @@ static inline int32_t tee_sat_shl(int32_t x, int exponent) {
 static inline int32_t tee_rescale(int32_t x, int src_bits, int dst_bits) {
     int e = src_bits - dst_bits;
     if (e > 0) return tee_sat_shl(x, e);
-    if (e < 0) return tee_rdbpot(x, -e);
+    if (e < 0) return tee_rounding_divide_by_pot(x, -e);
     return x;
 }
 

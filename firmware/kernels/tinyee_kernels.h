@@ -1,6 +1,10 @@
 /* tinyee int8 kernel library: portable C99, no allocation, bit-exact with TFLite Micro's
  * reference int8 kernels. Parameter structs are filled by tinyee's code generator, which
- * precomputes every multiplier, shift and offset at build time. */
+ * precomputes every multiplier, shift and offset at build time. One file per op (<op>.c), and
+ * <op>_optimized.c beside it where an optimised kernel exists. An optimised kernel that needs
+ * working memory or accepts only some parameters has <kernel>_scratch_size(params): the bytes of
+ * scratch it needs, or -1 where it cannot run those parameters (the generator then keeps the
+ * reference kernel). The generator calls these at build time, so the sizes live here only. */
 #ifndef TINYEE_KERNELS_H
 #define TINYEE_KERNELS_H
 
@@ -21,13 +25,13 @@ void tee_conv2d_s8(const tee_conv_params *p, const int8_t *in, const int8_t *fil
 void tee_depthwise_conv2d_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
                              int8_t *out);
 
-/* Optimised paths (gemm.c, inner loops in tee_simd.h). CONV_2D as a matrix product: scratch holds two
- * im2col rows (2 * k_h * k_w * in_c bytes), or is NULL for a 1x1, stride 1, unpadded convolution. */
+/* Optimised (conv_2d_optimized.c): a matrix product over im2col rows in scratch (NULL for 1x1 convolutions). */
+int32_t tee_conv2d_gemm_s8_scratch_size(const tee_conv_params *p);
 void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
                         int8_t *out);
-#define TEE_MAX_TAPS 64 /* largest k_h * k_w of the optimised depthwise kernel */
-/* Depth multiplier 1. scratch: NULL, or (pad_h * dil_h + 1) input rows, which lets out overwrite in
- * (stride 1, output shaped as the input). */
+/* Optimised (depthwise_conv_2d_optimized.c), four channels at a time; with scratch (a ring of input rows)
+ * out may overwrite in. */
+int32_t tee_depthwise_conv2d_simd_s8_scratch_size(const tee_conv_params *p);
 void tee_depthwise_conv2d_simd_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter,
                                   const int32_t *bias, int8_t *scratch, int8_t *out);
 
@@ -41,7 +45,8 @@ typedef struct {
 
 void tee_fully_connected_s8(const tee_fc_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
                             int8_t *out);
-/* Optimised path; needs filter_offset 0 (int8 weights are symmetric). */
+/* Optimised (fully_connected_optimized.c); needs filter_offset 0 (int8 weights are symmetric). */
+int32_t tee_fully_connected_gemm_s8_scratch_size(const tee_fc_params *p);
 void tee_fully_connected_gemm_s8(const tee_fc_params *p, const int8_t *in, const int8_t *filter, int8_t *out);
 
 typedef struct {
@@ -60,7 +65,8 @@ static inline int32_t tee_batch_offset(const tee_batch_matmul_params *p, const i
     return index / (p->batch[1] * p->batch[2]) * strides[0] + index / p->batch[2] % p->batch[1] * strides[1] +
            index % p->batch[2] * strides[2];
 }
-/* Optimised path; scratch: 4 * (rows + cols) bytes, plus rows * depth if pack_lhs, plus cols * depth if pack_rhs. */
+/* Optimised (batch_matmul_optimized.c). */
+int32_t tee_batch_matmul_gemm_s8_scratch_size(const tee_batch_matmul_params *p);
 void tee_batch_matmul_gemm_s8(const tee_batch_matmul_params *p, const int8_t *lhs, const int8_t *rhs,
                               int8_t *scratch, int8_t *out);
 
@@ -78,6 +84,7 @@ typedef struct {
 
 void tee_binary_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 /* ADD, SUB, SQUARED_DIFFERENCE with each input's rescaling tabulated first in scratch (2 x 256 int32). */
+int32_t tee_binary_table_s8_scratch_size(const tee_binary_params *p);
 void tee_binary_table_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *scratch,
                          int8_t *out);
 
@@ -99,6 +106,7 @@ typedef struct {
 
 void tee_softmax_s8(const tee_softmax_params *p, const int8_t *in, int8_t *out);
 /* The same with the 256 possible exponentials tabulated first in scratch (256 int32). */
+int32_t tee_softmax_table_s8_scratch_size(const tee_softmax_params *p);
 void tee_softmax_table_s8(const tee_softmax_params *p, const int8_t *in, int8_t *scratch, int8_t *out);
 
 typedef struct {
@@ -144,7 +152,8 @@ typedef struct {
 
 void tee_hard_swish_s8(const tee_hard_swish_params *p, const int8_t *in, int8_t *out);
 
-/* Any int8 -> int8 function of one value (LOGISTIC, RSQRT, HARD_SWISH) as a 256-entry table indexed by value + 128. */
+/* Any int8 -> int8 function of one value (LOGISTIC, RSQRT, HARD_SWISH, SiLU) as a 256-entry table indexed by
+ * value + 128 (lut.c). */
 void tee_lut_s8(const int8_t *table, int32_t size, const int8_t *in, int8_t *out);
 
 #endif

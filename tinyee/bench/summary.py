@@ -11,6 +11,7 @@ import numpy as np
 
 from tinyee.boards import Board
 from tinyee.cascade import cascade
+from tinyee.manifest import Manifest
 
 SWEEP = {"max_softmax": [round(t, 2) for t in np.linspace(0.5, 1.0, 11)],
          "entropy": [round(t, 2) for t in np.linspace(0.0, 1.5, 16)]}
@@ -22,22 +23,14 @@ def _stats(values: list[int]) -> dict:
             "max": float(v.max())}
 
 
-def latency_units(board: Board) -> tuple[str, float]:
-    """Emulated boards count instructions (QEMU -icount shift=0: one instruction per ns of virtual time)."""
-    clock = float(board.spec["clock_hz"])
-    if board.emulated:
-        return "emulated_instructions", 1e9 / clock
-    return "microseconds", 1e6 / clock
-
-
-def summarize(records: list[dict], board: Board, manifest: dict, host_probs: np.ndarray, labels: np.ndarray) -> dict:
+def summarize(records: list[dict], board: Board, manifest: Manifest, host_probs: np.ndarray, labels: np.ndarray) -> dict:
     latest = {}
     for r in records:
         latest[r["sample"]] = r  # a resumed run may have retried a lost sample
     ok = [r for r in latest.values() if "error" not in r]
     lost = sorted(r["sample"] for r in latest.values() if "error" in r)
-    exits = len(manifest["segments"])
-    unit, per_tick = latency_units(board)
+    exits = manifest.num_exits
+    unit, per_tick = board.latency_unit
     forced = [r["forced_ticks"] for r in ok if r.get("forced_ticks")]
     per_exit = []
     for k in range(exits):
@@ -55,10 +48,10 @@ def summarize(records: list[dict], board: Board, manifest: dict, host_probs: np.
     end_latency = per_exit[-1].get("ticks", {}).get("median")
     agree = [r["agree"] for r in ok]
     summary = {
-        "model_id": manifest["model_id"], "board": board.name, "emulated": board.emulated,
+        "model_id": manifest.model_id, "board": board.name, "emulated": board.emulated,
         "latency_unit": unit, "clock_hz": board.spec["clock_hz"],
         "samples": len(latest), "completed": len(ok), "lost": lost,
-        "thresholds": manifest["thresholds"],
+        "criterion": manifest.criterion, "thresholds": list(manifest.thresholds),
         "device_accuracy": float(np.mean([r["cls"] == r["label"] for r in ok])) if ok else None,
         "exit_fractions": [float(np.mean([r["exit"] == k for r in ok])) if ok else 0.0 for k in range(exits)],
         "per_exit": per_exit,
@@ -72,8 +65,8 @@ def summarize(records: list[dict], board: Board, manifest: dict, host_probs: np.
     medians = [row.get("ticks", {}).get("median") for row in per_exit]
     if all(m is not None for m in medians):
         sweep = []
-        criterion = manifest.get("criterion", "max_softmax")
-        for t in sorted(set(SWEEP[criterion]) | set(manifest["thresholds"])):
+        criterion = manifest.criterion
+        for t in sorted(set(SWEEP[criterion]) | set(manifest.thresholds)):
             e, p = cascade(host_probs, [t] * (exits - 1), criterion)
             sweep.append({"threshold": t, "accuracy": float((p == labels).mean()),
                           "average_ticks": float(np.mean(np.asarray(medians)[e]))})

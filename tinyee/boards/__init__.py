@@ -36,6 +36,15 @@ class Board:
         return bool(self.spec["emulated"])
 
     @property
+    def latency_unit(self) -> tuple[str, float]:
+        """(unit, unit per tick): emulated boards count instructions (QEMU -icount shift=0: one instruction
+        per ns of virtual time, whatever clock the board file states); real boards count cycles."""
+        clock = float(self.spec["clock_hz"])
+        if self.emulated:
+            return "emulated_instructions", 1e9 / clock
+        return "microseconds", 1e6 / clock
+
+    @property
     def cflags(self) -> list[str]:
         return list(self.spec["cflags"])
 

@@ -15,6 +15,7 @@ from tinyee.compile.lower import lower
 from tinyee.compile.optimize import KERNEL_SETS, optimize
 from tinyee.compile.plan import plan_arena
 from tinyee.errors import TinyeeError
+from tinyee.manifest import Manifest
 from tinyee.tflite import TfliteModel
 
 
@@ -41,12 +42,13 @@ def compile_segments(models: list[TfliteModel], kernels: str = "optimized") -> l
     return out
 
 
-def compile_export(export_dir: Path, manifest: dict, out_dir: Path, kernels: str = "optimized") -> list[CompiledSegment]:
-    """Generate tinyee_model.{h,c} for an exported cascade; returns the compiled segments."""
-    models = [TfliteModel.load(Path(export_dir) / s["file"]) for s in manifest["segments"]]
+def compile_export(export_dir: Path, manifest: Manifest, out_dir: Path, kernels: str = "optimized"
+                   ) -> list[CompiledSegment]:
+    """Generate the C of an exported cascade (tinyee.compile.emit) in out_dir; returns the compiled segments."""
+    models = [TfliteModel.load(Path(export_dir) / s.file) for s in manifest.segments]
     segments = compile_segments(models, kernels)
-    write_sources(Path(out_dir), segments, manifest["model_id"], manifest["thresholds_q"], manifest["num_classes"],
-                  manifest.get("criterion", "max_softmax"), kernels)
+    write_sources(Path(out_dir), segments, manifest.model_id, manifest.thresholds_q, manifest.num_classes,
+                  manifest.criterion, kernels)
     return segments
 
 

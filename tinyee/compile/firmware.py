@@ -1,4 +1,5 @@
-"""Firmware image: generated model C + kernels + cascade runtime + board code, built by SCons.
+"""Benchmark firmware: the model's library (generated C, its kernels, the cascade runtime) linked with
+the UART harness and the board's code, built by SCons.
 
 The build fails with the numbers when the image does not fit the board's flash or RAM.
 """
@@ -15,12 +16,12 @@ from pathlib import Path
 
 from tinyee.boards import Board
 from tinyee.compile import CompiledSegment, compile_export
-from tinyee.compile.host import KERNEL_DIR, kernel_sources
-from tinyee.compile.report import memory_report
+from tinyee.compile.library import library_sources
+from tinyee.compile.footprint import memory_report
+from tinyee.compile.sources import BOARD_DIR, FIRMWARE_DIR, HARNESS_DIR, KERNEL_DIR, LIBRARY_DIR, REPO_ROOT
 from tinyee.errors import TinyeeError
+from tinyee.manifest import Manifest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIRMWARE_DIR = REPO_ROOT / "firmware"
 TOOLCHAIN = "arm-none-eabi-"
 OPT_LEVELS = ("-O2", "-Os", "-O3")
 
@@ -34,7 +35,8 @@ class FirmwareImage:
     weights_bytes: int
     model_id: str
     kernels: str
-    memory: dict  # tinyee.compile.report.memory_report of the compiled segments
+    profile_ops: bool  # per-kernel-call tick counters compiled in (tinyee profile)
+    memory: dict  # tinyee.compile.footprint.memory_report of the compiled segments
     segments: list[CompiledSegment]  # where every tensor lives in the arena, for tensor-level checks
 
     @property
@@ -45,6 +47,7 @@ class FirmwareImage:
         return {"board": self.board, "elf": str(self.elf), "flash_bytes": self.flash_bytes,
                 "flash_limit": board.flash_bytes, "ram_bytes": self.ram_bytes, "ram_limit": board.ram_bytes,
                 "arena_bytes": self.arena_bytes, "model_id": self.model_id, "kernels": self.kernels,
+                "profile_ops": self.profile_ops,
                 "memory": self.memory}
 
 
@@ -62,18 +65,18 @@ def _scons(build_dir: Path) -> subprocess.CompletedProcess:
                            f"BUILD={build_dir}"], capture_output=True, text=True, cwd=REPO_ROOT)
 
 
-def build_firmware(export_dir: Path, manifest: dict, board: Board, out_dir: Path, opt: str = "-O2",
-                   kernels: str = "optimized") -> FirmwareImage:
-    """Compile an exported cascade to C and build its firmware image for a board."""
+def build_firmware(export_dir: Path, manifest: Manifest, board: Board, out_dir: Path, opt: str = "-O2",
+                   kernels: str = "optimized", profile_ops: bool = False) -> FirmwareImage:
+    """Compile an exported cascade to C and build its benchmark firmware for a board."""
     src = Path(out_dir).resolve() / "src"
     segments = compile_export(export_dir, manifest, src, kernels)
-    weights = sum(s["param_bytes"] for s in manifest["segments"])
-    return build_image(src, segments, board, out_dir, opt, manifest["model_id"], weights, kernels)
+    return build_image(src, segments, board, out_dir, opt, manifest.model_id, manifest.param_bytes, kernels,
+                       profile_ops)
 
 
 def build_image(src: Path, segments: list[CompiledSegment], board: Board, out_dir: Path, opt: str, model_id: str,
-                weights_bytes: int, kernels: str) -> FirmwareImage:
-    """Build the firmware around generated sources in `src` (tinyee_model.{h,c} of `segments`)."""
+                weights_bytes: int, kernels: str, profile_ops: bool = False) -> FirmwareImage:
+    """Build the firmware around generated sources in `src` (the emitted files of `segments`)."""
     if opt not in OPT_LEVELS:
         raise TinyeeError(f"optimisation level {opt!r}: choose one of {', '.join(OPT_LEVELS)}")
     if shutil.which(TOOLCHAIN + "gcc") is None:
@@ -81,10 +84,11 @@ def build_image(src: Path, segments: list[CompiledSegment], board: Board, out_di
     out_dir = Path(out_dir).resolve()
     (src / "board_config.h").write_text(board.config_header())
     (out_dir / "memory.ld").write_text(board.memory_ld())
-    sources = [*kernel_sources(), FIRMWARE_DIR / "runtime" / "main.c", src / "tinyee_model.c", *board.sources()]
+    library = [p for p in library_sources(segments) if p.suffix == ".c"]
+    sources = [*library, src / "tinyee_model.c", HARNESS_DIR / "main.c", *board.sources()]
     config = {
-        "toolchain": TOOLCHAIN, "cflags": [*board.cflags, opt, "-DTEE_PROFILE_OPS=1"],
-        "include_dirs": [str(KERNEL_DIR), str(FIRMWARE_DIR / "runtime"), str(src)],
+        "toolchain": TOOLCHAIN, "cflags": [*board.cflags, opt, f"-DTINYEE_PROFILE_OPS={int(profile_ops)}"],
+        "include_dirs": [str(KERNEL_DIR), str(LIBRARY_DIR), str(BOARD_DIR), str(src)],
         "sources": [str(s) for s in sources], "linker_script": str(REPO_ROOT / "boards" / "common" / "cortex-m.ld"),
     }
     (out_dir / "build.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -96,8 +100,8 @@ def build_image(src: Path, segments: list[CompiledSegment], board: Board, out_di
         raise TinyeeError(f"firmware build for {board.name} failed:\n{(result.stdout + result.stderr)[-4000:]}")
     elf = out_dir / "firmware.elf"
     flash, ram = section_sizes(elf)
-    return FirmwareImage(board.name, elf, flash, ram, weights_bytes, model_id, kernels, memory_report(segments),
-                         segments)
+    return FirmwareImage(board.name, elf, flash, ram, weights_bytes, model_id, kernels, profile_ops,
+                         memory_report(segments), segments)
 
 
 def _does_not_fit(board: Board, out_dir: Path, model_id: str, weights_bytes: int) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tinyee.compile.lower import Call
+from tinyee.compile.call import Call
 from tinyee.tflite import TfliteModel
 
 ALIGN = 16  # keeps every buffer aligned for word and vector loads

@@ -10,11 +10,12 @@ from tinyee.data.datasets import (
     SHIPPED_SUBSET,
     ImageSet,
     load_dataset,
+    load_split,
     load_shipped,
     make_subset,
     to_model_input,
 )
 
 __all__ = [
-    "FASHION_MNIST_DIR", "SHIPPED_SUBSET", "ImageSet", "load_dataset", "load_shipped", "make_subset", "to_model_input",
+    "FASHION_MNIST_DIR", "SHIPPED_SUBSET", "ImageSet", "load_dataset", "load_split", "load_shipped", "make_subset", "to_model_input",
 ]

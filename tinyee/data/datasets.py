@@ -229,3 +229,13 @@ def to_model_input(images: np.ndarray, input_size: int, in_channels: int):
         else:
             x = F.interpolate(x, size=(input_size, input_size), mode="bilinear", align_corners=False)
     return x.contiguous()
+
+
+def load_split(spec: str | Path, split: str, limit: int | None = None) -> ImageSet:
+    """'shipped' (the calibration/ subset: 'rep' or 'eval') or a dataset directory ('train' or 'test'),
+    first `limit` images."""
+    if str(spec) == "shipped":
+        data = load_shipped("rep" if split in ("rep", "train") else "eval")
+    else:
+        data = load_dataset(spec, "train" if split in ("rep", "train") else "test")
+    return data.take(limit)

@@ -1,6 +1,5 @@
-"""Talking to boards: the framed UART protocol and emulated boards under QEMU."""
+"""The host side of the firmware's framed UART protocol (firmware/PROTOCOL.md), over any pyserial port."""
 
 from tinyee.device.protocol import DeviceError, DeviceLink, InferResult
-from tinyee.device.qemu import QemuBoard
 
-__all__ = ["DeviceError", "DeviceLink", "InferResult", "QemuBoard"]
+__all__ = ["DeviceError", "DeviceLink", "InferResult"]

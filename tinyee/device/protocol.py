@@ -12,7 +12,7 @@ import serial
 from tinyee.errors import TinyeeError
 
 CHUNK = 128  # input bytes per `db` command
-PROF_CHUNK = 32  # tick counts per `prof` answer (PROF_MAX in firmware/runtime/main.c)
+PROF_CHUNK = 32  # tick counts per `prof` answer (PROF_MAX in firmware/harness/main.c)
 RESULT = re.compile(r"m-result exit=(\d+) class=(\d+) conf=(-?\d+) crc=([0-9A-F]{8}) ticks=([\d,]+) runs=(\d+)$")
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from tinyee.errors import TinyeeError
-from tinyee.export.ops import FIRMWARE_INT8_OPS
+from tinyee.compile.ops import SUPPORTED_OPS as FIRMWARE_INT8_OPS
 from tinyee.tflite import TfliteModel
 
 ONNX_OPSET = 17

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import shutil
 import tempfile
 import time
@@ -18,15 +19,15 @@ from typing import Callable
 
 import numpy as np
 
-from tinyee.cascade import resolve_thresholds, threshold_to_q
+from tinyee.cascade import resolve_thresholds
 from tinyee.data import ImageSet, to_model_input
 from tinyee.errors import TinyeeError
 from tinyee.export.convert import (
     check_float_conversion, check_int8_segment, onnx_to_saved_model, saved_model_to_int8, torch_to_onnx,
 )
-from tinyee.export.manifest import FORMAT, sha256, write_manifest
+from tinyee.manifest import Manifest, Preprocess, Segment, TensorSpec, sha256
 from tinyee.model import MultiExitMobileViT, load_checkpoint
-from tinyee.model.profile import head_costs
+from tinyee.model.costs import head_costs
 from tinyee.runtime import SegmentRunner, dequantize, quantize
 from tinyee.tflite import TfliteModel, replace_scale
 
@@ -34,24 +35,18 @@ FLOAT_CHECK_SAMPLES = 8
 TOOLS = ("torch", "onnx", "onnx2tf", "tensorflow", "tflite-micro")
 
 
-def _tensor_entry(t) -> dict:
-    return {"name": t.name, "shape": list(t.shape), "dtype": "int8", **t.quant()}
+def _tensor_spec(t) -> TensorSpec:
+    return TensorSpec(t.name, tuple(int(d) for d in t.shape), float(t.scales[0]), int(t.zero_points[0]))
 
 
-def _segment_entry(k: int, file: str, data: bytes, tfl: TfliteModel, runner: SegmentRunner, seconds: float,
-                   float_err: float) -> dict:
-    outputs = {"probs": _tensor_entry(runner.probs)}
-    if runner.feature is not None:
-        outputs["feature"] = _tensor_entry(runner.feature)
-    return {
-        "index": k, "file": file, "sha256": sha256(data), "tflite_bytes": len(data),
-        "input": _tensor_entry(runner.input), "outputs": outputs,
-        "output_order": ["feature" if i == runner.feature_index else "probs" for i in range(len(tfl.outputs))],
-        "ops": tfl.op_counts, "macs": tfl.macs, "param_bytes": tfl.param_bytes,
-        "activation_bytes": {"input": runner.input.nbytes, "outputs": sum(t.nbytes for t in tfl.outputs),
-                             "peak_op": tfl.peak_op_activation_bytes},
-        "float_check_max_abs_error": float_err, "export_seconds": round(seconds, 2),
-    }
+def _segment(k: int, file: str, data: bytes, tfl: TfliteModel, runner: SegmentRunner, info: dict) -> Segment:
+    return Segment(
+        k, file, sha256(data), len(data), _tensor_spec(runner.input), _tensor_spec(runner.probs),
+        _tensor_spec(runner.feature) if runner.feature is not None else None, tfl.op_counts, tfl.macs,
+        tfl.param_bytes, info | {
+            "output_order": ["feature" if i == runner.feature_index else "probs" for i in range(len(tfl.outputs))],
+            "activation_bytes": {"input": runner.input.nbytes, "outputs": sum(t.nbytes for t in tfl.outputs),
+                                 "peak_op": tfl.peak_op_activation_bytes}})
 
 
 def _run_int8(runner: SegmentRunner, xs_q: np.ndarray) -> np.ndarray:
@@ -97,9 +92,12 @@ def _chain_input(data: bytes, tfl: TfliteModel, producer, name: str, k: int) -> 
 
 
 def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path, thresholds: list[float],
-                 source: dict, progress: Callable[[str], None] = lambda msg: None,
-                 criterion: str = "max_softmax") -> dict:
-    """Write out_dir/{segment<k>.tflite, segment<k>.onnx, manifest.json}; return the manifest."""
+                 checkpoint: dict | None = None, calibration_data: str = "", class_names: list[str] | None = None,
+                 progress: Callable[[str], None] = lambda msg: None, criterion: str = "max_softmax") -> Manifest:
+    """Write out_dir/{segment<k>.tflite, segment<k>.onnx, manifest.json}; return the manifest.
+
+    checkpoint: where the model came from ({"checkpoint": path, "checkpoint_sha256": ...}), if a file.
+    """
     cfg = model.cfg
     if len(thresholds) != cfg.num_exits - 1:
         raise TinyeeError(f"{len(thresholds)} thresholds for {cfg.num_exits - 1} intermediate exits")
@@ -135,29 +133,21 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
                 xs_q = quantize(rep, runner.input.scales[0], runner.input.zero_points[0])
                 rep = _next_representative(_run_int8(runner, xs_q), runner.feature)
                 prev_feature = runner.feature
-            segments.append(_segment_entry(k, f"{name}.tflite", data, tfl, runner, time.time() - t0, float_err)
-                            | ({"input_scale_aligned_from": aligned} if aligned is not None else {}))
-        manifest = {
-            "format": FORMAT,
-            "model_id": sha256("".join(s["sha256"] for s in segments).encode())[:16],
-            "model": {"name": cfg.name, "config": cfg.to_dict(), **source},
-            "input": segments[0]["input"] | {"preprocess": "uint8 pixels / 255, grayscale repeated to "
-                                                           f"{cfg.in_channels} channels, zero-padded or resized "
-                                                           f"to {cfg.input_size}x{cfg.input_size}"},
-            "num_classes": cfg.num_classes,
-            "exit_heads": head_costs(model),
-            "criterion": criterion,
-            "thresholds": list(thresholds),
-            "thresholds_q": [threshold_to_q(t, criterion) for t in thresholds],
-            "segments": segments,
-            "totals": {"macs": sum(s["macs"] for s in segments),
-                       "param_bytes": sum(s["param_bytes"] for s in segments),
-                       "tflite_bytes": sum(s["tflite_bytes"] for s in segments)},
-            "calibration_samples": int(len(rep_nchw)),
-            "export_seconds": round(time.time() - t_all, 1),
-            "tools": {t: importlib.metadata.version(t) for t in TOOLS},
-        }
-        write_manifest(scratch, manifest)
+            info = {"float_check_max_abs_error": float_err, "export_seconds": round(time.time() - t0, 2)}
+            if aligned is not None:
+                info["input_scale_aligned_from"] = aligned
+            segments.append(_segment(k, f"{name}.tflite", data, tfl, runner, info))
+        names = list(class_names) if class_names and len(class_names) == cfg.num_classes else \
+            [str(i) for i in range(cfg.num_classes)]
+        manifest = Manifest(
+            model_id=sha256("".join(s.sha256 for s in segments).encode())[:16],
+            model=json.loads(json.dumps({"name": cfg.name, "config": cfg.to_dict(), **(checkpoint or {})})),
+            class_names=tuple(names), preprocess=Preprocess(cfg.input_size, cfg.in_channels),
+            calibration_data=calibration_data, calibration_samples=int(len(rep_nchw)),
+            exit_heads=tuple(head_costs(model)), criterion=criterion, thresholds=tuple(thresholds),
+            segments=tuple(segments), tools={t: importlib.metadata.version(t) for t in TOOLS},
+            export_seconds=round(time.time() - t_all, 1))
+        manifest.save(scratch)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         scratch.rename(out_dir)
@@ -168,13 +158,12 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
 
 
 def export_checkpoint(checkpoint: Path, rep_set: ImageSet, out_dir: Path, thresholds: list[float] | None = None,
-                      progress: Callable[[str], None] = lambda msg: None, criterion: str = "max_softmax") -> dict:
+                      progress: Callable[[str], None] = lambda msg: None, criterion: str = "max_softmax") -> Manifest:
     """Export a checkpoint file, calibrating on rep_set (thresholds as :func:`resolve_thresholds` takes them)."""
     checkpoint = Path(checkpoint)
     model, _ = load_checkpoint(checkpoint)
     cfg = model.cfg
     x = to_model_input(rep_set.images, cfg.input_size, cfg.in_channels).numpy()
-    source = {"checkpoint": str(checkpoint), "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
-              "calibration": rep_set.source}
-    return export_model(model, x, out_dir, resolve_thresholds(thresholds, cfg.num_exits, criterion), source, progress,
-                        criterion)
+    origin = {"checkpoint": str(checkpoint), "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest()}
+    return export_model(model, x, out_dir, resolve_thresholds(thresholds, cfg.num_exits, criterion), origin,
+                        rep_set.source, rep_set.classes, progress, criterion)

@@ -1,0 +1,54 @@
+/* CONV_2D as an int8 matrix product (tee_gemm.h) over im2col rows built in scratch. */
+#include <string.h>
+
+#include "tinyee_kernels.h"
+#include "tee_gemm.h"
+
+/* One im2col row: the k_h x k_w x in_c window of output pixel (oy, ox), padding = input zero point. */
+static void im2col_row(const tee_conv_params *p, const int8_t *in, int32_t oy, int32_t ox, int8_t *row) {
+    const int8_t zero_point = (int8_t)(-p->in_offset);
+    const int32_t in_y0 = oy * p->stride_h - p->pad_h, in_x0 = ox * p->stride_w - p->pad_w;
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = in_y0 + ky * p->dil_h;
+        for (int32_t kx = 0; kx < p->k_w; ++kx, row += p->in_c) {
+            const int32_t ix = in_x0 + kx * p->dil_w;
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                memset(row, zero_point, (size_t)p->in_c);
+            else
+                memcpy(row, in + (iy * p->in_w + ix) * p->in_c, (size_t)p->in_c);
+        }
+    }
+}
+
+/* Two im2col rows, or none for a 1x1, stride 1, unpadded convolution (the input is the matrix). */
+int32_t tee_conv2d_gemm_s8_scratch_size(const tee_conv_params *p) {
+    const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
+                          p->pad_w == 0;
+    return pointwise ? 0 : 2 * (int32_t)p->k_h * p->k_w * p->in_c;
+}
+
+void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
+                        int8_t *out) {
+    const int32_t depth = (int32_t)p->k_h * p->k_w * p->in_c;
+    tee_gemm_job g = {.cols = p->out_c, .depth = depth, .b = filter, .b_stride = depth, .out_stride = p->out_c,
+                  .col_bias = p->folded_bias, .mult = p->mult, .shift = p->shift, .per_col = 1,
+                  .out_offset = p->out_offset, .act_min = p->act_min, .act_max = p->act_max};
+    const int32_t pixels = (int32_t)p->out_h * p->out_w;
+    if (!scratch) { /* 1x1, stride 1, no padding: the input already is the im2col matrix */
+        g.rows = pixels;
+        g.a = in;
+        g.a_stride = depth;
+        tee_gemm_s8(&g, out);
+        return;
+    }
+    /* Two output pixels at a time, so tee_dot_2x2 reuses every loaded weight twice. */
+    g.a = scratch;
+    g.a_stride = depth;
+    for (int32_t px = 0; px < pixels; px += 2) {
+        g.rows = pixels - px < 2 ? 1 : 2;
+        for (int32_t i = 0; i < g.rows; ++i)
+            im2col_row(p, in, (px + i) / p->out_w, (px + i) % p->out_w, scratch + i * depth);
+        tee_gemm_s8(&g, out + px * p->out_c);
+    }
+}
+

@@ -1,0 +1,9 @@
+"""One module per `tinyee` command: what the command does, called by the argument parser in tinyee/cli.py.
+
+Results go to stdout (tables), progress and messages to stderr (tinyee.commands.console).
+"""
+
+from tinyee.commands import bench, build, calibrate, data_subset, demo, evaluate, export, flash, generate, profile, train
+
+__all__ = ["bench", "build", "calibrate", "data_subset", "demo", "evaluate", "export", "flash", "generate", "profile",
+           "train"]

@@ -1,0 +1,91 @@
+"""`tinyee bench`: stream inputs to a board, record exits and per-exit ticks, compare with the host int8 cascade."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tinyee.commands.console import log, show
+from tinyee.errors import TinyeeError
+
+
+def _firmware(target, export_dir: Path, manifest, elf: Path | None, build_dir: Path, kernels: str) -> Path:
+    """The image given, or one built from the export (SCons rebuilds only what changed, so thresholds
+    written by `tinyee calibrate --apply` always reach the firmware)."""
+    if elf is not None:
+        if not Path(elf).is_file():
+            raise TinyeeError(f"firmware image {elf} not found")
+        return Path(elf)
+    return target.build(export_dir, manifest, build_dir, kernels).elf
+
+
+def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, flash: bool, data: str,
+        samples: int | None, force_samples: int, out: Path, resume: bool, timeout: float,
+        kernels: str = "optimized") -> dict:
+    from tqdm import tqdm
+
+    from tinyee.bench import BenchPlan, run_bench, summarize, write_outputs
+    from tinyee.boards import load_board
+    from tinyee.cascade import cascade
+    from tinyee.data import load_split
+    from tinyee.eval.evaluate import int8_exit_probs, quantized_inputs
+    from tinyee.manifest import Manifest
+    from tinyee.targets import open_target
+
+    board = load_board(board_name)
+    manifest = Manifest.load(export_dir)
+    data_set = load_split(data, "eval", samples)
+    inputs = quantized_inputs(manifest, data_set)
+    probs = int8_exit_probs(export_dir, manifest, inputs, "tflm")
+    host_exit, host_class = cascade(probs, manifest.thresholds, manifest.criterion)
+    plan = BenchPlan(manifest.model_id, board.name, inputs, data_set.labels, host_exit, host_class,
+                     manifest.num_exits if force_samples else 0, force_samples)
+    with open_target(board, port) as target:
+        needs_image = port is None or flash
+        image = _firmware(target, export_dir, manifest, elf, out / "firmware", kernels) if needs_image else None
+        link = target.connect(image, timeout=timeout)
+        info = link.identify()
+        if info.get("model") != manifest.model_id:
+            raise TinyeeError(f"the firmware on {board.name} runs model {info.get('model')}, but the export is model "
+                              f"{manifest.model_id}: rebuild and flash it (tinyee build / tinyee flash, or --flash)")
+        bar = lambda it: tqdm(it, desc=f"bench on {board.name}", unit="sample", disable=None)  # noqa: E731
+        try:
+            records = run_bench(link, plan, out, resume, progress=bar)
+        except KeyboardInterrupt:
+            log.print(f"interrupted; the results so far are in {out / 'results.jsonl'} (--resume continues)")
+            raise
+        if not target.alive():
+            raise TinyeeError(f"the emulator of {board.name} exited during the bench")
+    summary = summarize(records, board, manifest, probs, data_set.labels)
+    paths = write_outputs(summary, out)
+    _report(summary, board.name)
+    log.print("wrote " + ", ".join(str(p) for p in [out / "results.jsonl", *paths]))
+    if summary["lost"]:
+        raise TinyeeError(f"{len(summary['lost'])} samples were lost (listed in summary.json); --resume retries them")
+    if board.emulated and summary["disagreements"]:
+        raise TinyeeError(f"{len(summary['disagreements'])} samples disagree with the host int8 cascade on an emulated "
+                          "board, where the firmware must be bit-exact (listed above and in summary.json)")
+    return summary
+
+
+def _report(summary: dict, board: str) -> None:
+    from rich.table import Table
+
+    unit = summary["latency_unit"]
+    table = Table(title=f"tinyee bench: {board}, model {summary['model_id']} "
+                        f"({summary['completed']} samples; latency in {unit.replace('_', ' ')})")
+    for c in ("exit", "exit share", "median ticks", f"median {unit.replace('_', ' ')}", "p90 ticks", "max ticks"):
+        table.add_column(c, justify="right")
+    for row, frac in zip(summary["per_exit"], summary["exit_fractions"]):
+        t = row.get("ticks", {})
+        table.add_row(str(row["exit"]), f"{100 * frac:.1f}%", f"{t.get('median', 0):,.0f}",
+                      f"{row.get(unit, {}).get('median', 0):,.0f}", f"{t.get('p90', 0):,.0f}", f"{t.get('max', 0):,.0f}")
+    show.print(table)
+    ratio = summary["average_vs_run_to_end"]  # unknown when no sample ran to the end and no exit was forced
+    log.print(f"on-device accuracy {100 * summary['device_accuracy']:.2f}%, average ticks "
+              f"{summary['average_ticks']:,.0f}"
+              + (f" = {100 * ratio:.1f}% of running to the end" if ratio is not None else "")
+              + f"; host/device agreement {100 * summary['host_agreement']:.2f}%"
+              + (f"; LOST samples: {summary['lost']}" if summary["lost"] else ""))
+    for d in summary["disagreements"]:
+        log.print(f"[red]disagreement[/red] sample {d['sample']}: device exit {d['exit']} class {d['cls']}, "
+                  f"host exit {d['host_exit']} class {d['host_class']}")

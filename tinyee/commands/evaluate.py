@@ -1,0 +1,33 @@
+"""`tinyee eval`: the int8 cascade on the host (TFLite Micro reference) beside the float model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tinyee.commands.console import log, parse_floats, show
+from tinyee.manifest import Manifest
+
+
+def run(export_dir: Path, checkpoint: Path | None, data: str, samples: int | None, thresholds: str | None,
+        runtimes: str, json_out: Path | None) -> dict:
+    from tinyee.cascade import resolve_thresholds
+    from tinyee.data import load_split
+    from tinyee.eval import evaluate, render
+    from tinyee.model import load_checkpoint
+
+    manifest = Manifest.load(export_dir)
+    thr = (resolve_thresholds(parse_floats(thresholds), manifest.num_exits, manifest.criterion) if thresholds
+           else list(manifest.thresholds))
+    ckpt = checkpoint or Path(manifest.model.get("checkpoint", ""))
+    model = load_checkpoint(ckpt)[0] if ckpt.is_file() else None
+    if model is None:
+        log.print(f"[yellow]float checkpoint {ckpt} not found: int8 results only[/yellow]")
+    report = evaluate(export_dir, manifest, load_split(data, "eval", samples), thr, model, tuple(runtimes.split(",")))
+    for table in render(report):
+        show.print(table)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=2) + "\n")
+        log.print(f"report: {json_out}")
+    return report

@@ -1,0 +1,25 @@
+"""`tinyee export`: one full-integer int8 TFLite model per exit segment, and the manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tinyee.commands.console import log, parse_floats
+from tinyee.manifest import Manifest
+
+
+def run(checkpoint: Path, out: Path, rep: str, rep_samples: int | None, thresholds: str | None,
+        criterion: str = "max_softmax") -> Manifest:
+    from tinyee.data import load_split
+    from tinyee.export import export_checkpoint
+
+    rep_set = load_split(rep, "rep", rep_samples)
+    with log.status("exporting") as status:
+        manifest = export_checkpoint(checkpoint, rep_set, out, parse_floats(thresholds),
+                                     progress=lambda msg: status.update(msg), criterion=criterion)
+    for s in manifest.segments:
+        log.print(f"  {s.file}: {s.macs / 1e6:.2f} M MACs, {s.param_bytes / 1024:.1f} KiB weights, "
+                  f"{s.tflite_bytes / 1024:.1f} KiB file, in {list(s.input.shape)} "
+                  f"(scale {s.input.scale:.6g}, zp {s.input.zero_point}), {s.info.get('export_seconds')} s")
+    log.print(f"exported {manifest.num_exits} segments to {out} in {manifest.export_seconds} s")
+    return manifest

@@ -1,0 +1,41 @@
+"""`tinyee profile`: the ticks of every kernel call of the cascade on a board (all segments run)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tinyee.commands.console import log, show
+
+
+def run(board_name: str, export_dir: Path, port: str | None, data: str, samples: int, out: Path,
+        kernels: str) -> dict:
+    from rich.table import Table
+
+    from tinyee.bench import by_op_type, profile_on_board
+    from tinyee.boards import load_board
+    from tinyee.data import load_split
+    from tinyee.eval.evaluate import quantized_inputs
+    from tinyee.manifest import Manifest
+
+    board = load_board(board_name)
+    manifest = Manifest.load(export_dir)
+    inputs = quantized_inputs(manifest, load_split(data, "eval", samples))
+    with log.status(f"profiling on {board.name} ({kernels} kernels)"):
+        _, result = profile_on_board(board, export_dir, manifest, inputs, out / "firmware", kernels, port)
+    unit = result["unit"]
+    table = Table(title=f"tinyee profile: {board.name}, {kernels} kernels ({result['kernel_path']} path), "
+                        f"median of {len(inputs)} inputs, {unit.replace('_', ' ')}")
+    for c in ("segment", "op", "calls", "MACs", unit.replace("_", " "), "share of segment"):
+        table.add_column(c, justify="right")
+    for row in by_op_type(result):
+        total = result["segments"][row["segment"]][unit]
+        table.add_row(str(row["segment"]), row["op"], str(row["calls"]), f"{row['macs']:,}", f"{row[unit]:,.0f}",
+                      f"{100 * row[unit] / total:.1f}%")
+    show.print(table)
+    for seg in result["segments"]:
+        log.print(f"segment {seg['segment']}: {seg[unit]:,.0f} {unit.replace('_', ' ')}, {seg['macs']:,} MACs")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "profile.json").write_text(json.dumps(result, indent=2) + "\n")
+    log.print(f"wrote {out / 'profile.json'}")
+    return result

@@ -1,0 +1,32 @@
+"""`tinyee train`: joint training of all exits, or fine-tuning a checkpoint's exits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tinyee.commands.console import log, parse_floats
+
+
+def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs: int, batch_size: int, lr: float,
+        exit_weights: str | None, in_channels: int, exit_heads: str | None, init_ckpt: Path | None,
+        freeze_backbone: bool, distill: float, temperature: float, limit: int | None, seed: int) -> None:
+    from tinyee.data import load_dataset
+    from tinyee.model import ModelConfig, load_checkpoint
+    from tinyee.model import preset as make_preset
+    from tinyee.train import TrainConfig, train
+
+    train_set = load_dataset(data_dir, "train").take(limit)
+    test_set = load_dataset(data_dir, "test") if (train_set.labels >= 0).all() else None
+    init_model = load_checkpoint(init_ckpt)[0] if init_ckpt else None
+    cfg = ModelConfig.load(config_path) if config_path else make_preset(preset, len(train_set.classes), in_channels)
+    if exit_heads and init_model is not None:  # new intermediate heads on the checkpoint's backbone
+        init_model = init_model.with_exit_heads(exit_heads.split(","))
+    elif exit_heads:
+        cfg = ModelConfig.from_dict({**cfg.to_dict(), "exit_heads": exit_heads.split(",")})
+    cfg = init_model.cfg if init_model is not None else cfg
+    log.print(f"training {cfg.name} ({cfg.num_exits} exits: {', '.join(cfg.exit_heads)}) on {len(train_set)} "
+              f"images from {train_set.source}")
+    tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, exit_weights=parse_floats(exit_weights), seed=seed,
+                     freeze_backbone=freeze_backbone, distill=distill, temperature=temperature)
+    train(cfg, train_set, test_set, out, tc, log=log.print, init_model=init_model)
+    log.print(f"checkpoint: {out / 'last.pt'}")

@@ -1,0 +1,9 @@
+"""AVERAGE_POOL_2D (average_pool_2d.c): rounded mean over the part of each window inside the input."""
+
+from tinyee.compile.ops._pool import pool_call
+
+OP = "AVERAGE_POOL_2D"
+
+
+def lower(ctx, op):
+    return pool_call(ctx, op, "tee_average_pool_s8")

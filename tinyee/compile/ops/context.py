@@ -1,0 +1,61 @@
+"""What an op's lowering may ask about its model, and the checks every op shares."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyee.errors import TinyeeError
+from tinyee.tflite import Op, Tensor, TfliteModel
+
+MAX_DIMS = 6  # TEE_MAX_DIMS in tinyee_kernels.h
+
+
+class LoweringContext:
+    def __init__(self, model: TfliteModel):
+        self.model = model
+
+    def fail(self, op: Op, why: str):
+        raise TinyeeError(f"{self.model.name}: op #{op.index} {op.name}: {why}")
+
+    def tensor(self, index: int) -> Tensor:
+        return self.model.tensors[index]
+
+    def quant_params(self, op: Op, index: int) -> tuple[float, int]:
+        """(scale, zero point) of a per-tensor quantized tensor."""
+        t = self.tensor(index)
+        if len(t.scales) != 1 or len(t.zero_points) != 1:
+            self.fail(op, f"tensor {t.name!r} is not per-tensor quantized")
+        return t.scales[0], t.zero_points[0]
+
+    def const_ints(self, op: Op, index: int) -> list[int]:
+        t = self.tensor(index)
+        if not t.is_const:
+            self.fail(op, f"input {t.name!r} must be a constant")
+        return [int(v) for v in np.asarray(t.data).reshape(-1)]
+
+    def size(self, index: int) -> int:
+        return int(np.prod(self.tensor(index).shape))
+
+    def check_rank(self, op: Op, rank: int) -> None:
+        if rank > MAX_DIMS:
+            self.fail(op, f"rank {rank} > {MAX_DIMS}")
+
+    def same_quant(self, op: Op, inputs: list[int], output: int) -> None:
+        want = self.quant_params(op, output)
+        for i in inputs:
+            if self.quant_params(op, i) != want:
+                self.fail(op, "inputs and output must share scale and zero point (the kernel copies bytes)")
+
+
+def same_padding(in_size: int, k: int, stride: int, dilation: int, out_size: int) -> int:
+    """Leading padding of a window op, as TFLite computes it from the sizes."""
+    total = (out_size - 1) * stride + (k - 1) * dilation + 1 - in_size
+    return max(total, 0) // 2
+
+
+def contiguous_strides(shape) -> list[int]:
+    st, acc = [0] * len(shape), 1
+    for i in range(len(shape) - 1, -1, -1):
+        st[i] = acc
+        acc *= shape[i]
+    return st

@@ -1,0 +1,26 @@
+"""CONV_2D: reference kernel conv_2d.c; optimised: a matrix product over im2col rows (conv_2d_optimized.c)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tinyee.compile.call import Call, ScratchArg
+from tinyee.compile.ops._conv import conv_call, folded_bias
+
+OP = "CONV_2D"
+
+
+def lower(ctx, op) -> Call:
+    return conv_call(ctx, op, "tee_conv2d_s8", depthwise=False)
+
+
+def optimize(ctx, c: Call) -> Call:
+    return dataclasses.replace(
+        c, kernel="tee_conv2d_gemm_s8", arrays={**c.arrays, "folded_bias": folded_bias(ctx, c, c.params["in_offset"])},
+        args={"input": c.args["input"], "filter": c.args["filter"], "scratch": ScratchArg(), "output": c.args["output"]})
+
+
+def macs(p: dict) -> int:
+    return p["out_h"] * p["out_w"] * p["out_c"] * p["k_h"] * p["k_w"] * p["in_c"]
+
+

@@ -1,0 +1,245 @@
+"""The export manifest: the one record every stage after export reads (eval, calibrate, build,
+generate, bench), typed and validated here when it is loaded.
+
+The exit rule is stored once, as a criterion and thresholds in its units (probability or nats);
+the integer thresholds the firmware compares against are derived from them (tinyee.cascade).
+The format is versioned: a manifest of another version, or not a manifest at all, is a clear
+error naming the file, never a half-read model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tinyee.cascade import CRITERIA, threshold_to_q
+from tinyee.errors import TinyeeError
+
+FORMAT = "tinyee-manifest"
+VERSION = 2
+MANIFEST_NAME = "manifest.json"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _Reader:
+    """Typed access to one JSON object, with errors that name the file and the field."""
+
+    def __init__(self, data, where: str, path: Path):
+        if not isinstance(data, dict):
+            raise TinyeeError(f"{path}: {where or 'the manifest'} is not a JSON object")
+        self.data, self.where, self.path = data, where, path
+
+    def get(self, key: str, kind, default=dataclasses.MISSING):
+        if key not in self.data:
+            if default is not dataclasses.MISSING:
+                return default
+            raise TinyeeError(f"{self.path}: {self.where}{key} is missing")
+        value = self.data[key]
+        ok = isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, float, (int, float)))
+        if not ok:
+            raise TinyeeError(f"{self.path}: {self.where}{key} is {type(value).__name__}, not {_name(kind)}")
+        return value
+
+    def sub(self, key: str) -> "_Reader":
+        return _Reader(self.get(key, dict), f"{self.where}{key}.", self.path)
+
+    def items(self, key: str) -> list["_Reader"]:
+        return [_Reader(v, f"{self.where}{key}[{i}].", self.path) for i, v in enumerate(self.get(key, list))]
+
+
+def _name(kind) -> str:
+    return " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+
+    @property
+    def nbytes(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "dtype": "int8", "scale": self.scale,
+                "zero_point": self.zero_point}
+
+    @classmethod
+    def read(cls, r: _Reader) -> "TensorSpec":
+        shape = r.get("shape", list)
+        if not all(isinstance(d, int) and d > 0 for d in shape) or r.get("dtype", str) != "int8":
+            raise TinyeeError(f"{r.path}: {r.where}shape/dtype is not a positive int8 shape")
+        return cls(r.get("name", str), tuple(shape), float(r.get("scale", (int, float))), r.get("zero_point", int))
+
+
+@dataclass(frozen=True)
+class Segment:
+    index: int
+    file: str
+    sha256: str
+    tflite_bytes: int
+    input: TensorSpec
+    probs: TensorSpec
+    feature: TensorSpec | None    # the boundary tensor handed to the next segment (None: last)
+    ops: dict[str, int]
+    macs: int
+    param_bytes: int
+    info: dict = field(default_factory=dict)  # export diagnostics: timings, float check, activation bytes
+
+    def to_dict(self) -> dict:
+        outputs = {"probs": self.probs.to_dict()} | ({"feature": self.feature.to_dict()} if self.feature else {})
+        return {"index": self.index, "file": self.file, "sha256": self.sha256, "tflite_bytes": self.tflite_bytes,
+                "input": self.input.to_dict(), "outputs": outputs, "ops": self.ops, "macs": self.macs,
+                "param_bytes": self.param_bytes, **self.info}
+
+    @classmethod
+    def read(cls, r: _Reader) -> "Segment":
+        outputs = r.sub("outputs")
+        known = {"index", "file", "sha256", "tflite_bytes", "input", "outputs", "ops", "macs", "param_bytes"}
+        return cls(r.get("index", int), r.get("file", str), r.get("sha256", str), r.get("tflite_bytes", int),
+                   TensorSpec.read(r.sub("input")), TensorSpec.read(outputs.sub("probs")),
+                   TensorSpec.read(outputs.sub("feature")) if "feature" in outputs.data else None,
+                   r.get("ops", dict), r.get("macs", int), r.get("param_bytes", int),
+                   {k: v for k, v in r.data.items() if k not in known})
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How an image becomes the model's float input before int8 quantization (tinyee.data.to_model_input)."""
+    input_size: int
+    channels: int
+    pixel_scale: float = 1 / 255
+    fit: str = "centre zero-pad when smaller, bilinear resize otherwise"
+    channel_mapping: str = "grayscale repeated, RGB averaged to one channel"
+
+    @classmethod
+    def read(cls, r: _Reader) -> "Preprocess":
+        return cls(r.get("input_size", int), r.get("channels", int), float(r.get("pixel_scale", (int, float))),
+                   r.get("fit", str), r.get("channel_mapping", str))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model_id: str
+    model: dict                   # name, config (tinyee.model.ModelConfig), checkpoint, checkpoint_sha256
+    class_names: tuple[str, ...]  # in label order
+    preprocess: Preprocess
+    calibration_data: str         # the data the int8 export was calibrated on
+    calibration_samples: int
+    exit_heads: tuple[dict, ...]
+    criterion: str
+    thresholds: tuple[float, ...]  # one per intermediate exit, in the criterion's units
+    segments: tuple[Segment, ...]
+    tools: dict
+    export_seconds: float
+
+    def __post_init__(self):
+        if self.criterion not in CRITERIA:
+            raise TinyeeError(f"unknown exit criterion {self.criterion!r}; choose one of {', '.join(CRITERIA)}")
+        if len(self.thresholds) != len(self.segments) - 1:
+            raise TinyeeError(f"{len(self.thresholds)} thresholds for {len(self.segments) - 1} intermediate exits")
+        if [s.index for s in self.segments] != list(range(len(self.segments))) or not self.segments:
+            raise TinyeeError("segments must be numbered 0, 1, ... in order")
+        for t in self.thresholds:
+            threshold_to_q(t, self.criterion)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def num_exits(self) -> int:
+        return len(self.segments)
+
+    @property
+    def input(self) -> TensorSpec:
+        return self.segments[0].input
+
+    @property
+    def thresholds_q(self) -> list[int]:
+        """The integer thresholds the firmware and the host cascade compare scores against."""
+        return [threshold_to_q(t, self.criterion) for t in self.thresholds]
+
+    @property
+    def macs(self) -> int:
+        return sum(s.macs for s in self.segments)
+
+    @property
+    def param_bytes(self) -> int:
+        return sum(s.param_bytes for s in self.segments)
+
+    def with_thresholds(self, thresholds: list[float], criterion: str | None = None) -> "Manifest":
+        return dataclasses.replace(self, thresholds=tuple(float(t) for t in thresholds),
+                                   criterion=criterion or self.criterion)
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "version": VERSION, "model_id": self.model_id, "model": self.model,
+                "data": {"classes": list(self.class_names), "preprocess": dataclasses.asdict(self.preprocess),
+                         "calibration": self.calibration_data, "calibration_samples": self.calibration_samples},
+                "exit_heads": list(self.exit_heads), "criterion": self.criterion,
+                "thresholds": list(self.thresholds), "segments": [s.to_dict() for s in self.segments],
+                "tools": self.tools, "export_seconds": self.export_seconds}
+
+    @classmethod
+    def from_dict(cls, data, path: Path) -> "Manifest":
+        r = _Reader(data, "", path)
+        fmt, version = data.get("format"), data.get("version")
+        if fmt == "tinyee-manifest-v1":
+            raise TinyeeError(f"{path} was written by an older tinyee (manifest v1); re-run `tinyee export`")
+        if fmt != FORMAT:
+            raise TinyeeError(f"{path} is not a tinyee manifest (format {fmt!r}, expected {FORMAT!r})")
+        if version != VERSION:
+            raise TinyeeError(f"{path} is manifest version {version!r}; this tinyee reads version {VERSION}")
+        d = r.sub("data")
+        classes = d.get("classes", list)
+        if not classes or not all(isinstance(c, str) for c in classes):
+            raise TinyeeError(f"{path}: data.classes must be a non-empty list of class names")
+        try:
+            return cls(r.get("model_id", str), r.get("model", dict), tuple(classes), Preprocess.read(d.sub("preprocess")),
+                       d.get("calibration", str), d.get("calibration_samples", int),
+                       tuple(h.data for h in r.items("exit_heads")), r.get("criterion", str),
+                       tuple(float(t) for t in r.get("thresholds", list)),
+                       tuple(Segment.read(s) for s in r.items("segments")), r.get("tools", dict),
+                       float(r.get("export_seconds", (int, float))))
+        except TinyeeError as e:
+            raise TinyeeError(f"{path}: {e}" if str(path) not in str(e) else str(e)) from e
+
+    @classmethod
+    def load(cls, export_dir: Path) -> "Manifest":
+        """Read and verify an export's manifest: format and version, types, and every segment file present
+        with its recorded hash."""
+        export_dir = Path(export_dir)
+        path = export_dir / MANIFEST_NAME
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError as e:
+            raise TinyeeError(f"no {MANIFEST_NAME} in {export_dir}; run `tinyee export` first") from e
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise TinyeeError(f"{path} is not a readable manifest: {e}") from e
+        manifest = cls.from_dict(data, path)
+        for seg in manifest.segments:
+            f = export_dir / seg.file
+            if Path(seg.file).name != seg.file or not f.is_file():
+                raise TinyeeError(f"segment file {f} listed in {path} is missing")
+            if sha256(f.read_bytes()) != seg.sha256:
+                raise TinyeeError(f"segment file {f} does not match the hash in {path}; re-run `tinyee export`")
+        return manifest
+
+    def save(self, export_dir: Path) -> Path:
+        """Write atomically: a reader never sees a half-written manifest."""
+        path = Path(export_dir) / MANIFEST_NAME
+        tmp = path.with_suffix(".json.partial")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        tmp.replace(path)
+        return path

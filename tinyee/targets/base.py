@@ -1,0 +1,53 @@
+"""The target interface every way of running firmware implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from tinyee.boards import Board
+from tinyee.device.protocol import DeviceLink
+from tinyee.manifest import Manifest
+
+
+class Target(ABC):
+    """One board session: ``with target: link = target.connect(elf)``; close() always releases the board."""
+
+    def __init__(self, board: Board):
+        self.board = board
+
+    def build(self, export_dir: Path, manifest: Manifest, out_dir: Path, kernels: str = "optimized",
+              profile_ops: bool = False):
+        """The benchmark firmware for this target's board (tinyee.compile.firmware)."""
+        from tinyee.compile.firmware import build_firmware
+
+        return build_firmware(export_dir, manifest, self.board, out_dir, kernels=kernels, profile_ops=profile_ops)
+
+    @abstractmethod
+    def start(self, elf: Path | None) -> None:
+        """Run the image: start the emulator, or flash the board (None: run what is on it)."""
+
+    @abstractmethod
+    def open(self):
+        """The serial transport to the running firmware (a pyserial port)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the transport and anything started; safe to call twice."""
+
+    def alive(self) -> bool:
+        """False once the firmware's host process (an emulator) has died."""
+        return True
+
+    def connect(self, elf: Path | None, timeout: float = 10.0) -> DeviceLink:
+        """Start the image, open the transport and wait for the firmware's banner."""
+        self.start(elf)
+        link = DeviceLink(self.open(), timeout=timeout)
+        link.wait_ready()
+        return link
+
+    def __enter__(self) -> "Target":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,88 @@
+"""Emulated boards: qemu-system-arm with deterministic instruction counting (-icount shift=0) and the
+UART on a local TCP port that pyserial opens as socket://."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import serial
+
+from tinyee.boards import Board
+from tinyee.errors import TinyeeError
+from tinyee.targets.base import Target
+
+QEMU = "qemu-system-arm"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class QemuTarget(Target):
+    def __init__(self, board: Board, start_timeout: float = 10.0):
+        super().__init__(board)
+        if board.spec["run"].get("tool") != "qemu":
+            raise TinyeeError(f"board {board.name} is not emulated; flash it with its probe instead")
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen | None = None
+        self.port: serial.SerialBase | None = None
+        self.url = ""
+
+    def command(self, elf: Path, port: int | None) -> list[str] | str:
+        """QEMU's command line; with port None, as text for the user with a placeholder port."""
+        cmd = [QEMU, "-M", self.board.spec["run"]["machine"], "-display", "none", "-monitor", "none",
+               "-kernel", str(elf), "-serial", f"tcp:127.0.0.1:{port or 0},server=on,wait=on,nodelay=on",
+               "-icount", "shift=0", "-semihosting-config", "enable=on,target=native"]
+        return cmd if port is not None else " ".join(cmd).replace(":0,", ":<port>,")
+
+    def start(self, elf: Path | None) -> None:
+        if elf is None or not Path(elf).is_file():
+            raise TinyeeError(f"firmware image {elf} not found")
+        if shutil.which(QEMU) is None:
+            raise TinyeeError(f"{QEMU} not found; install Debian's qemu-system-arm (scripts/setup.sh does)")
+        port = free_port()
+        self.url = f"socket://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(self.command(elf, port), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            try:
+                self.port = serial.serial_for_url(self.url, timeout=0.5)
+                return
+            except serial.SerialException:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    err = self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None else ""
+                    self.close()
+                    raise TinyeeError(f"QEMU did not start for {self.board.name}: {err.strip() or 'timeout'}")
+                time.sleep(0.05)
+
+    def open(self) -> serial.SerialBase:
+        if self.port is None:
+            raise TinyeeError(f"{self.board.name}: start the emulator before opening its UART")
+        return self.port
+
+    def close_transport(self) -> None:
+        """Let go of the UART and leave the emulator running (for another client to connect)."""
+        if self.port is not None:
+            self.port.close()
+            self.port = None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def close(self) -> None:
+        self.close_transport()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
