@@ -234,7 +234,7 @@ def case_concatenation(rng):
     return m.build(ins, [y])
 
 
-def case_average_pool(rng):
+def case_pool(rng, name):
     m = OpModel()
     h, w, c = (int(rng.integers(2, 9)) for _ in range(3))
     k, stride = int(rng.choice([1, 2, 3])), int(rng.choice([1, 2]))
@@ -242,9 +242,9 @@ def case_average_pool(rng):
     s, z = scale(rng), zero_point(rng)
     x = m.tensor([1, h, w, c], s, z)
     y = m.tensor([1, conv_out(h, k, stride, 1, same), conv_out(w, k, stride, 1, same), c], s, z)
-    m.op("AVERAGE_POOL_2D", [x], [y], options("Pool2DOptions", padding=0 if same else 1, strideH=stride, strideW=stride,
-                                               filterHeight=k, filterWidth=k, fusedActivationFunction=0),
-         "Pool2DOptions")
+    fused = int(rng.choice([0, 1, 3])) if name == "MAX_POOL_2D" else 0
+    m.op(name, [x], [y], options("Pool2DOptions", padding=0 if same else 1, strideH=stride, strideW=stride,
+                                 filterHeight=k, filterWidth=k, fusedActivationFunction=fused), "Pool2DOptions")
     return m.build([x], [y])
 
 
@@ -266,7 +266,8 @@ GENERATORS = {
     "STRIDED_SLICE": case_strided_slice,
     "PAD": case_pad,
     "CONCATENATION": case_concatenation,
-    "AVERAGE_POOL_2D": case_average_pool,
+    "AVERAGE_POOL_2D": lambda r: case_pool(r, "AVERAGE_POOL_2D"),
+    "MAX_POOL_2D": lambda r: case_pool(r, "MAX_POOL_2D"),
 }
 
 

@@ -143,6 +143,7 @@ typedef struct {
 } tee_pool_params;
 
 void tee_average_pool_s8(const tee_pool_params *p, const int8_t *in, int8_t *out);
+void tee_max_pool_s8(const tee_pool_params *p, const int8_t *in, int8_t *out);
 
 typedef struct {
     int32_t size, in_zero_point, out_zero_point;
