@@ -3,6 +3,7 @@ tflite-micro interpreter's cascade, and cross-built for every board without the 
 
 import re
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -90,3 +91,16 @@ def test_library_cross_builds_for_every_board_without_the_harness(shipped_export
                           text=True, check=True).stdout
     text, data, bss = (int(v) for v in size.splitlines()[1].split()[:3])
     assert text > 200_000 and bss >= lib.segments[0].plan.size
+
+
+def test_generate_command(shipped_export, tmp_path):
+    out_dir, manifest, _ = shipped_export
+    r = subprocess.run([sys.executable, "-m", "tinyee", "generate", "--export", str(out_dir), "--board", "netduinoplus2",
+                        "--out", str(tmp_path / "lib")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"model {manifest.model_id} for netduinoplus2" in r.stderr and "of 131,072 bytes" in r.stderr
+    readme = (tmp_path / "lib" / "README.md").read_text()
+    assert "netduinoplus2" in readme and "TINYEE_ARENA_SIZE` = 18,560 bytes" in readme and not re.search(r"\$[a-z_]+", readme)
+    r = subprocess.run([sys.executable, "-m", "tinyee", "generate", "--export", str(out_dir), "--board", "no-such-board",
+                        "--out", str(tmp_path / "other")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and "unknown board 'no-such-board'" in r.stderr and not (tmp_path / "other").exists()
