@@ -164,6 +164,8 @@ def test_flash_commands_for_real_probes(tmp_path):
     assert r.returncode == 0 and r.stdout.startswith("openocd -f board/st_nucleo_f7.cfg")
     r = tinyee("flash", "--board", "nrf52840-dk", "--elf", elf, "--dry-run", "--tool", "pyocd")
     assert r.returncode == 0 and r.stdout.startswith("pyocd load --target nrf52840")
+    r = tinyee("flash", "--board", "mps2-an386", "--elf", elf, "--dry-run")
+    assert r.returncode == 0 and r.stdout.startswith("qemu-system-arm -M mps2-an386") and "<port>" in r.stdout
     r = tinyee("flash", "--board", "nucleo-h743zi", "--elf", elf, "--dry-run", "--tool", "jlink")
     assert r.returncode == 2 and "needs run.jlink_device in its board file" in r.stderr
 

@@ -6,8 +6,6 @@ is emulated.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tinyee.boards import Board
 from tinyee.errors import TinyeeError
 from tinyee.targets.base import Target
@@ -15,21 +13,15 @@ from tinyee.targets.probe import FLASHERS, ProbeTarget, flasher_for
 from tinyee.targets.qemu import QemuTarget
 
 
-def open_target(board: Board, port: str | None = None, tool: str | None = None) -> Target:
+def open_target(board: Board, port: str | None = None, tool: str | None = None, need_port: bool = True) -> Target:
     """The target for a board: QEMU for an emulated board, unless a serial port is given (a board already
-    running, real or emulated); a real board is reached on `port` and flashed with its probe tool (or `tool`)."""
+    running, real or emulated); a real board is reached on `port` and flashed with its probe tool (or `tool`).
+    need_port=False: only to flash a real board."""
     if port is None and board.emulated:
         return QemuTarget(board)
-    if port is None:
+    if port is None and need_port:
         raise TinyeeError(f"{board.name} is a real board: give its serial port (--port), e.g. /dev/ttyACM0")
     return ProbeTarget(board, port, tool)
 
 
-def flash_dry_run(board: Board, elf: Path, tool: str | None = None) -> str:
-    """The command that would put `elf` on the board, for --dry-run."""
-    if board.emulated:
-        return QemuTarget(board).command(elf, port=None)
-    return " ".join(flasher_for(board, tool).command(board, elf))
-
-
-__all__ = ["FLASHERS", "ProbeTarget", "QemuTarget", "Target", "flash_dry_run", "flasher_for", "open_target"]
+__all__ = ["FLASHERS", "ProbeTarget", "QemuTarget", "Target", "flasher_for", "open_target"]

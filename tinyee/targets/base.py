@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Callable
 
 from tinyee.boards import Board
 from tinyee.device.protocol import DeviceLink
@@ -34,6 +35,15 @@ class Target(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the transport and anything started; safe to call twice."""
+
+    @abstractmethod
+    def dry_run(self, elf: Path) -> str:
+        """The command start() would run for `elf`."""
+
+    def wait(self, announce: Callable[[str], None]) -> str:
+        """After start(): block while this process must keep the firmware running (announcing how to reach
+        it first); returns how it ended."""
+        return f"{self.board.name} runs the image"
 
     def alive(self) -> bool:
         """False once the firmware's host process (an emulator) has died."""

@@ -85,6 +85,12 @@ class ProbeTarget(Target):
         if r.returncode:
             raise TinyeeError(f"{' '.join(cmd)} failed (is the probe connected?):\n{(r.stdout + r.stderr)[-2000:]}")
 
+    def dry_run(self, elf: Path) -> str:
+        return " ".join(flasher_for(self.board, self.tool).command(self.board, Path(elf)))
+
+    def wait(self, announce: Callable[[str], None]) -> str:
+        return f"flashed {self.board.name}" + (f"; its UART is {self.port_url}" if self.port_url else "")
+
     def open(self) -> serial.SerialBase:
         if self.port_url is None:
             raise TinyeeError(f"{self.board.name}: no serial port given")

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 import serial
 
@@ -34,12 +35,23 @@ class QemuTarget(Target):
         self.port: serial.SerialBase | None = None
         self.url = ""
 
-    def command(self, elf: Path, port: int | None) -> list[str] | str:
-        """QEMU's command line; with port None, as text for the user with a placeholder port."""
-        cmd = [QEMU, "-M", self.board.spec["run"]["machine"], "-display", "none", "-monitor", "none",
-               "-kernel", str(elf), "-serial", f"tcp:127.0.0.1:{port or 0},server=on,wait=on,nodelay=on",
-               "-icount", "shift=0", "-semihosting-config", "enable=on,target=native"]
-        return cmd if port is not None else " ".join(cmd).replace(":0,", ":<port>,")
+    def command(self, elf: Path, port: int) -> list[str]:
+        return [QEMU, "-M", self.board.spec["run"]["machine"], "-display", "none", "-monitor", "none",
+                "-kernel", str(elf), "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
+                "-icount", "shift=0", "-semihosting-config", "enable=on,target=native"]
+
+    def dry_run(self, elf: Path) -> str:
+        return " ".join(self.command(elf, 0)).replace(":0,", ":<port>,")
+
+    def wait(self, announce: Callable[[str], None]) -> str:
+        """Hand the UART to another client (a terminal, `tinyee bench --port`) and run until Ctrl-C."""
+        self.close_transport()
+        announce(f"{self.board.name} is running in QEMU; its UART is {self.url}. Ctrl-C stops it.")
+        try:
+            self.proc.wait()
+        except KeyboardInterrupt:
+            return "QEMU stopped"
+        return f"QEMU exited with code {self.proc.returncode}"
 
     def start(self, elf: Path | None) -> None:
         if elf is None or not Path(elf).is_file():
