@@ -24,10 +24,12 @@ def library(shipped_export, tmp_path_factory):
 
 def test_library_holds_only_what_the_model_calls(library):
     files = {str(f) for f in library.files}
-    assert {"include/tinyee_model.h", "include/tinyee_api.h", "src/tinyee_model.c", "src/tinyee_cascade.c",
+    assert {"include/tinyee_model.h", "src/tinyee_model.c", "src/tinyee_cascade.c",
             "README.md", "example/main.c", "tinyee.mk", "SConscript", "Makefile"} <= files
     assert not any("harness" in f or "uart" in f or "main.c" == f for f in files)
+    assert [f for f in files if f.startswith("include/")] == ["include/tinyee_model.h"]
     header = (library.out / "include" / "tinyee_model.h").read_text()
+    assert "int tinyee_cascade_run(const int8_t *input, tinyee_result *result);" in header
     for macro in ("TINYEE_INPUT_HEIGHT 32", "TINYEE_INPUT_CHANNELS 3", "TINYEE_NUM_EXITS 3", "TINYEE_NUM_CLASSES 10",
                   "TINYEE_INPUT_ZERO_POINT -128", "TINYEE_ARENA_SIZE", "TINYEE_MODEL_ID", "TINYEE_INPUT_SCALE"):
         assert f"#define {macro}" in header

@@ -1,11 +1,7 @@
-/* tinyee's C API. Included by the generated tinyee_model.h after the model's macros
- * (TINYEE_NUM_EXITS, TINYEE_NUM_CLASSES, TINYEE_INPUT_*, TINYEE_ARENA_SIZE, ...): include that one. */
+/* tinyee's C API. The generated tinyee_model.h holds it verbatim after the model's macros
+ * (TINYEE_NUM_EXITS, TINYEE_NUM_CLASSES, TINYEE_INPUT_*, TINYEE_ARENA_SIZE, ...). */
 #ifndef TINYEE_API_H
 #define TINYEE_API_H
-
-#ifndef TINYEE_MODEL_ID
-#error "include tinyee_model.h, not tinyee_api.h"
-#endif
 
 #include <stdint.h>
 

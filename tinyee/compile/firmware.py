@@ -18,7 +18,7 @@ from tinyee.boards import Board
 from tinyee.compile import CompiledSegment, compile_export
 from tinyee.compile.library import library_sources
 from tinyee.compile.footprint import memory_report
-from tinyee.compile.sources import BOARD_DIR, FIRMWARE_DIR, HARNESS_DIR, KERNEL_DIR, LIBRARY_DIR, REPO_ROOT
+from tinyee.compile.sources import BOARD_DIR, FIRMWARE_DIR, HARNESS_DIR, KERNEL_DIR, REPO_ROOT
 from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest
 
@@ -88,7 +88,7 @@ def build_image(src: Path, segments: list[CompiledSegment], board: Board, out_di
     sources = [*library, src / "tinyee_model.c", HARNESS_DIR / "main.c", *board.sources()]
     config = {
         "toolchain": TOOLCHAIN, "cflags": [*board.cflags, opt, f"-DTINYEE_PROFILE_OPS={int(profile_ops)}"],
-        "include_dirs": [str(KERNEL_DIR), str(LIBRARY_DIR), str(BOARD_DIR), str(src)],
+        "include_dirs": [str(KERNEL_DIR), str(BOARD_DIR), str(src)],
         "sources": [str(s) for s in sources], "linker_script": str(REPO_ROOT / "boards" / "common" / "cortex-m.ld"),
     }
     (out_dir / "build.json").write_text(json.dumps(config, indent=2) + "\n")

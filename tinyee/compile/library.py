@@ -18,7 +18,7 @@ from string import Template
 
 from tinyee.boards import Board
 from tinyee.compile import CompiledSegment, compile_export
-from tinyee.compile.sources import API_HEADER, LIBRARY_DIR, RUNTIME_SOURCE, kernel_files
+from tinyee.compile.sources import LIBRARY_DIR, RUNTIME_SOURCE, kernel_files
 from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest
 
@@ -38,7 +38,7 @@ class GeneratedLibrary:
 def library_sources(segments: list[CompiledSegment]) -> list[Path]:
     """The static C a compiled cascade links against: the runtime and the kernel files its calls need."""
     called = {c.kernel for s in segments for c in s.calls if c.kernel}
-    return [RUNTIME_SOURCE, API_HEADER, *kernel_files(called)]
+    return [RUNTIME_SOURCE, *kernel_files(called)]
 
 
 def generate_library(export_dir: Path, manifest: Manifest, board: Board, out: Path,
@@ -52,7 +52,7 @@ def generate_library(export_dir: Path, manifest: Manifest, board: Board, out: Pa
         include.mkdir()
         (src / "tinyee_model.h").rename(include / "tinyee_model.h")
         for path in library_sources(segments):
-            target = (include if path == API_HEADER else src) / path.name
+            target = src / path.name
             if target.exists():
                 raise TinyeeError(f"two library files are named {path.name}")
             shutil.copy2(path, target)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyee.compile.emit import CompiledSegment
-from tinyee.compile.sources import KERNEL_DIR, LIBRARY_DIR, kernel_sources
+from tinyee.compile.sources import KERNEL_DIR, kernel_sources
 from tinyee.errors import TinyeeError
 
 # Which inner loops of the optimised kernels a host build runs: the portable C ones, or the DSP or
@@ -24,7 +24,7 @@ HOST_PATHS = {"portable": [], "dsp": ["-DTEE_EMULATE_DSP"], "mve": ["-DTEE_EMULA
 
 def build_shared_library(src_dir: Path, out: Path, cc: str = "gcc", path: str = "portable") -> Path:
     """The generated segments of `src_dir` and all kernels as a host shared library (the arena is the caller's)."""
-    return compile_shared([*kernel_sources(), src_dir / "tinyee_model.c"], [KERNEL_DIR, LIBRARY_DIR, src_dir], out,
+    return compile_shared([*kernel_sources(), src_dir / "tinyee_model.c"], [KERNEL_DIR, src_dir], out,
                           cc, path)
 
 
