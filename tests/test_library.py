@@ -106,3 +106,9 @@ def test_generate_command(shipped_export, tmp_path):
     r = subprocess.run([sys.executable, "-m", "tinyee", "generate", "--export", str(out_dir), "--board", "no-such-board",
                         "--out", str(tmp_path / "other")], capture_output=True, text=True, timeout=600)
     assert r.returncode == 2 and "unknown board 'no-such-board'" in r.stderr and not (tmp_path / "other").exists()
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "main.c").write_text("int main(void) { return 0; }\n")
+    r = subprocess.run([sys.executable, "-m", "tinyee", "generate", "--export", str(out_dir), "--out",
+                        str(tmp_path / "project")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and "holds no generated library" in r.stderr
+    assert (tmp_path / "project" / "main.c").is_file()  # a folder of the user's is never replaced

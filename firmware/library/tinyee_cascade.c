@@ -9,8 +9,15 @@
 #ifndef TINYEE_ARENA_ATTRIBUTES /* e.g. -DTINYEE_ARENA_ATTRIBUTES='__attribute__((section(".sram2")))' */
 #define TINYEE_ARENA_ATTRIBUTES
 #endif
+#ifndef TINYEE_ARENA_ALIGN /* the kernels read int32 scratch and vectors from the arena: 16-byte alignment */
+#if defined(__GNUC__) || defined(__clang__)
+#define TINYEE_ARENA_ALIGN __attribute__((aligned(16)))
+#else
+#error "define TINYEE_ARENA_ALIGN as your compiler's 16-byte alignment attribute"
+#endif
+#endif
 
-int8_t tinyee_arena[TINYEE_ARENA_SIZE] __attribute__((aligned(16))) TINYEE_ARENA_ATTRIBUTES;
+int8_t tinyee_arena[TINYEE_ARENA_SIZE] TINYEE_ARENA_ALIGN TINYEE_ARENA_ATTRIBUTES;
 
 static int32_t thresholds[TINYEE_NUM_EXITS] = TINYEE_DEFAULT_THRESHOLDS;
 static tinyee_segment_hook segment_hook;

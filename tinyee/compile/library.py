@@ -41,9 +41,20 @@ def library_sources(segments: list[CompiledSegment]) -> list[Path]:
     return [RUNTIME_SOURCE, *kernel_files(called)]
 
 
+def _check_replaceable(out: Path) -> None:
+    """OUT may be new, empty, or an earlier generated library: nothing else is ever deleted."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise TinyeeError(f"{out} exists and is not a folder")
+    if any(out.iterdir()) and not (out / "include" / "tinyee_model.h").is_file():
+        raise TinyeeError(f"{out} is not empty and holds no generated library: choose another --out")
+
+
 def generate_library(export_dir: Path, manifest: Manifest, board: Board, out: Path,
                      kernels: str = "optimized") -> GeneratedLibrary:
     out = Path(out).resolve()
+    _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
