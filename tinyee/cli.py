@@ -86,6 +86,19 @@ def eval_cmd(**options):
     commands.evaluate.run(**options)
 
 
+@cli.command(name="import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Export directory to write.")
+@click.option("--thresholds", help="Cascades: exit thresholds, one value or one per intermediate exit (default 0.9).")
+@click.option("--criterion", type=click.Choice(["max_softmax", "entropy"]), default="max_softmax", show_default=True)
+@click.option("--classes", help="Class names in label order: comma-separated, or a file with one per line.")
+@click.option("--pixel-scale", type=float, default=1 / 255, show_default=True,
+              help="Image models: the float input is uint8 pixel x this (e.g. 1 for models fed 0..255).")
+def import_cmd(files, out, thresholds, criterion, classes, pixel_scale):
+    """Import int8 .tflite models tinyee did not export: one file, or several that form a cascade."""
+    commands.import_model.run(files, out, thresholds, criterion, classes, pixel_scale)
+
+
 @cli.command()
 @BOARD_OPTION
 @click.option("--export", "export_dir", type=click.Path(path_type=Path),
@@ -137,7 +150,8 @@ def bench(board_name, export_dir, elf, port, flash, data, samples, force_samples
 @BOARD_OPTION
 @click.option("--export", "export_dir", type=click.Path(path_type=Path), default=DEFAULT_EXPORT, show_default=True)
 @PORT_OPTION
-@click.option("--data", default="shipped", show_default=True)
+@click.option("--data", default="shipped", show_default=True,
+              help="'shipped', a dataset directory (test split), or 'random' (random int8 inputs).")
 @click.option("--samples", type=int, default=3, show_default=True, help="Inputs; each op's median is reported.")
 @click.option("--out", type=click.Path(path_type=Path), help="Results folder (default: build/profile/<board>-<kernels>).")
 @KERNELS_OPTION

@@ -116,7 +116,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Preprocess:
-    """How an image becomes the model's float input before int8 quantization (tinyee.data.to_model_input)."""
+    """How an image becomes the model's float input before int8 quantization: uint8 pixels times
+    pixel_scale, fitted to input_size x input_size and the channel count (tinyee.data.to_model_input)."""
     input_size: int
     channels: int
     pixel_scale: float = 1 / 255
@@ -134,7 +135,7 @@ class Manifest:
     model_id: str
     model: dict                   # name, config (tinyee.model.ModelConfig), checkpoint, checkpoint_sha256
     class_names: tuple[str, ...]  # in label order
-    preprocess: Preprocess
+    preprocess: Preprocess | None  # None: the input is not an image (an imported model of other data)
     calibration_data: str         # the data the int8 export was calibrated on
     calibration_samples: int
     exit_heads: tuple[dict, ...]
@@ -185,7 +186,8 @@ class Manifest:
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "version": VERSION, "model_id": self.model_id, "model": self.model,
-                "data": {"classes": list(self.class_names), "preprocess": dataclasses.asdict(self.preprocess),
+                "data": {"classes": list(self.class_names),
+                         "preprocess": dataclasses.asdict(self.preprocess) if self.preprocess else None,
                          "calibration": self.calibration_data, "calibration_samples": self.calibration_samples},
                 "exit_heads": list(self.exit_heads), "criterion": self.criterion,
                 "thresholds": list(self.thresholds), "segments": [s.to_dict() for s in self.segments],
@@ -206,7 +208,8 @@ class Manifest:
         if not classes or not all(isinstance(c, str) for c in classes):
             raise TinyeeError(f"{path}: data.classes must be a non-empty list of class names")
         try:
-            return cls(r.get("model_id", str), r.get("model", dict), tuple(classes), Preprocess.read(d.sub("preprocess")),
+            pre = Preprocess.read(d.sub("preprocess")) if d.data.get("preprocess") is not None else None
+            return cls(r.get("model_id", str), r.get("model", dict), tuple(classes), pre,
                        d.get("calibration", str), d.get("calibration_samples", int),
                        tuple(h.data for h in r.items("exit_heads")), r.get("criterion", str),
                        tuple(float(t) for t in r.get("thresholds", list)),

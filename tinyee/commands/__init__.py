@@ -3,7 +3,9 @@
 Results go to stdout (tables), progress and messages to stderr (tinyee.commands.console).
 """
 
-from tinyee.commands import bench, build, calibrate, data_subset, demo, evaluate, export, flash, generate, profile, train
+from tinyee.commands import (
+    bench, build, calibrate, data_subset, demo, evaluate, export, flash, generate, import_model, profile, train,
+)
 
-__all__ = ["bench", "build", "calibrate", "data_subset", "demo", "evaluate", "export", "flash", "generate", "profile",
-           "train"]
+__all__ = ["bench", "build", "calibrate", "data_subset", "demo", "evaluate", "export", "flash", "generate",
+           "import_model", "profile", "train"]

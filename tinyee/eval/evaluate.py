@@ -17,8 +17,11 @@ from tinyee.train import evaluate_float
 def quantized_inputs(manifest: Manifest, data: ImageSet) -> np.ndarray:
     """The int8 input tensors [N, H, W, C] the device receives for these images."""
     pre = manifest.preprocess
+    if pre is None:
+        raise TinyeeError(f"model {manifest.model_id} does not take images (its manifest has no preprocessing); "
+                          "use random inputs (--data random) where a command offers them")
     x = to_model_input(data.images, pre.input_size, pre.channels).numpy().transpose(0, 2, 3, 1)
-    return quantize(x, manifest.input.scale, manifest.input.zero_point)
+    return quantize(x * np.float32(pre.pixel_scale * 255.0), manifest.input.scale, manifest.input.zero_point)
 
 
 def int8_exit_probs(export_dir: Path, manifest: Manifest, inputs_q: np.ndarray, backend: str = "tflm",

@@ -1,0 +1,130 @@
+"""Models tinyee did not export: the MLPerf Tiny reference int8 models (ResNet-8 image classification,
+DS-CNN keyword spotting) imported, compiled and run bit-exactly against the tflite-micro interpreter on
+every kernel path, on the host and in QEMU; imports that cannot work fail clearly."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from op_models import OpModel, options
+from tinyee.boards import load_board
+from tinyee.compile import compile_export
+from tinyee.compile.firmware import build_firmware
+from tinyee.compile.library import generate_library
+from tinyee.compile.native import HostRunner, NativeLibrary, build_shared_library
+from tinyee.errors import TinyeeError
+from tinyee.export.importer import import_tflite
+from tinyee.runtime import SegmentRunner
+from tinyee.targets import QemuTarget
+
+MLPERF = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
+MODELS = {"ic": "ic_resnet8_int8.tflite", "kws": "kws_dscnn_int8.tflite"}
+HOST_INPUTS, QEMU_INPUTS = 200, 20
+KERNEL_PATHS = [("reference", "portable"), ("optimized", "portable"), ("optimized", "dsp"), ("optimized", "mve")]
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def imported(request, tmp_path_factory):
+    """(export dir, manifest, random int8 inputs, the tflite-micro interpreter's outputs for them)."""
+    out = tmp_path_factory.mktemp("import") / request.param
+    manifest = import_tflite([MLPERF / MODELS[request.param]], out)
+    rng = np.random.default_rng(5)
+    inputs = rng.integers(-128, 128, (HOST_INPUTS, *manifest.input.shape[1:]), dtype=np.int8)
+    oracle = SegmentRunner((out / "segment0.tflite").read_bytes(), "tflm")
+    return out, manifest, inputs, np.stack([oracle.run(x)[0] for x in inputs])
+
+
+def test_manifest_of_an_imported_model(imported):
+    out, manifest, inputs, _ = imported
+    assert manifest.num_exits == 1 and manifest.thresholds == () and manifest.exit_heads == ()
+    seg = manifest.segments[0]
+    if manifest.input.shape == (1, 32, 32, 3):  # ResNet-8 takes images, DS-CNN MFCC features
+        assert seg.ops["CONV_2D"] == 9 and manifest.preprocess.input_size == 32 and manifest.num_classes == 10
+    else:
+        assert seg.ops["DEPTHWISE_CONV_2D"] == 4 and manifest.preprocess is None and manifest.num_classes == 12
+    assert json.loads((out / "manifest.json").read_text())["data"]["classes"] == list(manifest.class_names)
+
+
+@pytest.mark.parametrize("kernels,path", KERNEL_PATHS, ids=["-".join(p) for p in KERNEL_PATHS])
+def test_host_builds_match_tflite_micro_on_every_kernel_path(imported, kernels, path, tmp_path):
+    out, manifest, inputs, want = imported
+    segments = compile_export(out, manifest, tmp_path, kernels)
+    runner = HostRunner(build_shared_library(tmp_path, tmp_path / "model.so", path=path), segments)
+    seg = segments[0]
+    mismatched = 0
+    for x, w in zip(inputs, want):
+        runner.write(seg, seg.model.inputs[0].index, x)
+        runner.run(0)
+        mismatched += int((runner.view(seg, seg.probs_tensor).reshape(-1) != w).sum())
+    assert len(inputs) == HOST_INPUTS and mismatched == 0
+
+
+@pytest.mark.parametrize("board_name,path", [("mps2-an386", "dsp"), ("mps3-an547", "mve")])
+def test_firmware_matches_tflite_micro_in_qemu(imported, board_name, path, tmp_path):
+    out, manifest, inputs, want = imported
+    board = load_board(board_name)
+    image = build_firmware(out, manifest, board, tmp_path)
+    assert image.flash_bytes <= board.flash_bytes and image.ram_bytes <= board.ram_bytes
+    seg = image.segments[0]
+    with QemuTarget(board) as qemu:
+        link = qemu.connect(image.elf)
+        assert link.identify()["path"] == path and link.info["model"] == manifest.model_id
+        for x, w in zip(inputs[:QEMU_INPUTS], want):
+            result = link.infer(x.tobytes())  # the library's cascade: a single exit
+            assert (result.exit, result.cls, result.confidence) == (0, int(w.argmax()), int(w.max()))
+            probs = link.read_arena(seg.plan.offsets[seg.probs_tensor], w.size)
+            assert np.array_equal(np.frombuffer(probs, np.int8), w)
+
+
+def test_generated_library_of_an_imported_model(imported, tmp_path):
+    out, manifest, inputs, want = imported
+    lib = generate_library(out, manifest, load_board("mps2-an386"), tmp_path / "lib")
+    native = NativeLibrary(lib.out, tmp_path / "lib.so")
+    for x, w in zip(inputs[:50], want):
+        exit_, label, confidence, probs = native.cascade_run(x, manifest.num_classes)
+        assert (exit_, label, confidence) == (0, int(w.argmax()), int(w.max())) and np.array_equal(probs, w)
+
+
+def tinyee(*args):
+    return subprocess.run([sys.executable, "-m", "tinyee", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_import_and_profile_from_the_command_line(tmp_path):
+    r = tinyee("import", MLPERF / MODELS["kws"], "--out", tmp_path / "kws")
+    assert r.returncode == 0, r.stderr
+    assert "non-image" in r.stderr
+    r = tinyee("profile", "--export", tmp_path / "kws", "--data", "random", "--samples", 1, "--out", tmp_path / "prof")
+    assert r.returncode == 0, r.stderr
+    profile = json.loads((tmp_path / "prof" / "profile.json").read_text())
+    assert profile["segments"][0]["macs"] == 2_656_768 and profile["kernel_path"] == "dsp"
+    r = tinyee("eval", "--export", tmp_path / "kws")
+    assert r.returncode == 2 and "does not take images" in r.stderr
+
+
+def _single_op_model(path: Path, name: str, opts, opts_type, out_quant=(1 / 256, -128)) -> Path:
+    m = OpModel()
+    x, y = m.tensor([1, 10], 0.1, 0), m.tensor([1, 10], *out_quant)
+    m.op(name, [x], [y], opts, opts_type)
+    path.write_bytes(m.build([x], [y]))
+    return path
+
+
+def test_imports_that_cannot_work_are_clear_errors(tmp_path):
+    leaky = _single_op_model(tmp_path / "leaky.tflite", "LEAKY_RELU", options("LeakyReluOptions", alpha=0.1),
+                             "LeakyReluOptions", (0.1, 0))
+    with pytest.raises(TinyeeError, match=r"leaky.tflite: op #0 LEAKY_RELU: no int8 kernel"):
+        import_tflite([leaky], tmp_path / "out")
+    softmax = _single_op_model(tmp_path / "softmax.tflite", "SOFTMAX", options("SoftmaxOptions", beta=1.0),
+                               "SoftmaxOptions")
+    with pytest.raises(TinyeeError, match="must also output the feature map the next one reads"):
+        import_tflite([softmax, softmax], tmp_path / "out")
+    with pytest.raises(TinyeeError, match="3 class names for a model with 10 classes"):
+        import_tflite([softmax], tmp_path / "out", class_names=["a", "b", "c"])
+    assert not (tmp_path / "out").exists()
+    r = tinyee("import", tmp_path / "missing.tflite", "--out", tmp_path / "out")
+    assert r.returncode == 2 and "cannot read" in r.stderr and not (tmp_path / "out").exists()
