@@ -65,6 +65,7 @@ def test_manifest_describes_the_segments(shipped_export):
     assert manifest.class_names[:2] == ("t-shirt/top", "trouser") and manifest.num_classes == 10
     assert manifest.preprocess.input_size == 32 and manifest.preprocess.channels == 3
     assert manifest.calibration_data.startswith("shipped:") and manifest.calibration_samples == 500
+    assert manifest.data_spec == "shipped"  # eval, calibrate, bench and profile default to it
     # The MCU preset fits an STM32F405: weights well under 1 MB flash, activations well under 128 KB SRAM.
     assert manifest.param_bytes < 512 * 1024
     assert max(s.info["activation_bytes"]["peak_op"] for s in manifest.segments) < 64 * 1024

@@ -26,6 +26,9 @@ BOARD_OPTION = click.option("--board", "board_name", default=DEFAULT_BOARD, show
 PORT_OPTION = click.option("--port", help="Serial port of a running board (device path, socket://, rfc2217://); "
                                           "default: start the emulated board in QEMU.")
 FLASH_TOOLS = ["pyocd", "openocd", "jlink"]
+DATA_OPTION = click.option(
+    "--data", help="'shipped', a dataset folder (IDX, CIFAR-10, image folder) or a .npz from data-subset; its test split "
+                   "(default: the data set the export was calibrated on).")
 
 
 @click.group()
@@ -75,7 +78,7 @@ def export(checkpoint, out, rep_data, rep_samples, thresholds, criterion):
 @cli.command(name="eval")
 @click.option("--export", "export_dir", type=click.Path(path_type=Path), required=True)
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Float model (default: the exported one).")
-@click.option("--data", default="shipped", show_default=True, help="'shipped' or a dataset directory (test split).")
+@DATA_OPTION
 @click.option("--samples", type=int, help="Evaluate only the first N images.")
 @click.option("--thresholds", help="Override the manifest's exit thresholds.")
 @click.option("--runtime", "runtimes", default="tflm,litert", show_default=True,
@@ -132,7 +135,7 @@ def generate(export_dir, board_name, out, kernels):
 @click.option("--elf", type=click.Path(path_type=Path), help="Firmware image (default: build it).")
 @PORT_OPTION
 @click.option("--flash", is_flag=True, help="With --port: build (or take --elf) and flash the board first.")
-@click.option("--data", default="shipped", show_default=True)
+@DATA_OPTION
 @click.option("--samples", type=int, default=200, show_default=True)
 @click.option("--force-samples", type=int, default=20, show_default=True,
               help="On this many samples, also force every exit to time it (0: off).")
@@ -150,8 +153,8 @@ def bench(board_name, export_dir, elf, port, flash, data, samples, force_samples
 @BOARD_OPTION
 @click.option("--export", "export_dir", type=click.Path(path_type=Path), default=DEFAULT_EXPORT, show_default=True)
 @PORT_OPTION
-@click.option("--data", default="shipped", show_default=True,
-              help="'shipped', a dataset directory (test split), or 'random' (random int8 inputs).")
+@click.option("--data", help="As for bench, or 'random' (random int8 inputs; the default for models without image "
+                             "input).")
 @click.option("--samples", type=int, default=3, show_default=True, help="Inputs; each op's median is reported.")
 @click.option("--out", type=click.Path(path_type=Path), help="Results folder (default: build/profile/<board>-<kernels>).")
 @KERNELS_OPTION
@@ -189,15 +192,16 @@ def demo(out, board_name, samples):
 @click.option("--max-drop", default=0.01, show_default=True, help="target mode: accuracy drop allowed below the final exit.")
 @click.option("--cost", default="macs", show_default=True,
               help="'macs', or a bench summary.json for latency-aware calibration with measured per-exit ticks.")
+@DATA_OPTION
 @click.option("--calib-samples", default=1000, show_default=True,
-              help="Shipped test images used to calibrate; the rest are the held-out report.")
+              help="Test images used to calibrate; the rest are the held-out report.")
 @click.option("--criterion", type=click.Choice(["max_softmax", "entropy"]),
               help="Exit rule to calibrate (default: the export's).")
 @click.option("--apply", is_flag=True, help="Write the thresholds into the export's manifest (build picks them up).")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: EXPORT/calibration).")
-def calibrate(export_dir, mode, alpha, budget, max_drop, cost, criterion, calib_samples, apply, out):
+def calibrate(export_dir, data, mode, alpha, budget, max_drop, cost, criterion, calib_samples, apply, out):
     """Calibrate exit thresholds on the host int8 cascade (alpha rule, compute budget, target accuracy, latency-aware)."""
-    commands.calibrate.run(export_dir, mode, alpha, budget, max_drop, cost, criterion, calib_samples, apply, out)
+    commands.calibrate.run(export_dir, data, mode, alpha, budget, max_drop, cost, criterion, calib_samples, apply, out)
 
 
 @cli.command(name="data-subset")

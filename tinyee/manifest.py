@@ -136,7 +136,9 @@ class Manifest:
     model: dict                   # name, config (tinyee.model.ModelConfig), checkpoint, checkpoint_sha256
     class_names: tuple[str, ...]  # in label order
     preprocess: Preprocess | None  # None: the input is not an image (an imported model of other data)
-    calibration_data: str         # the data the int8 export was calibrated on
+    calibration_data: str         # the data the int8 export was calibrated on, as read
+    data_spec: str                # where that data set lies ("shipped", a folder, a .npz; "" unknown): the
+                                  # default data of eval, calibrate, bench and profile
     calibration_samples: int
     exit_heads: tuple[dict, ...]
     criterion: str
@@ -188,7 +190,8 @@ class Manifest:
         return {"format": FORMAT, "version": VERSION, "model_id": self.model_id, "model": self.model,
                 "data": {"classes": list(self.class_names),
                          "preprocess": dataclasses.asdict(self.preprocess) if self.preprocess else None,
-                         "calibration": self.calibration_data, "calibration_samples": self.calibration_samples},
+                         "calibration": self.calibration_data, "spec": self.data_spec,
+                         "calibration_samples": self.calibration_samples},
                 "exit_heads": list(self.exit_heads), "criterion": self.criterion,
                 "thresholds": list(self.thresholds), "segments": [s.to_dict() for s in self.segments],
                 "tools": self.tools, "export_seconds": self.export_seconds}
@@ -210,7 +213,7 @@ class Manifest:
         try:
             pre = Preprocess.read(d.sub("preprocess")) if d.data.get("preprocess") is not None else None
             return cls(r.get("model_id", str), r.get("model", dict), tuple(classes), pre,
-                       d.get("calibration", str), d.get("calibration_samples", int),
+                       d.get("calibration", str), d.get("spec", str), d.get("calibration_samples", int),
                        tuple(h.data for h in r.items("exit_heads")), r.get("criterion", str),
                        tuple(float(t) for t in r.get("thresholds", list)),
                        tuple(Segment.read(s) for s in r.items("segments")), r.get("tools", dict),

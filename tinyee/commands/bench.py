@@ -18,7 +18,7 @@ def _firmware(target, export_dir: Path, manifest, elf: Path | None, build_dir: P
     return target.build(export_dir, manifest, build_dir, kernels).elf
 
 
-def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, flash: bool, data: str,
+def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, flash: bool, data: str | None,
         samples: int | None, force_samples: int, out: Path, resume: bool, timeout: float,
         kernels: str = "optimized") -> dict:
     from tqdm import tqdm
@@ -26,14 +26,13 @@ def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, f
     from tinyee.bench import BenchPlan, run_bench, summarize, write_outputs
     from tinyee.boards import load_board
     from tinyee.cascade import cascade
-    from tinyee.data import load_split
-    from tinyee.eval.evaluate import int8_exit_probs, quantized_inputs
+    from tinyee.eval.evaluate import int8_exit_probs, load_data, quantized_inputs
     from tinyee.manifest import Manifest
     from tinyee.targets import open_target
 
     board = load_board(board_name)
     manifest = Manifest.load(export_dir)
-    data_set = load_split(data, "eval", samples)
+    data_set = load_data(manifest, data, "test", samples)
     inputs = quantized_inputs(manifest, data_set)
     probs = int8_exit_probs(export_dir, manifest, inputs, "tflm")
     host_exit, host_class = cascade(probs, manifest.thresholds, manifest.criterion)

@@ -27,21 +27,25 @@ def exit_costs(manifest: Manifest, cost: str) -> list[float]:
     return costs
 
 
-def run(export_dir: Path, mode: str, alpha: float, budget: float, max_drop: float, cost: str, criterion: str | None,
-        calib_samples: int, apply: bool, out: Path | None) -> dict:
+def run(export_dir: Path, data_spec: str | None, mode: str, alpha: float, budget: float, max_drop: float, cost: str,
+        criterion: str | None, calib_samples: int, apply: bool, out: Path | None) -> dict:
     from tinyee.calibrate import calibrate, candidates, evaluate_thresholds, plot_calibration
-    from tinyee.data import load_shipped
-    from tinyee.eval.evaluate import int8_exit_probs, quantized_inputs
+    from tinyee.eval.evaluate import int8_exit_probs, load_data, quantized_inputs
 
     manifest = Manifest.load(export_dir)
     criterion = criterion or manifest.criterion
     costs = exit_costs(manifest, cost)
-    data = load_shipped("eval")
+    data = load_data(manifest, data_spec, "test")
+    if not 0 < calib_samples < len(data):
+        raise TinyeeError(f"--calib-samples {calib_samples}: the test split of {data.source} has {len(data)} images; "
+                          "leave some to calibrate and some to report on")
+    log.print(f"calibrating on {calib_samples} images of {data.source}, reporting on the other {len(data) - calib_samples}")
     probs = int8_exit_probs(export_dir, manifest, quantized_inputs(manifest, data), "tflm")
     calib, held = slice(0, calib_samples), slice(calib_samples, None)
     train_probs = None
-    if mode == "alpha":
-        train_probs = int8_exit_probs(export_dir, manifest, quantized_inputs(manifest, load_shipped("rep")), "tflm")
+    if mode == "alpha":  # the exits' mean confidence on the training split of the same data set
+        train = load_data(manifest, data_spec, "train")
+        train_probs = int8_exit_probs(export_dir, manifest, quantized_inputs(manifest, train), "tflm")
     result = calibrate(mode, probs[:, calib], data.labels[calib], costs, alpha=alpha, train_probs_q=train_probs,
                        budget=budget, max_drop=max_drop, criterion=criterion)
     report = {"mode": mode, "criterion": criterion, "cost": cost, "costs": costs, "calibration": result,

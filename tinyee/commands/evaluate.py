@@ -9,11 +9,11 @@ from tinyee.commands.console import log, parse_floats, show
 from tinyee.manifest import Manifest
 
 
-def run(export_dir: Path, checkpoint: Path | None, data: str, samples: int | None, thresholds: str | None,
+def run(export_dir: Path, checkpoint: Path | None, data: str | None, samples: int | None, thresholds: str | None,
         runtimes: str, json_out: Path | None) -> dict:
     from tinyee.cascade import resolve_thresholds
-    from tinyee.data import load_split
     from tinyee.eval import evaluate, render
+    from tinyee.eval.evaluate import load_data
     from tinyee.model import load_checkpoint
 
     manifest = Manifest.load(export_dir)
@@ -23,7 +23,8 @@ def run(export_dir: Path, checkpoint: Path | None, data: str, samples: int | Non
     model = load_checkpoint(ckpt)[0] if ckpt.is_file() else None
     if model is None:
         log.print(f"[yellow]float checkpoint {ckpt} not found: int8 results only[/yellow]")
-    report = evaluate(export_dir, manifest, load_split(data, "eval", samples), thr, model, tuple(runtimes.split(",")))
+    report = evaluate(export_dir, manifest, load_data(manifest, data, "test", samples), thr, model,
+                      tuple(runtimes.split(",")))
     for table in render(report):
         show.print(table)
     if json_out:

@@ -10,23 +10,23 @@ import numpy as np
 from tinyee.commands.console import log, show
 
 
-def run(board_name: str, export_dir: Path, port: str | None, data: str, samples: int, out: Path,
+def run(board_name: str, export_dir: Path, port: str | None, data: str | None, samples: int, out: Path,
         kernels: str) -> dict:
     from rich.table import Table
 
     from tinyee.bench import by_op_type, profile_on_board
     from tinyee.boards import load_board
-    from tinyee.data import load_split
-    from tinyee.eval.evaluate import quantized_inputs
+    from tinyee.eval.evaluate import load_data, quantized_inputs
     from tinyee.manifest import Manifest
 
     board = load_board(board_name)
     manifest = Manifest.load(export_dir)
-    if data == "random":  # instruction counts of int8 kernels do not depend on the values
+    if data == "random" or (data is None and manifest.preprocess is None):
+        # instruction counts of int8 kernels do not depend on the values
         rng = np.random.default_rng(0)
         inputs = rng.integers(-128, 128, (samples, *manifest.input.shape[1:]), dtype=np.int8)
     else:
-        inputs = quantized_inputs(manifest, load_split(data, "eval", samples))
+        inputs = quantized_inputs(manifest, load_data(manifest, data, "test", samples))
     with log.status(f"profiling on {board.name} ({kernels} kernels)"):
         _, result = profile_on_board(board, export_dir, manifest, inputs, out / "firmware", kernels, port)
     unit = result["unit"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import pickle
@@ -32,7 +33,8 @@ class ImageSet:
     images: np.ndarray  # uint8 [N, H, W, C]
     labels: np.ndarray  # int64 [N]
     classes: list[str]
-    source: str
+    source: str     # what was read, for reports
+    spec: str = ""  # what load_split reads again: "shipped", a dataset folder or a .npz subset
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -40,7 +42,9 @@ class ImageSet:
     def take(self, n: int | None) -> "ImageSet":
         if n is None:
             return self
-        return ImageSet(self.images[:n], self.labels[:n], self.classes, self.source)
+        if n < 1:
+            raise TinyeeError(f"{n} samples: give a positive number")
+        return dataclasses.replace(self, images=self.images[:n], labels=self.labels[:n])
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -167,20 +171,24 @@ def load_dataset(root: Path | str, split: str = "train") -> ImageSet:
         for loader in LOADERS:
             found = loader(candidate, split) if candidate.is_dir() else None
             if found is not None:
-                return found
+                return dataclasses.replace(found, spec=str(root.resolve()))
     raise TinyeeError(f"{root} is not a dataset directory tinyee can read ({split} split); {LAYOUTS_HELP}")
 
 
 def load_shipped(split: str = "eval", path: Path = SHIPPED_SUBSET) -> ImageSet:
-    """The real Fashion-MNIST subset in calibration/: 'rep' (from the training set) or 'eval' (test set)."""
+    """A subset written by make_subset: 'rep' (from the training set) or 'eval' (test set); by default the
+    real Fashion-MNIST subset shipped in calibration/."""
     if split not in ("rep", "eval"):
         raise TinyeeError(f"shipped split must be 'rep' or 'eval', not {split!r}")
+    path = Path(path)
+    shipped = path.resolve() == SHIPPED_SUBSET.resolve()
     try:
         with np.load(path) as z:
             return ImageSet(z[f"{split}_images"], z[f"{split}_labels"].astype(np.int64),
-                            json.loads(str(z["classes"])), f"shipped:{path.name}:{split}")
+                            json.loads(str(z["classes"])), f"{'shipped' if shipped else 'npz'}:{path.name}:{split}",
+                            "shipped" if shipped else str(path.resolve()))
     except (OSError, KeyError, ValueError) as e:
-        raise TinyeeError(f"cannot read the shipped data {path}: {e}") from e
+        raise TinyeeError(f"cannot read the data subset {path}: {e}") from e
 
 
 def _stratified(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -232,10 +240,13 @@ def to_model_input(images: np.ndarray, input_size: int, in_channels: int):
 
 
 def load_split(spec: str | Path, split: str, limit: int | None = None) -> ImageSet:
-    """'shipped' (the calibration/ subset: 'rep' or 'eval') or a dataset directory ('train' or 'test'),
-    first `limit` images."""
+    """'shipped' (the calibration/ subset), a .npz subset written by `tinyee data-subset` (its 'rep' split
+    stands for training, 'eval' for test) or a dataset directory ('train' or 'test'); first `limit` images."""
+    subset_split = "rep" if split in ("rep", "train") else "eval"
     if str(spec) == "shipped":
-        data = load_shipped("rep" if split in ("rep", "train") else "eval")
+        data = load_shipped(subset_split)
+    elif str(spec).endswith(".npz"):
+        data = load_shipped(subset_split, Path(spec))
     else:
         data = load_dataset(spec, "train" if split in ("rep", "train") else "test")
     return data.take(limit)

@@ -14,6 +14,28 @@ from tinyee.runtime import SegmentRunner, quantize
 from tinyee.train import evaluate_float
 
 
+def load_data(manifest: Manifest, spec: str | None, split: str = "test", samples: int | None = None) -> ImageSet:
+    """The labelled images to evaluate on: `spec` ("shipped", a dataset folder, a .npz subset), by default
+    the data set the export was calibrated on; classes that do not fit the model are an error."""
+    from tinyee.data import load_split
+
+    spec = spec or manifest.data_spec
+    if not spec:
+        raise TinyeeError(f"model {manifest.model_id} records no data set: give --data (a dataset folder, a .npz "
+                          "subset from `tinyee data-subset`, or 'shipped')")
+    data = load_split(spec, split, samples)
+    if (data.labels < 0).any():
+        raise TinyeeError(f"{data.source} is unlabelled: evaluating needs class folders")
+    names = list(manifest.class_names)
+    if names != [str(i) for i in range(len(names))] and list(data.classes) != names:
+        raise TinyeeError(f"{data.source} has classes {', '.join(data.classes)}, but model {manifest.model_id} was "
+                          f"trained on {', '.join(names)} (in that order)")
+    if data.labels.max() >= manifest.num_classes:
+        raise TinyeeError(f"{data.source} has labels up to {int(data.labels.max())}, but model {manifest.model_id} has "
+                          f"{manifest.num_classes} classes")
+    return data
+
+
 def quantized_inputs(manifest: Manifest, data: ImageSet) -> np.ndarray:
     """The int8 input tensors [N, H, W, C] the device receives for these images."""
     pre = manifest.preprocess
@@ -67,8 +89,6 @@ def _cascade_summary(exit_idx, preds, labels, seg_macs) -> dict:
 def evaluate(export_dir: Path, manifest: Manifest, data: ImageSet, thresholds: list[float],
              model: MultiExitMobileViT | None, runtimes: tuple[str, ...] = ("tflm", "litert")) -> dict:
     """Per-exit float/int8 accuracy and agreement, and the cascade at the given thresholds."""
-    if data.labels.max() >= manifest.num_classes:
-        raise TinyeeError(f"labels go up to {int(data.labels.max())} but the model has {manifest.num_classes} classes")
     labels = data.labels
     inputs_q = quantized_inputs(manifest, data)
     int8 = {rt: int8_exit_probs(export_dir, manifest, inputs_q, rt) for rt in runtimes}

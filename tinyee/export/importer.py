@@ -83,7 +83,7 @@ def import_tflite(files: list[Path], out: Path, thresholds: list[float] | None =
             model_id=sha256("".join(s.sha256 for s in segments).encode())[:16],
             model={"name": Path(files[-1]).stem, "imported": [str(Path(f).resolve()) for f in files]},
             class_names=tuple(class_names or (str(i) for i in range(classes))),
-            preprocess=_image_preprocess(segments[0].input, pixel_scale), calibration_data="",
+            preprocess=_image_preprocess(segments[0].input, pixel_scale), calibration_data="", data_spec="",
             calibration_samples=0, exit_heads=(), criterion=criterion, thresholds=tuple(thresholds),
             segments=tuple(segments), tools={"tinyee": importlib.metadata.version("tinyee")}, export_seconds=0.0)
         if out.exists():

@@ -92,11 +92,12 @@ def _chain_input(data: bytes, tfl: TfliteModel, producer, name: str, k: int) -> 
 
 
 def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path, thresholds: list[float],
-                 checkpoint: dict | None = None, calibration_data: str = "", class_names: list[str] | None = None,
+                 checkpoint: dict | None = None, dataset: ImageSet | None = None,
                  progress: Callable[[str], None] = lambda msg: None, criterion: str = "max_softmax") -> Manifest:
     """Write out_dir/{segment<k>.tflite, segment<k>.onnx, manifest.json}; return the manifest.
 
-    checkpoint: where the model came from ({"checkpoint": path, "checkpoint_sha256": ...}), if a file.
+    checkpoint: where the model came from ({"checkpoint": path, "checkpoint_sha256": ...}), if a file;
+    dataset: the data set rep_nchw was drawn from (its class names and where it lies go into the manifest).
     """
     cfg = model.cfg
     if len(thresholds) != cfg.num_exits - 1:
@@ -137,13 +138,15 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
             if aligned is not None:
                 info["input_scale_aligned_from"] = aligned
             segments.append(_segment(k, f"{name}.tflite", data, tfl, runner, info))
-        names = list(class_names) if class_names and len(class_names) == cfg.num_classes else \
+        names = list(dataset.classes) if dataset is not None and len(dataset.classes) == cfg.num_classes else \
             [str(i) for i in range(cfg.num_classes)]
         manifest = Manifest(
             model_id=sha256("".join(s.sha256 for s in segments).encode())[:16],
             model=json.loads(json.dumps({"name": cfg.name, "config": cfg.to_dict(), **(checkpoint or {})})),
             class_names=tuple(names), preprocess=Preprocess(cfg.input_size, cfg.in_channels),
-            calibration_data=calibration_data, calibration_samples=int(len(rep_nchw)),
+            calibration_data=dataset.source if dataset is not None else "",
+            data_spec=dataset.spec if dataset is not None else "",
+            calibration_samples=int(len(rep_nchw)),
             exit_heads=tuple(head_costs(model)), criterion=criterion, thresholds=tuple(thresholds),
             segments=tuple(segments), tools={t: importlib.metadata.version(t) for t in TOOLS},
             export_seconds=round(time.time() - t_all, 1))
@@ -166,4 +169,4 @@ def export_checkpoint(checkpoint: Path, rep_set: ImageSet, out_dir: Path, thresh
     x = to_model_input(rep_set.images, cfg.input_size, cfg.in_channels).numpy()
     origin = {"checkpoint": str(checkpoint), "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest()}
     return export_model(model, x, out_dir, resolve_thresholds(thresholds, cfg.num_exits, criterion), origin,
-                        rep_set.source, rep_set.classes, progress, criterion)
+                        rep_set, progress, criterion)
