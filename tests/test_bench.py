@@ -108,13 +108,13 @@ def tinyee(*args):
 def test_firmware_for_another_model_is_refused(setup, shipped_export, tmp_path):
     dev = twin(setup, model_id="0123456789abcdef")
     r = tinyee("bench", "--export", shipped_export[0], "--port", dev.url, "--samples", 4, "--out", tmp_path)
-    assert r.returncode == 2 and "runs model 0123456789abcdef, but the export is model" in r.stderr
+    assert r.returncode == 1 and "runs model 0123456789abcdef, but the export is model" in r.stderr
     dev.close()
 
 
 def test_missing_serial_port(shipped_export, tmp_path):
     r = tinyee("bench", "--export", shipped_export[0], "--port", "/dev/ttyTINYEE-NONE", "--samples", 2, "--out", tmp_path)
-    assert r.returncode == 2 and "cannot open serial port /dev/ttyTINYEE-NONE" in r.stderr
+    assert r.returncode == 1 and "cannot open serial port /dev/ttyTINYEE-NONE" in r.stderr
 
 
 def test_bench_cli_against_twin_writes_all_outputs(setup, shipped_export, tmp_path):
@@ -122,7 +122,7 @@ def test_bench_cli_against_twin_writes_all_outputs(setup, shipped_export, tmp_pa
     r = tinyee("bench", "--export", shipped_export[0], "--port", dev.url, "--samples", 8, "--force-samples", 2,
                "--out", tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "host/device agreement 100.00%" in r.stderr
+    assert "host/device agreement 100.00%" in r.stdout  # a result: stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["completed"] == 8 and summary["host_agreement"] == 1.0
     assert (tmp_path / "bench.png").stat().st_size > 10_000 and (tmp_path / "summary.csv").read_text().count("\n") == 4
@@ -167,7 +167,7 @@ def test_flash_commands_for_real_probes(tmp_path):
     r = tinyee("flash", "--board", "mps2-an386", "--elf", elf, "--dry-run")
     assert r.returncode == 0 and r.stdout.startswith("qemu-system-arm -M mps2-an386") and "<port>" in r.stdout
     r = tinyee("flash", "--board", "nucleo-h743zi", "--elf", elf, "--dry-run", "--tool", "jlink")
-    assert r.returncode == 2 and "needs run.jlink_device in its board file" in r.stderr
+    assert r.returncode == 1 and "needs run.jlink_device in its board file" in r.stderr
 
 
 def test_the_board_file_chooses_the_target():
@@ -185,4 +185,13 @@ def test_missed_boot_banner_falls_back_to_identify(setup):
     link = DeviceLink(port, timeout=2.0)
     link.wait_ready(announce_s=0.3)
     assert link.info["model"] == setup[0].model_id
+    dev.close()
+
+
+def test_a_board_that_falls_silent_ends_the_cli_with_exit_code_4_and_the_results_kept(setup, shipped_export, tmp_path):
+    dev = twin(setup, silent_after=80)
+    r = tinyee("bench", "--export", shipped_export[0], "--port", dev.url, "--samples", 8, "--force-samples", 0,
+               "--timeout", 0.5, "--out", tmp_path)
+    assert r.returncode == 4 and "stopped answering" in r.stderr
+    assert [rec["sample"] for rec in read_results(tmp_path / "results.jsonl") if "error" not in rec]
     dev.close()

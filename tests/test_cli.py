@@ -17,14 +17,14 @@ def tinyee(*args, cwd=None):
 
 def test_missing_checkpoint(tmp_path):
     r = tinyee("export", "--checkpoint", tmp_path / "none.pt", "--out", tmp_path / "out")
-    assert r.returncode == 2 and "checkpoint not found" in r.stderr
+    assert r.returncode == 1 and "checkpoint not found" in r.stderr
     assert not (tmp_path / "out").exists()
 
 
 def test_corrupt_checkpoint(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"PK\x03\x04 definitely not a checkpoint")
     r = tinyee("export", "--checkpoint", tmp_path / "bad.pt", "--out", tmp_path / "out")
-    assert r.returncode == 2 and "corrupt" in r.stderr
+    assert r.returncode == 1 and "corrupt" in r.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -32,7 +32,7 @@ def test_dataset_in_wrong_layout(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.csv").write_text("1,2,3\n")
     r = tinyee("train", "--data", tmp_path / "data", "--out", tmp_path / "run", "--epochs", 1)
-    assert r.returncode == 2 and "not a dataset directory tinyee can read" in r.stderr
+    assert r.returncode == 1 and "not a dataset directory tinyee can read" in r.stderr
     assert not (tmp_path / "run").exists()
 
 
@@ -42,19 +42,19 @@ def test_exit_past_last_stage_in_config(tmp_path):
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     r = tinyee("train", "--data", "/usr/share/datasets/fashion-mnist", "--config", tmp_path / "cfg.json",
                "--out", tmp_path / "run", "--limit", 64)
-    assert r.returncode == 2 and "exit after stage 5 is not possible" in r.stderr
+    assert r.returncode == 1 and "exit after stage 5 is not possible" in r.stderr
 
 
 def test_eval_without_export(tmp_path):
     r = tinyee("eval", "--export", tmp_path)
-    assert r.returncode == 2 and "no manifest.json" in r.stderr
+    assert r.returncode == 1 and "no manifest.json" in r.stderr
 
 
 def test_bad_thresholds(tmp_path):
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "m.pt", MultiExitMobileViT(preset("mcu")))
     r = tinyee("export", "--checkpoint", tmp_path / "m.pt", "--out", tmp_path / "out", "--thresholds", "0.5,0.6,0.7")
-    assert r.returncode == 2 and "3 thresholds given for 2 intermediate exits" in r.stderr
+    assert r.returncode == 1 and "3 thresholds given for 2 intermediate exits" in r.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -105,7 +105,38 @@ def test_copycat_on_unlabelled_images(tmp_path):
     args = ("train", "--data", tmp_path / "unlabelled", "--init", REPO_CHECKPOINT, "--freeze-backbone", "--epochs", 1,
             "--batch-size", 32)
     r = tinyee(*args, "--out", tmp_path / "plain")
-    assert r.returncode == 2 and "unlabelled: train on it with --distill 1" in r.stderr
+    assert r.returncode == 1 and "unlabelled: train on it with --distill 1" in r.stderr
     r = tinyee(*args, "--distill", 1, "--out", tmp_path / "copycat")
     assert r.returncode == 0, r.stderr
     assert "(no labelled test split)" in r.stderr and (tmp_path / "copycat" / "last.pt").is_file()
+
+
+def test_export_prints_its_results_on_stdout_and_no_native_noise(tmp_path):
+    r = tinyee("export", "--out", tmp_path / "export", "--rep-samples", 32)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count(".tflite: ") == 3 and "exported 3 segments" in r.stdout
+    for noise in ("W0000", "fully_quantize", "cuDNN", "XNNPACK", "absl"):
+        assert noise not in r.stdout + r.stderr
+
+
+def test_json_output_and_exit_codes(shipped_export, tmp_path):
+    import json as json_module
+
+    from tinyee.boards import load_board
+
+    r = tinyee("boards", "--json")
+    boards = {b["board"]: b for b in json_module.loads(r.stdout)["boards"]}
+    assert r.returncode == 0 and boards["mps3-an547"]["emulated"] and boards["nucleo-f746zg"]["run"] == "openocd"
+    r = tinyee("build", "--export", shipped_export[0], "--board", "netduinoplus2", "--out", tmp_path / "fw", "--json")
+    image = json_module.loads(r.stdout)  # one JSON document on stdout, the readable lines on stderr
+    assert r.returncode == 0 and image["flash_bytes"] <= image["flash_limit"] == 1024 * 1024
+    assert "flash" in r.stderr and image["memory"]["cascade_arena_bytes"] == 18_560
+    spec = dict(load_board("netduinoplus2").spec, name="tiny")
+    spec["memory"] = {"flash": {"origin": "0x08000000", "size": 65536}, "ram": {"origin": "0x20000000", "size": 8192}}
+    (tmp_path / "tiny.json").write_text(json_module.dumps(spec))
+    r = tinyee("build", "--export", shipped_export[0], "--board", tmp_path / "tiny.json", "--out", tmp_path / "tiny")
+    assert r.returncode == 3 and "does not fit board tiny: flash needs" in r.stderr
+    r = tinyee("eval", "--export", shipped_export[0], "--samples", 20, "--runtime", "tflm", "--json")
+    assert r.returncode == 0 and json_module.loads(r.stdout)["samples"] == 20
+    r = tinyee("bench", "--export", shipped_export[0], "--samples", 0)
+    assert r.returncode == 2 and "0 is not in the range x>=1" in r.stderr

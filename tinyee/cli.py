@@ -9,11 +9,13 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter hides real errors
 
 import click
+from rich.markup import escape
 
 from tinyee import commands
 from tinyee.commands.console import log
 from tinyee.commands.demo import SHIPPED_CHECKPOINT
 from tinyee.errors import TinyeeError
+from tinyee.native_output import VERBOSE_ENV
 
 DEFAULT_BOARD = "mps2-an386"
 DEFAULT_EXPORT = Path("build/demo/export")
@@ -26,6 +28,9 @@ BOARD_OPTION = click.option("--board", "board_name", default=DEFAULT_BOARD, show
 PORT_OPTION = click.option("--port", help="Serial port of a running board (device path, socket://, rfc2217://); "
                                           "default: start the emulated board in QEMU.")
 FLASH_TOOLS = ["pyocd", "openocd", "jlink"]
+JSON_OPTION = click.option("--json", "json_out", is_flag=False, flag_value="-", default=None, metavar="[FILE]",
+                           help="The result as one JSON document on stdout (tables go to stderr), or in FILE.")
+SAMPLES = click.IntRange(min=1)
 DATA_OPTION = click.option(
     "--data", help="'shipped', a dataset folder (IDX, CIFAR-10, image folder) or a .npz from data-subset; its test split "
                    "(default: the data set the export was calibrated on).")
@@ -33,8 +38,16 @@ DATA_OPTION = click.option(
 
 @click.group()
 @click.version_option(package_name="tinyee")
-def cli():
-    """tinyee: early-exit MobileViT models from PyTorch to int8 microcontroller firmware."""
+@click.option("--verbose", is_flag=True, help="Pass TensorFlow's and the other native libraries' own output through.")
+@click.option("--quiet", is_flag=True, help="Only results and errors: no progress or messages on stderr.")
+def cli(verbose, quiet):
+    """tinyee: early-exit MobileViT models from PyTorch to int8 microcontroller firmware.
+
+    Results go to stdout, messages and progress to stderr. Exit codes: 0 done, 1 error, 2 usage,
+    3 the model does not fit the board, 4 the board disagreed with the host or lost samples."""
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
+    log.quiet = quiet
 
 
 @cli.command()
@@ -79,11 +92,11 @@ def export(checkpoint, out, rep_data, rep_samples, thresholds, criterion):
 @click.option("--export", "export_dir", type=click.Path(path_type=Path), required=True)
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Float model (default: the exported one).")
 @DATA_OPTION
-@click.option("--samples", type=int, help="Evaluate only the first N images.")
+@click.option("--samples", type=SAMPLES, help="Evaluate only the first N images.")
 @click.option("--thresholds", help="Override the manifest's exit thresholds.")
 @click.option("--runtime", "runtimes", default="tflm,litert", show_default=True,
               help="int8 runtimes; the first is the reference the cascade uses.")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the full report as JSON.")
+@JSON_OPTION
 def eval_cmd(**options):
     """Run the int8 cascade on the host (TFLite Micro reference) beside the float model."""
     commands.evaluate.run(**options)
@@ -110,13 +123,21 @@ def import_cmd(files, out, thresholds, criterion, classes, pixel_scale):
 @click.option("--opt", type=click.Choice(["-O2", "-Os", "-O3"]), default="-O2", show_default=True)
 @click.option("--profile-ops", is_flag=True, help="Compile in per-kernel-call tick counters (as tinyee profile does).")
 @KERNELS_OPTION
-def build(board_name, export_dir, out, opt, profile_ops, kernels):
+@JSON_OPTION
+def build(board_name, export_dir, out, opt, profile_ops, kernels, json_out):
     """Compile the int8 segments to C and build the benchmark firmware (library + UART harness) for a board."""
     out = out or Path("build") / Path(board_name).stem
     if export_dir is None:
         export_dir = out / "export"
         commands.export.run(SHIPPED_CHECKPOINT, export_dir, "shipped", None, None)
-    commands.build.run(export_dir, board_name, out, opt, kernels, profile_ops)
+    commands.build.run(export_dir, board_name, out, opt, kernels, profile_ops, json_out)
+
+
+@cli.command()
+@JSON_OPTION
+def boards(json_out):
+    """List the boards: CPU, clock, flash and RAM, emulated or real and how each is flashed."""
+    commands.boards.run(json_out)
 
 
 @cli.command()
@@ -136,17 +157,20 @@ def generate(export_dir, board_name, out, kernels):
 @PORT_OPTION
 @click.option("--flash", is_flag=True, help="With --port: build (or take --elf) and flash the board first.")
 @DATA_OPTION
-@click.option("--samples", type=int, default=200, show_default=True)
-@click.option("--force-samples", type=int, default=20, show_default=True,
+@click.option("--samples", type=SAMPLES, default=200, show_default=True)
+@click.option("--force-samples", type=click.IntRange(min=0), default=20, show_default=True,
               help="On this many samples, also force every exit to time it (0: off).")
 @click.option("--out", type=click.Path(path_type=Path), help="Results folder (default: build/bench/<board>).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its results.jsonl.")
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for each answer.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds to wait for each answer.")
 @KERNELS_OPTION
-def bench(board_name, export_dir, elf, port, flash, data, samples, force_samples, out, resume, timeout, kernels):
+@JSON_OPTION
+def bench(board_name, export_dir, elf, port, flash, data, samples, force_samples, out, resume, timeout, kernels,
+          json_out):
     """Stream inputs to a board, record exits and per-exit ticks, compare with the host int8 cascade."""
     commands.bench.run(board_name, export_dir, elf, port, flash, data, samples, force_samples,
-                       out or Path("build/bench") / Path(board_name).stem, resume, timeout, kernels)
+                       out or Path("build/bench") / Path(board_name).stem, resume, timeout, kernels, json_out)
 
 
 @cli.command()
@@ -155,13 +179,14 @@ def bench(board_name, export_dir, elf, port, flash, data, samples, force_samples
 @PORT_OPTION
 @click.option("--data", help="As for bench, or 'random' (random int8 inputs; the default for models without image "
                              "input).")
-@click.option("--samples", type=int, default=3, show_default=True, help="Inputs; each op's median is reported.")
+@click.option("--samples", type=SAMPLES, default=3, show_default=True, help="Inputs; each op's median is reported.")
 @click.option("--out", type=click.Path(path_type=Path), help="Results folder (default: build/profile/<board>-<kernels>).")
 @KERNELS_OPTION
-def profile(board_name, export_dir, port, data, samples, out, kernels):
+@JSON_OPTION
+def profile(board_name, export_dir, port, data, samples, out, kernels, json_out):
     """Time every kernel call of the cascade on a board (all segments run) and write profile.json."""
     commands.profile.run(board_name, export_dir, port, data, samples,
-                         out or Path("build/profile") / f"{Path(board_name).stem}-{kernels}", kernels)
+                         out or Path("build/profile") / f"{Path(board_name).stem}-{kernels}", kernels, json_out)
 
 
 @cli.command()
@@ -177,7 +202,7 @@ def flash(board_name, elf, tool, dry_run):
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/demo"), show_default=True)
 @click.option("--board", "board_name", default="mps2-an386", show_default=True, help="An emulated board.")
-@click.option("--samples", type=int, default=200, show_default=True, help="Images benchmarked on the board.")
+@click.option("--samples", type=SAMPLES, default=200, show_default=True, help="Images benchmarked on the board.")
 def demo(out, board_name, samples):
     """The whole mission on an emulated board: shipped model -> int8 export -> host eval -> firmware -> QEMU bench."""
     commands.demo.run(out, board_name, samples)
@@ -199,9 +224,11 @@ def demo(out, board_name, samples):
               help="Exit rule to calibrate (default: the export's).")
 @click.option("--apply", is_flag=True, help="Write the thresholds into the export's manifest (build picks them up).")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: EXPORT/calibration).")
-def calibrate(export_dir, data, mode, alpha, budget, max_drop, cost, criterion, calib_samples, apply, out):
+@JSON_OPTION
+def calibrate(export_dir, data, mode, alpha, budget, max_drop, cost, criterion, calib_samples, apply, out, json_out):
     """Calibrate exit thresholds on the host int8 cascade (alpha rule, compute budget, target accuracy, latency-aware)."""
-    commands.calibrate.run(export_dir, data, mode, alpha, budget, max_drop, cost, criterion, calib_samples, apply, out)
+    commands.calibrate.run(export_dir, data, mode, alpha, budget, max_drop, cost, criterion, calib_samples, apply, out,
+                           json_out)
 
 
 @cli.command(name="data-subset")
@@ -226,5 +253,5 @@ def main() -> None:
         e.show()
         sys.exit(e.exit_code)
     except TinyeeError as e:
-        log.print(f"[red]error:[/red] {e}")
-        sys.exit(2)
+        log.print(f"[red]error:[/red] {escape(str(e))}")
+        sys.exit(e.exit_code)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyee.errors import TinyeeError
+from tinyee.native_output import native_output_captured
 from tinyee.tflite import TfliteModel
 
 BACKENDS = ("tflm", "litert")
@@ -44,6 +45,10 @@ class SegmentRunner:
         self.probs = self.model.outputs[self.probs_index]
         self.feature = self.model.outputs[self.feature_index] if self.feature_index is not None else None
         self.backend = backend
+        with native_output_captured():  # LiteRT announces its delegates on stderr
+            self._open(model_bytes, backend, name)
+
+    def _open(self, model_bytes: bytes, backend: str, name: str) -> None:
         if backend == "tflm":
             from tflite_micro.python.tflite_micro import runtime
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyee.commands.console import log, show
-from tinyee.errors import TinyeeError
+from tinyee.commands.console import json_output, log, result, write_json
+from tinyee.errors import DeviceMismatchError, TinyeeError
 
 
 def _firmware(target, export_dir: Path, manifest, elf: Path | None, build_dir: Path, kernels: str) -> Path:
@@ -20,16 +20,16 @@ def _firmware(target, export_dir: Path, manifest, elf: Path | None, build_dir: P
 
 def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, flash: bool, data: str | None,
         samples: int | None, force_samples: int, out: Path, resume: bool, timeout: float,
-        kernels: str = "optimized") -> dict:
-    from tqdm import tqdm
-
+        kernels: str = "optimized", json_out: str | None = None) -> dict:
     from tinyee.bench import BenchPlan, run_bench, summarize, write_outputs
     from tinyee.boards import load_board
     from tinyee.cascade import cascade
     from tinyee.eval.evaluate import int8_exit_probs, load_data, quantized_inputs
     from tinyee.manifest import Manifest
+    from tinyee.progress import progress
     from tinyee.targets import open_target
 
+    json_output(json_out)
     board = load_board(board_name)
     manifest = Manifest.load(export_dir)
     data_set = load_data(manifest, data, "test", samples)
@@ -46,7 +46,7 @@ def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, f
         if info.get("model") != manifest.model_id:
             raise TinyeeError(f"the firmware on {board.name} runs model {info.get('model')}, but the export is model "
                               f"{manifest.model_id}: rebuild and flash it (tinyee build / tinyee flash, or --flash)")
-        bar = lambda it: tqdm(it, desc=f"bench on {board.name}", unit="sample", disable=None)  # noqa: E731
+        bar = lambda it: progress(it, f"bench on {board.name}", unit="sample")  # noqa: E731
         try:
             records = run_bench(link, plan, out, resume, progress=bar)
         except KeyboardInterrupt:
@@ -58,10 +58,11 @@ def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, f
     paths = write_outputs(summary, out)
     _report(summary, board.name)
     log.print("wrote " + ", ".join(str(p) for p in [out / "results.jsonl", *paths]))
+    write_json(summary, json_out)
     if summary["lost"]:
-        raise TinyeeError(f"{len(summary['lost'])} samples were lost (listed in summary.json); --resume retries them")
+        raise DeviceMismatchError(f"{len(summary['lost'])} samples were lost (listed in summary.json); --resume retries them")
     if board.emulated and summary["disagreements"]:
-        raise TinyeeError(f"{len(summary['disagreements'])} samples disagree with the host int8 cascade on an emulated "
+        raise DeviceMismatchError(f"{len(summary['disagreements'])} samples disagree with the host int8 cascade on an emulated "
                           "board, where the firmware must be bit-exact (listed above and in summary.json)")
     return summary
 
@@ -78,13 +79,13 @@ def _report(summary: dict, board: str) -> None:
         t = row.get("ticks", {})
         table.add_row(str(row["exit"]), f"{100 * frac:.1f}%", f"{t.get('median', 0):,.0f}",
                       f"{row.get(unit, {}).get('median', 0):,.0f}", f"{t.get('p90', 0):,.0f}", f"{t.get('max', 0):,.0f}")
-    show.print(table)
+    result(table)
     ratio = summary["average_vs_run_to_end"]  # unknown when no sample ran to the end and no exit was forced
-    log.print(f"on-device accuracy {100 * summary['device_accuracy']:.2f}%, average ticks "
+    result(f"on-device accuracy {100 * summary['device_accuracy']:.2f}%, average ticks "
               f"{summary['average_ticks']:,.0f}"
               + (f" = {100 * ratio:.1f}% of running to the end" if ratio is not None else "")
               + f"; host/device agreement {100 * summary['host_agreement']:.2f}%"
               + (f"; LOST samples: {summary['lost']}" if summary["lost"] else ""))
     for d in summary["disagreements"]:
-        log.print(f"[red]disagreement[/red] sample {d['sample']}: device exit {d['exit']} class {d['cls']}, "
+        result(f"[red]disagreement[/red] sample {d['sample']}: device exit {d['exit']} class {d['cls']}, "
                   f"host exit {d['host_exit']} class {d['host_class']}")

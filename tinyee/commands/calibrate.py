@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyee.commands.console import log, show
+from tinyee.commands.console import json_output, log, result, write_json
 from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest
 
@@ -28,10 +28,11 @@ def exit_costs(manifest: Manifest, cost: str) -> list[float]:
 
 
 def run(export_dir: Path, data_spec: str | None, mode: str, alpha: float, budget: float, max_drop: float, cost: str,
-        criterion: str | None, calib_samples: int, apply: bool, out: Path | None) -> dict:
+        criterion: str | None, calib_samples: int, apply: bool, out: Path | None, json_out: str | None = None) -> dict:
     from tinyee.calibrate import calibrate, candidates, evaluate_thresholds, plot_calibration
     from tinyee.eval.evaluate import int8_exit_probs, load_data, quantized_inputs
 
+    json_output(json_out)
     manifest = Manifest.load(export_dir)
     criterion = criterion or manifest.criterion
     costs = exit_costs(manifest, cost)
@@ -64,6 +65,7 @@ def run(export_dir: Path, data_spec: str | None, mode: str, alpha: float, budget
     if apply:
         manifest.with_thresholds(result["thresholds"], criterion).save(export_dir)
         log.print(f"thresholds written to {Path(export_dir) / 'manifest.json'}; rebuild the firmware to use them")
+    write_json(report, json_out)
     return report
 
 
@@ -81,4 +83,4 @@ def _render(report: dict, unit: str, calibrated: int, held_out: int) -> None:
                       " / ".join(f"{100 * f:.1f}%" for f in r["exit_fractions"]))
     final = report["final_exit_only"]
     table.add_row("final exit only", "-", f"{100 * final['accuracy']:.2f}%", f"{full:,.0f}", "100.0%", "")
-    show.print(table)
+    result(table)

@@ -1,13 +1,55 @@
-"""Where commands print: tables and results to stdout, progress and messages to stderr."""
+"""Where commands print: results (tables, figures, JSON) to stdout; progress and messages to stderr.
+
+With --json a command's stdout is one JSON document, so its tables and result lines go to stderr.
+Off a terminal, tables are laid out wide instead of being cut at 80 columns.
+"""
 
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
 
 from rich.console import Console
 
 from tinyee.errors import TinyeeError
 
-log = Console(stderr=True, soft_wrap=True)  # messages are grepped and logged: no hard wraps
-show = Console()  # tables
+PIPED_WIDTH = 200
+
+log = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)  # grepped and logged
+_stdout = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH, soft_wrap=True)
+_json_to_stdout = False
+
+
+def json_output(target: str | None) -> None:
+    """Announce a command's --json target: "-" (stdout) moves its human-readable results to stderr."""
+    global _json_to_stdout
+    _json_to_stdout = target == "-"
+
+
+def result(*renderables, **options) -> None:
+    """A result line or table for a person."""
+    (log if _json_to_stdout else _stdout).print(*renderables, **options)
+
+
+def write_json(document: dict, target: str | None) -> None:
+    """The command's result as JSON: to stdout for "-", else to the file (replaced whole, never half-written)."""
+    if target is None:
+        return
+    text = json.dumps(document, indent=2) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path = Path(target)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(text)
+        partial.replace(path)
+    except OSError as e:
+        raise TinyeeError(f"cannot write {path}: {e}") from e
+    log.print(f"wrote {path}")
 
 
 def parse_floats(text: str | None) -> list[float] | None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyee.commands.console import show
+from tinyee.commands.console import result
 
 
 def run(source: Path, out: Path, rep: int, eval_: int, seed: int) -> None:
     from tinyee.data import make_subset
 
-    show.print(make_subset(source, out, rep, eval_, seed))
+    result(make_subset(source, out, rep, eval_, seed))

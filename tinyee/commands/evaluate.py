@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from tinyee.commands.console import log, parse_floats, show
+from tinyee.commands.console import json_output, log, parse_floats, result, write_json
 from tinyee.manifest import Manifest
 
 
 def run(export_dir: Path, checkpoint: Path | None, data: str | None, samples: int | None, thresholds: str | None,
-        runtimes: str, json_out: Path | None) -> dict:
+        runtimes: str, json_out: str | None) -> dict:
     from tinyee.cascade import resolve_thresholds
     from tinyee.eval import evaluate, render
     from tinyee.eval.evaluate import load_data
     from tinyee.model import load_checkpoint
 
+    json_output(json_out)
     manifest = Manifest.load(export_dir)
     thr = (resolve_thresholds(parse_floats(thresholds), manifest.num_exits, manifest.criterion) if thresholds
            else list(manifest.thresholds))
@@ -26,9 +26,6 @@ def run(export_dir: Path, checkpoint: Path | None, data: str | None, samples: in
     report = evaluate(export_dir, manifest, load_data(manifest, data, "test", samples), thr, model,
                       tuple(runtimes.split(",")))
     for table in render(report):
-        show.print(table)
-    if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(report, indent=2) + "\n")
-        log.print(f"report: {json_out}")
+        result(table)
+    write_json(report, json_out)
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyee.commands.console import log, parse_floats
+from tinyee.commands.console import log, parse_floats, result
 from tinyee.manifest import Manifest
 
 
@@ -18,8 +18,8 @@ def run(checkpoint: Path, out: Path, rep: str, rep_samples: int | None, threshol
         manifest = export_checkpoint(checkpoint, rep_set, out, parse_floats(thresholds),
                                      progress=lambda msg: status.update(msg), criterion=criterion)
     for s in manifest.segments:
-        log.print(f"  {s.file}: {s.macs / 1e6:.2f} M MACs, {s.param_bytes / 1024:.1f} KiB weights, "
+        result(f"  {s.file}: {s.macs / 1e6:.2f} M MACs, {s.param_bytes / 1024:.1f} KiB weights, "
                   f"{s.tflite_bytes / 1024:.1f} KiB file, in {list(s.input.shape)} "
                   f"(scale {s.input.scale:.6g}, zp {s.input.zero_point}), {s.info.get('export_seconds')} s")
-    log.print(f"exported {manifest.num_exits} segments to {out} in {manifest.export_seconds} s")
+    result(f"exported {manifest.num_exits} segments to {out} in {manifest.export_seconds} s")
     return manifest

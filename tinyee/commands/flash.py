@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyee.commands.console import log, show
+from tinyee.commands.console import log, result
 
 
 def run(board_name: str, elf: Path, tool: str | None, dry_run: bool) -> None:
@@ -13,7 +13,7 @@ def run(board_name: str, elf: Path, tool: str | None, dry_run: bool) -> None:
 
     with open_target(load_board(board_name), tool=tool, need_port=False) as target:
         if dry_run:
-            show.print(target.dry_run(elf), markup=False, highlight=False)
+            result(target.dry_run(elf), markup=False, highlight=False)
             return
         target.start(elf)
         log.print(target.wait(log.print))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyee.commands.console import log
+from tinyee.commands.console import log, result
 
 
 def run(export_dir: Path, board_name: str, out: Path, kernels: str = "optimized"):
@@ -17,10 +17,10 @@ def run(export_dir: Path, board_name: str, out: Path, kernels: str = "optimized"
     with log.status(f"generating the library for {board.name}"):
         lib = generate_library(export_dir, manifest, board, out, kernels)
     sources = [f for f in lib.files if f.parts[0] == "src" and f.suffix == ".c"]
-    log.print(f"{lib.out}: model {manifest.model_id} for {board.name}, {len(sources)} C files "
+    result(f"{lib.out}: model {manifest.model_id} for {board.name}, {len(sources)} C files "
               f"({kernels} kernels), arena {max(s.plan.size for s in lib.segments):,} B")
     if lib.flash_bytes is not None:
-        log.print(f"  libtinyee.a for {board.name}: flash {lib.flash_bytes:,} of {board.flash_bytes:,} bytes, "
+        result(f"  libtinyee.a for {board.name}: flash {lib.flash_bytes:,} of {board.flash_bytes:,} bytes, "
                   f"RAM {lib.ram_bytes:,} of {board.ram_bytes:,} bytes")
-    log.print(f"  include {lib.out / 'include' / 'tinyee_model.h'}; integration: {lib.out / 'README.md'}")
+    result(f"  include {lib.out / 'include' / 'tinyee_model.h'}; integration: {lib.out / 'README.md'}")
     return lib

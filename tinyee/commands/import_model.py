@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyee.commands.console import log, parse_floats
+from tinyee.commands.console import parse_floats, result
 from tinyee.manifest import Manifest
 
 
@@ -24,10 +24,10 @@ def run(files: list[Path], out: Path, thresholds: str | None, criterion: str, cl
 
     manifest = import_tflite(list(files), out, parse_floats(thresholds), criterion, _class_names(classes), pixel_scale)
     for s in manifest.segments:
-        log.print(f"  {s.file} (from {s.info['imported_from']}): {s.macs / 1e6:.2f} M MACs, "
+        result(f"  {s.file} (from {s.info['imported_from']}): {s.macs / 1e6:.2f} M MACs, "
                   f"{s.param_bytes / 1024:.1f} KiB weights, in {list(s.input.shape)} "
                   f"(scale {s.input.scale:.6g}, zp {s.input.zero_point}), ops {s.ops}")
     kind = "image" if manifest.preprocess else "non-image (no preprocessing: use --data random)"
-    log.print(f"imported model {manifest.model_id} ({manifest.num_exits} exit(s), {manifest.num_classes} classes, "
+    result(f"imported model {manifest.model_id} ({manifest.num_exits} exit(s), {manifest.num_classes} classes, "
               f"{kind} input) into {out}")
     return manifest

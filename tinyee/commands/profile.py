@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from tinyee.commands.console import log, show
+from tinyee.commands.console import json_output, log, result, write_json
 
 
 def run(board_name: str, export_dir: Path, port: str | None, data: str | None, samples: int, out: Path,
-        kernels: str) -> dict:
+        kernels: str, json_out: str | None = None) -> dict:
     from rich.table import Table
 
     from tinyee.bench import by_op_type, profile_on_board
@@ -19,6 +18,7 @@ def run(board_name: str, export_dir: Path, port: str | None, data: str | None, s
     from tinyee.eval.evaluate import load_data, quantized_inputs
     from tinyee.manifest import Manifest
 
+    json_output(json_out)
     board = load_board(board_name)
     manifest = Manifest.load(export_dir)
     if data == "random" or (data is None and manifest.preprocess is None):
@@ -28,20 +28,19 @@ def run(board_name: str, export_dir: Path, port: str | None, data: str | None, s
     else:
         inputs = quantized_inputs(manifest, load_data(manifest, data, "test", samples))
     with log.status(f"profiling on {board.name} ({kernels} kernels)"):
-        _, result = profile_on_board(board, export_dir, manifest, inputs, out / "firmware", kernels, port)
-    unit = result["unit"]
-    table = Table(title=f"tinyee profile: {board.name}, {kernels} kernels ({result['kernel_path']} path), "
+        _, report = profile_on_board(board, export_dir, manifest, inputs, out / "firmware", kernels, port)
+    unit = report["unit"]
+    table = Table(title=f"tinyee profile: {board.name}, {kernels} kernels ({report['kernel_path']} path), "
                         f"median of {len(inputs)} inputs, {unit.replace('_', ' ')}")
     for c in ("segment", "op", "calls", "MACs", unit.replace("_", " "), "share of segment"):
         table.add_column(c, justify="right")
-    for row in by_op_type(result):
-        total = result["segments"][row["segment"]][unit]
+    for row in by_op_type(report):
+        total = report["segments"][row["segment"]][unit]
         table.add_row(str(row["segment"]), row["op"], str(row["calls"]), f"{row['macs']:,}", f"{row[unit]:,.0f}",
                       f"{100 * row[unit] / total:.1f}%")
-    show.print(table)
-    for seg in result["segments"]:
-        log.print(f"segment {seg['segment']}: {seg[unit]:,.0f} {unit.replace('_', ' ')}, {seg['macs']:,} MACs")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "profile.json").write_text(json.dumps(result, indent=2) + "\n")
-    log.print(f"wrote {out / 'profile.json'}")
-    return result
+    result(table)
+    for seg in report["segments"]:
+        result(f"segment {seg['segment']}: {seg[unit]:,.0f} {unit.replace('_', ' ')}, {seg['macs']:,} MACs")
+    write_json(report, str(out / "profile.json"))
+    write_json(report, json_out)
+    return report

@@ -19,7 +19,7 @@ from tinyee.compile import CompiledSegment, compile_export
 from tinyee.compile.library import library_sources
 from tinyee.compile.footprint import memory_report
 from tinyee.compile.sources import BOARD_DIR, FIRMWARE_DIR, HARNESS_DIR, KERNEL_DIR, REPO_ROOT
-from tinyee.errors import TinyeeError
+from tinyee.errors import DoesNotFitError, TinyeeError
 from tinyee.manifest import Manifest
 
 TOOLCHAIN = "arm-none-eabi-"
@@ -96,7 +96,7 @@ def build_image(src: Path, segments: list[CompiledSegment], board: Board, out_di
     if result.returncode:
         overflow = re.findall(r"region `(\w+)' overflowed by (\d+) bytes", result.stderr)
         if overflow:
-            raise TinyeeError(_does_not_fit(board, out_dir, model_id, weights_bytes))
+            raise DoesNotFitError(_does_not_fit(board, out_dir, model_id, weights_bytes))
         raise TinyeeError(f"firmware build for {board.name} failed:\n{(result.stdout + result.stderr)[-4000:]}")
     elf = out_dir / "firmware.elf"
     flash, ram = section_sizes(elf)

@@ -19,7 +19,7 @@ from string import Template
 from tinyee.boards import Board
 from tinyee.compile import CompiledSegment, compile_export
 from tinyee.compile.sources import LIBRARY_DIR, RUNTIME_SOURCE, kernel_files
-from tinyee.errors import TinyeeError
+from tinyee.errors import DoesNotFitError, TinyeeError
 from tinyee.manifest import Manifest
 
 DIST_DIR = LIBRARY_DIR / "dist"
@@ -103,7 +103,7 @@ def _cross_build_sizes(stage: Path, board: Board) -> tuple[int | None, int | Non
     text, data, bss = (int(v) for v in size.strip().splitlines()[-1].split()[:3])
     flash, ram = text + data, data + bss
     if flash > board.flash_bytes or ram > board.ram_bytes:
-        raise TinyeeError(f"the library does not fit board {board.name}: flash {flash:,} of {board.flash_bytes:,} "
+        raise DoesNotFitError(f"the library does not fit board {board.name}: flash {flash:,} of {board.flash_bytes:,} "
                           f"bytes, RAM {ram:,} of {board.ram_bytes:,} bytes (before your application's own)")
     return flash, ram
 

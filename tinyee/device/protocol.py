@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 import serial
 
-from tinyee.errors import TinyeeError
+from tinyee.errors import DeviceMismatchError
 
 CHUNK = 128  # input bytes per `db` command
 PROF_CHUNK = 32  # tick counts per `prof` answer (PROF_MAX in firmware/harness/main.c)
 RESULT = re.compile(r"m-result exit=(\d+) class=(\d+) conf=(-?\d+) crc=([0-9A-F]{8}) ticks=([\d,]+) runs=(\d+)$")
 
 
-class DeviceError(TinyeeError):
+class DeviceError(DeviceMismatchError):
     """The board misbehaved: no answer, garbled answers past the retry budget, or an error reply."""
 
 

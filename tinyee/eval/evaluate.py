@@ -3,13 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from tinyee.cascade import cascade, threshold_to_q
 from tinyee.data import ImageSet, to_model_input
 from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest
 from tinyee.model import MultiExitMobileViT
+from tinyee.progress import progress as show_progress
 from tinyee.runtime import SegmentRunner, quantize
 from tinyee.train import evaluate_float
 
@@ -55,8 +55,8 @@ def int8_exit_probs(export_dir: Path, manifest: Manifest, inputs_q: np.ndarray, 
     """
     runners = [SegmentRunner((Path(export_dir) / s.file).read_bytes(), backend, s.file) for s in manifest.segments]
     out = np.empty((len(runners), len(inputs_q), manifest.num_classes), dtype=np.int8)
-    for n, x in enumerate(tqdm(inputs_q, desc=f"int8 cascade ({backend})", unit="img", leave=False,
-                               disable=not progress or None)):
+    items = show_progress(inputs_q, f"int8 cascade ({backend})", unit="img") if progress else inputs_q
+    for n, x in enumerate(items):
         for k, runner in enumerate(runners):
             out[k, n], x = runner.run(x)
     return out

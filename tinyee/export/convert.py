@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from tinyee.errors import TinyeeError
+from tinyee.native_output import native_output_captured
 from tinyee.compile.ops import SUPPORTED_OPS as FIRMWARE_INT8_OPS
 from tinyee.tflite import TfliteModel
 
@@ -50,7 +51,8 @@ def torch_to_onnx(segment: torch.nn.Module, sample_nhwc: np.ndarray, path: Path)
 
 
 def onnx_to_saved_model(onnx_path: Path, out_dir: Path, rep_nhwc: np.ndarray) -> Path:
-    import onnx2tf
+    with native_output_captured():
+        import onnx2tf  # imports TensorFlow, which registers its CUDA plugins noisily
 
     workdir = out_dir.parent
     if rep_nhwc.ndim == 4 and rep_nhwc.shape[-1] == 3:
@@ -59,7 +61,7 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, rep_nhwc: np.ndarray) ->
         big = reps.repeat(scale, axis=1).repeat(scale, axis=2)[:, :128, :128]
         np.save(workdir / ONNX2TF_SAMPLE_FILE, np.ascontiguousarray(big, dtype=np.float32))
     try:
-        with _cwd(workdir), contextlib.redirect_stdout(io.StringIO()) as log:
+        with _cwd(workdir), native_output_captured(), contextlib.redirect_stdout(io.StringIO()) as log:
             onnx2tf.convert(input_onnx_file_path=str(onnx_path), output_folder_path=str(out_dir),
                             non_verbose=True, output_signaturedefs=True)
     except (Exception, SystemExit) as e:  # onnx2tf calls sys.exit(1) on some failures
@@ -71,8 +73,9 @@ def check_float_conversion(segment: torch.nn.Module, float_tflite: Path, samples
     """Max abs difference between torch and onnx2tf's float32 TFLite: catches layout mistakes."""
     from ai_edge_litert.interpreter import Interpreter
 
-    it = Interpreter(model_path=str(float_tflite))
-    it.allocate_tensors()
+    with native_output_captured():
+        it = Interpreter(model_path=str(float_tflite))
+        it.allocate_tensors()
     inp, outs = it.get_input_details()[0], it.get_output_details()
     worst = 0.0
     for x in samples_nhwc:
@@ -92,6 +95,11 @@ def check_float_conversion(segment: torch.nn.Module, float_tflite: Path, samples
 
 
 def saved_model_to_int8(saved_model: Path, rep_nhwc: np.ndarray) -> bytes:
+    with native_output_captured():
+        return _saved_model_to_int8(saved_model, rep_nhwc)
+
+
+def _saved_model_to_int8(saved_model: Path, rep_nhwc: np.ndarray) -> bytes:
     import tensorflow as tf
 
     def representative():

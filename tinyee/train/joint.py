@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from tinyee.data import ImageSet, to_model_input
 from tinyee.errors import TinyeeError
 from tinyee.model import ModelConfig, MultiExitMobileViT, save_checkpoint
 from tinyee.model.checkpoint import atomic_write
+from tinyee.progress import progress
 
 
 @dataclass
@@ -138,8 +138,7 @@ def train(model_cfg: ModelConfig, train_set: ImageSet, test_set: ImageSet | None
             model.heads[-1].eval()
         perm = torch.randperm(len(y_all), generator=gen)
         t0, total, seen = time.time(), 0.0, 0
-        bar = tqdm(range(0, len(perm), tc.batch_size), desc=f"epoch {epoch + 1}/{tc.epochs}", unit="batch",
-                   leave=False, disable=None)
+        bar = progress(range(0, len(perm), tc.batch_size), f"epoch {epoch + 1}/{tc.epochs}", unit="batch")
         for i in bar:
             idx = perm[i:i + tc.batch_size]
             x, y = x_all[idx], y_all[idx]
