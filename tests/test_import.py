@@ -128,3 +128,19 @@ def test_imports_that_cannot_work_are_clear_errors(tmp_path):
     assert not (tmp_path / "out").exists()
     r = tinyee("import", tmp_path / "missing.tflite", "--out", tmp_path / "out")
     assert r.returncode == 1 and "cannot read" in r.stderr and not (tmp_path / "out").exists()
+
+
+def test_analyze_lists_every_layer_without_a_device(imported):
+    out, manifest, _, _ = imported
+    r = tinyee("analyze", "--export", out, "--board", "mps3-an547", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    layers = report["layers"]
+    assert len(layers) == sum(manifest.segments[0].ops.values()) and report["inner_loop_path"] == "mve"
+    assert sum(r["macs"] for r in layers) == manifest.macs == report["cascade"]["macs_to_exit"][-1]
+    assert {r["path"] for r in layers if r["kernel"] == "tee_conv2d_gemm_s8"} == {"mve"}
+    peak = report["cascade"]["peak_arena_bytes"]
+    assert all(r["output_offset"] + r["output_bytes"] <= peak for r in layers if r["output_offset"] is not None)
+    # constants: the weights and the per-channel parameters the kernels read from flash
+    assert manifest.param_bytes <= report["cascade"]["const_bytes"] < 2 * manifest.param_bytes
+    assert "tinyee analyze: model" in r.stderr  # the table went to stderr, as --json asks

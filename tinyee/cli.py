@@ -134,6 +134,16 @@ def build(board_name, export_dir, out, opt, profile_ops, kernels, json_out):
 
 
 @cli.command()
+@click.option("--export", "export_dir", type=click.Path(path_type=Path), default=DEFAULT_EXPORT, show_default=True)
+@BOARD_OPTION
+@KERNELS_OPTION
+@JSON_OPTION
+def analyze(export_dir, board_name, kernels, json_out):
+    """Per layer: kernel and inner-loop path, shapes, MACs, constant bytes, arena placement, lifetime, scratch."""
+    commands.analyze.run(export_dir, board_name, kernels, json_out)
+
+
+@cli.command()
 @JSON_OPTION
 def boards(json_out):
     """List the boards: CPU, clock, flash and RAM, emulated or real and how each is flashed."""

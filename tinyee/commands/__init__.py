@@ -4,8 +4,8 @@ Results go to stdout (tables), progress and messages to stderr (tinyee.commands.
 """
 
 from tinyee.commands import (
-    bench, boards, build, calibrate, data_subset, demo, evaluate, export, flash, generate, import_model, profile, train,
+    analyze, bench, boards, build, calibrate, data_subset, demo, evaluate, export, flash, generate, import_model, profile, train,
 )
 
-__all__ = ["bench", "boards", "build", "calibrate", "data_subset", "demo", "evaluate", "export", "flash", "generate",
+__all__ = ["analyze", "bench", "boards", "build", "calibrate", "data_subset", "demo", "evaluate", "export", "flash", "generate",
            "import_model", "profile", "train"]
