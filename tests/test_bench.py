@@ -195,3 +195,15 @@ def test_a_board_that_falls_silent_ends_the_cli_with_exit_code_4_and_the_results
     assert r.returncode == 4 and "stopped answering" in r.stderr
     assert [rec["sample"] for rec in read_results(tmp_path / "results.jsonl") if "error" not in rec]
     dev.close()
+
+
+def test_validate_reports_a_board_that_disagrees_and_exits_4(setup, shipped_export, tmp_path):
+    manifest, segments, runner, *_ = setup
+    dev = FakeDevice(runner, segments, [127] * (manifest.num_exits - 1), manifest.model_id)  # never exits early
+    r = tinyee("validate", "--export", shipped_export[0], "--port", dev.url, "--samples", 12, "--tensor-samples", 0,
+               "--out", tmp_path)
+    assert r.returncode == 4 and "disagrees with the host" in r.stderr
+    report = json.loads((tmp_path / "validate.json").read_text())
+    assert not report["passed"] and report["cascade"]["mismatched_samples"]
+    assert all(row["device_host_class_agreement"] == 1.0 for row in report["per_exit"])  # forced exits agree
+    dev.close()

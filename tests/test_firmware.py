@@ -236,3 +236,17 @@ def test_profile_times_every_kernel_call_on_the_emulated_board(shipped_export, t
         assert len(ops) > 10 and all(o["ticks"] > 0 for o in ops)
         assert 0.97 * seg["ticks"] <= sum(o["ticks"] for o in ops) <= seg["ticks"]
         assert seg["macs"] == spec.macs
+
+
+def test_validate_on_the_emulated_board(shipped_export, tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "tinyee", "validate", "--export", str(shipped_export[0]), "--samples", "12",
+                        "--tensor-samples", "2", "--out", str(tmp_path), "--json"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(r.stdout)
+    assert report["passed"] and report["samples"] == 12 and report["cascade"]["exit_class_confidence_agreement"] == 1.0
+    assert len(report["tensors"]) == 2 * 3 and all(t["bytes_equal"] for t in report["tensors"])
+    assert [row["device_accuracy"] for row in report["per_exit"]] == [row["host_accuracy"] for row in report["per_exit"]]

@@ -201,6 +201,25 @@ def profile(board_name, export_dir, port, data, samples, out, kernels, json_out)
 
 @cli.command()
 @BOARD_OPTION
+@click.option("--export", "export_dir", type=click.Path(path_type=Path), default=DEFAULT_EXPORT, show_default=True)
+@PORT_OPTION
+@click.option("--flash", is_flag=True, help="With --port: build and flash the board first.")
+@click.option("--data", help="As for bench, or 'random' (random int8 inputs; the default for models without image "
+                             "input).")
+@click.option("--samples", type=SAMPLES, default=50, show_default=True)
+@click.option("--tensor-samples", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Samples whose every exit softmax is read back from the arena and compared byte for byte.")
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: build/validate/<board>).")
+@KERNELS_OPTION
+@JSON_OPTION
+def validate(board_name, export_dir, port, flash, data, samples, tensor_samples, out, kernels, json_out):
+    """Run samples on the board and on the host: per-exit accuracy, agreement, exit tensors byte for byte."""
+    commands.validate.run(export_dir, board_name, port, flash, data, samples, tensor_samples,
+                          out or Path("build/validate") / Path(board_name).stem, kernels, json_out)
+
+
+@cli.command()
+@BOARD_OPTION
 @click.option("--elf", type=click.Path(path_type=Path), required=True)
 @click.option("--tool", type=click.Choice(FLASH_TOOLS), help="Probe tool (default: the board file's).")
 @click.option("--dry-run", is_flag=True, help="Print the command instead of running it.")

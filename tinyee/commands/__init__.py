@@ -5,7 +5,8 @@ Results go to stdout (tables), progress and messages to stderr (tinyee.commands.
 
 from tinyee.commands import (
     analyze, bench, boards, build, calibrate, data_subset, demo, evaluate, export, flash, generate, import_model, profile, train,
+    validate,
 )
 
 __all__ = ["analyze", "bench", "boards", "build", "calibrate", "data_subset", "demo", "evaluate", "export", "flash", "generate",
-           "import_model", "profile", "train"]
+           "import_model", "profile", "train", "validate"]

@@ -1,0 +1,61 @@
+"""`tinyee validate`: the model on a board (emulated or real) against the host, sample by sample and
+tensor by tensor; a JSON report, and exit code 4 on any mismatch."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from tinyee.commands.console import json_output, log, result, write_json
+from tinyee.errors import DeviceMismatchError
+
+
+def run(export_dir: Path, board_name: str, port: str | None, flash: bool, data: str | None, samples: int,
+        tensor_samples: int, out: Path, kernels: str, json_out: str | None = None) -> dict:
+    from tinyee.bench.validate import validate_on_board
+    from tinyee.boards import load_board
+    from tinyee.compile import compile_export
+    from tinyee.eval.evaluate import int8_exit_probs, load_data, quantized_inputs
+    from tinyee.manifest import Manifest
+    from tinyee.targets import open_target
+
+    json_output(json_out)
+    board = load_board(board_name)
+    manifest = Manifest.load(export_dir)
+    if data == "random" or (data is None and manifest.preprocess is None):
+        inputs = np.random.default_rng(0).integers(-128, 128, (samples, *manifest.input.shape[1:]), dtype=np.int8)
+        labels = None
+    else:
+        data_set = load_data(manifest, data, "test", samples)
+        inputs, labels = quantized_inputs(manifest, data_set), data_set.labels
+    host_probs = int8_exit_probs(export_dir, manifest, inputs, "tflm")
+    with open_target(board, port) as target:
+        if port is None or flash:
+            image = target.build(export_dir, manifest, out / "firmware", kernels)
+            elf, segments = image.elf, image.segments
+        else:  # the firmware is on the board already: the same compilation gives its arena plan
+            with tempfile.TemporaryDirectory(prefix="tinyee-validate-") as tmp:
+                elf, segments = None, compile_export(export_dir, manifest, Path(tmp), kernels)
+        link = target.connect(elf)
+        if link.identify().get("model") != manifest.model_id:
+            raise DeviceMismatchError(f"the firmware on {board.name} runs model {link.info.get('model')}, not "
+                                      f"{manifest.model_id}")
+        with log.status(f"validating {len(inputs)} samples on {board.name}"):
+            report = validate_on_board(link, manifest, segments, inputs, labels, host_probs, tensor_samples)
+    report["board"] = board.name
+    for row in report["per_exit"]:
+        acc = (f", accuracy device {100 * row['device_accuracy']:.2f}% / host {100 * row['host_accuracy']:.2f}%"
+               if "device_accuracy" in row else "")
+        result(f"exit {row['exit']}: class agreement {100 * row['device_host_class_agreement']:.2f}%{acc}")
+    c = report["cascade"]
+    equal = sum(t["bytes_equal"] for t in report["tensors"])
+    result(f"cascade: exit/class/confidence agreement {100 * c['exit_class_confidence_agreement']:.2f}% on "
+           f"{report['samples']} samples; exit softmax tensors byte-equal {equal}/{len(report['tensors'])}; "
+           + ("PASSED" if report["passed"] else "FAILED"))
+    write_json(report, str(out / "validate.json"))
+    write_json(report, json_out)
+    if not report["passed"]:
+        raise DeviceMismatchError(f"{board.name} disagrees with the host (details in {out / 'validate.json'})")
+    return report
