@@ -260,6 +260,8 @@ GENERATORS = {
     "LOGISTIC": lambda r: case_unary(r, "LOGISTIC"),
     "RSQRT": lambda r: case_unary(r, "RSQRT"),
     "HARD_SWISH": lambda r: case_unary(r, "HARD_SWISH"),
+    "RELU": lambda r: case_unary(r, "RELU"),
+    "RELU6": lambda r: case_unary(r, "RELU6"),
     "SOFTMAX": case_softmax,
     "MEAN": case_mean,
     "TRANSPOSE": case_transpose,

@@ -153,6 +153,18 @@ typedef struct {
 
 void tee_hard_swish_s8(const tee_hard_swish_params *p, const int8_t *in, int8_t *out);
 
+typedef struct {
+    int32_t size, in_zero_point, out_zero_point, mult, shift, act_min, act_max;
+} tee_relu_params;
+
+void tee_relu_s8(const tee_relu_params *p, const int8_t *in, int8_t *out);
+
+typedef struct {
+    int32_t size, lower, upper;
+} tee_clamp_params;
+
+void tee_relu6_s8(const tee_clamp_params *p, const int8_t *in, int8_t *out);
+
 /* Any int8 -> int8 function of one value (LOGISTIC, RSQRT, HARD_SWISH, SiLU) as a 256-entry table indexed by
  * value + 128 (lut.c). */
 void tee_lut_s8(const int8_t *table, int32_t size, const int8_t *in, int8_t *out);
