@@ -10,7 +10,7 @@ import flatbuffers
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
 
-TYPES = {np.int8: S.TensorType.INT8, np.int32: S.TensorType.INT32}
+TYPES = {np.int8: S.TensorType.INT8, np.int32: S.TensorType.INT32, np.float32: S.TensorType.FLOAT32}
 
 
 class OpModel:

@@ -144,3 +144,36 @@ def test_analyze_lists_every_layer_without_a_device(imported):
     # constants: the weights and the per-channel parameters the kernels read from flash
     assert manifest.param_bytes <= report["cascade"]["const_bytes"] < 2 * manifest.param_bytes
     assert "tinyee analyze: model" in r.stderr  # the table went to stderr, as --json asks
+
+
+def test_a_model_with_float_input_and_output_runs_int8_inside(tmp_path):
+    """QUANTIZE of the float input and DEQUANTIZE of the output are dropped at import; the library's
+    tinyee_quantize_input does the QUANTIZE, bit for bit as TFLite Micro does it."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    rng = np.random.default_rng(3)
+    m = OpModel()
+    x_f, x_q = m.tensor([1, 16], dtype=np.float32), m.tensor([1, 16], 0.0625, 5)  # a power of two: exact ties
+    w = m.tensor([4, 16], [0.01], 0, rng.integers(-127, 128, (4, 16)))
+    b = m.tensor([4], [0.0625 * 0.01], 0, rng.integers(-500, 500, 4), dtype=np.int32)
+    y, p, p_f = m.tensor([1, 4], 0.05, -3), m.tensor([1, 4], 1 / 256, -128), m.tensor([1, 4], dtype=np.float32)
+    m.op("QUANTIZE", [x_f], [x_q])
+    m.op("FULLY_CONNECTED", [x_q, w, b], [y], options("FullyConnectedOptions"), "FullyConnectedOptions")
+    m.op("SOFTMAX", [y], [p], options("SoftmaxOptions", beta=1.0), "SoftmaxOptions")
+    m.op("DEQUANTIZE", [p], [p_f])
+    (tmp_path / "float_edges.tflite").write_bytes(m.build([x_f], [p_f]))
+    manifest = import_tflite([tmp_path / "float_edges.tflite"], tmp_path / "export")
+    assert manifest.segments[0].ops == {"FULLY_CONNECTED": 1, "SOFTMAX": 1}
+    assert manifest.segments[0].info["float_edges_removed"] == ["QUANTIZE of the float input",
+                                                                 "DEQUANTIZE of an int8 output"]
+    lib = generate_library(tmp_path / "export", manifest, load_board("mps2-an386"), tmp_path / "lib")
+    native = NativeLibrary(lib.out, tmp_path / "lib.so")
+    oracle = runtime.Interpreter.from_bytes((tmp_path / "float_edges.tflite").read_bytes(), arena_size=64 * 1024)
+    for _ in range(200):
+        x = (rng.normal(0, 3, (1, 16)) * rng.choice([1, 10])).astype(np.float32)
+        x.reshape(-1)[:2] = (0.03125, -0.09375)  # +0.5 and -1.5 steps: ties round away from zero
+        oracle.set_input(x, 0)
+        oracle.invoke()
+        want = oracle.get_output(0).reshape(-1)
+        _, _, _, probs = native.cascade_run(native.quantize_input(x), 4)
+        assert np.array_equal((probs.astype(np.float32) + 128) / 256, want)

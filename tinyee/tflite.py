@@ -152,3 +152,39 @@ def replace_scale(data: bytes, old_scale: float, zero_point: int, new_scale: flo
     b = flatbuffers.Builder(len(data) + 1024)
     b.Finish(m.Pack(b), file_identifier=b"TFL3")
     return bytes(b.Output()), count
+
+
+def strip_float_edges(data: bytes) -> tuple[bytes, list[str]]:
+    """Drop a QUANTIZE that turns a float model input into int8 and a DEQUANTIZE that turns an int8 output
+    into float, so the model's inputs and outputs are the int8 tensors (the caller converts at the edges).
+    Returns the model and what was dropped."""
+    m = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    g = m.subgraphs[0]
+    ops = list(g.operators or [])
+
+    def name(op):
+        code = m.operatorCodes[op.opcodeIndex]
+        return OP_NAMES.get(max(code.builtinCode, code.deprecatedBuiltinCode))
+
+    def readers(t):
+        return [op for op in ops if t in list(op.inputs)]
+
+    dropped, inputs, outputs = [], list(g.inputs), list(g.outputs)
+    for op in list(ops):
+        src, dst = int(op.inputs[0]), int(op.outputs[0])
+        if name(op) == "QUANTIZE" and src in inputs and g.tensors[src].type == schema.TensorType.FLOAT32 \
+                and g.tensors[dst].type == schema.TensorType.INT8 and readers(src) == [op]:
+            inputs[inputs.index(src)] = dst
+            dropped.append("QUANTIZE of the float input")
+            ops.remove(op)
+        elif name(op) == "DEQUANTIZE" and dst in outputs and g.tensors[src].type == schema.TensorType.INT8 \
+                and g.tensors[dst].type == schema.TensorType.FLOAT32:
+            outputs[outputs.index(dst)] = src
+            dropped.append("DEQUANTIZE of an int8 output")
+            ops.remove(op)
+    if not dropped:
+        return data, []
+    g.operators, g.inputs, g.outputs = ops, inputs, outputs
+    b = flatbuffers.Builder(len(data) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output()), dropped

@@ -27,6 +27,10 @@ typedef struct {
  * TINYEE_INPUT_ZERO_POINT) until the first exit whose score reaches its threshold. Returns TINYEE_OK. */
 int tinyee_cascade_run(const int8_t *input, tinyee_result *result);
 
+/* A float input (as the model's float input would take it) quantized to the int8 input, as TFLite's QUANTIZE
+ * does: round(x / TINYEE_INPUT_SCALE) + TINYEE_INPUT_ZERO_POINT, clamped. */
+int tinyee_quantize_input(const float *x, int8_t *input);
+
 /* For callers with their own exit policy: load the input, then run segments 0, 1, ... in order (each
  * continues from the feature map the previous one left in the arena). Returns 1 when the exit's score
  * reaches its threshold (always at the final exit), 0 when not, or a negative error. */

@@ -74,6 +74,24 @@ int tinyee_segment_run(int segment, tinyee_result *result) {
     return segment == TINYEE_NUM_EXITS - 1 || result->confidence >= thresholds[segment];
 }
 
+int tinyee_quantize_input(const float *x, int8_t *input) {
+    if (x == NULL || input == NULL) return TINYEE_ERROR_ARGUMENT;
+    for (int32_t i = 0; i < TINYEE_INPUT_SIZE; ++i) {
+        /* TFLite's QUANTIZE: x / scale in double, rounded half away from zero, plus the zero point, clamped */
+        const double v = (double)x[i] / (double)TINYEE_INPUT_SCALE;
+        const double magnitude = v < 0 ? -v : v;
+        if (!(magnitude < 1e9)) { /* also NaN */
+            input[i] = (int8_t)(v > 0 ? 127 : -128);
+            continue;
+        }
+        int64_t q = (int64_t)magnitude;
+        if (magnitude - (double)q >= 0.5) ++q;
+        const int64_t r = (v < 0 ? -q : q) + TINYEE_INPUT_ZERO_POINT;
+        input[i] = (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);
+    }
+    return TINYEE_OK;
+}
+
 int tinyee_cascade_run(const int8_t *input, tinyee_result *result) {
     if (result == NULL || tinyee_set_input(input) != TINYEE_OK) return TINYEE_ERROR_ARGUMENT;
     for (int k = 0; k < TINYEE_NUM_EXITS; ++k)

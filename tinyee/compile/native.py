@@ -86,6 +86,14 @@ class NativeLibrary:
         self.lib.tinyee_set_threshold.argtypes = [ctypes.c_int, ctypes.c_int32]
         self.lib.tinyee_threshold.restype = ctypes.c_int32
 
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        """tinyee_quantize_input of one float input."""
+        data = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+        out = np.empty(data.size, np.int8)
+        self.lib.tinyee_quantize_input(data.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                       out.ctypes.data_as(ctypes.POINTER(ctypes.c_int8)))
+        return out
+
     def cascade_run(self, x: np.ndarray, num_classes: int) -> tuple[int, int, int, np.ndarray]:
         """(exit, label, confidence, that exit's int8 softmax) for one int8 input."""
         data = np.ascontiguousarray(x, dtype=np.int8).reshape(-1)

@@ -3,7 +3,9 @@ MLPerf Tiny) as an export folder with a manifest, so that every later stage take
 
 One file is a single-exit model. Several files are a cascade: every file but the last outputs
 its exit's int8 softmax (rank 2) and a feature map that is the next file's input, with the same
-shape and quantization; the last outputs its class scores (rank 2). Every op and dtype is checked
+shape and quantization; the last outputs its class scores (rank 2). A QUANTIZE of a float input and
+a DEQUANTIZE of an output are dropped: the firmware runs int8 inside, and the library converts a
+float input with tinyee_quantize_input. Every op and dtype is checked
 by the compiler's lowering, so a model tinyee cannot run exactly fails here, naming op and file.
 """
 
@@ -18,7 +20,7 @@ from tinyee.cascade import resolve_thresholds
 from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest, Preprocess, Segment, TensorSpec, sha256
 from tinyee.runtime import SegmentRunner
-from tinyee.tflite import TfliteModel
+from tinyee.tflite import TfliteModel, strip_float_edges
 
 SOFTMAX_QUANT = (1 / 256, -128)
 
@@ -57,11 +59,14 @@ def import_tflite(files: list[Path], out: Path, thresholds: list[float] | None =
 
     if not files:
         raise TinyeeError("give at least one .tflite file")
-    models, runners, blobs = [], [], []
+    models, runners, blobs, edges = [], [], [], []
     for path in map(Path, files):
-        models.append(TfliteModel.load(path))
-        blobs.append(path.read_bytes())
-        runners.append(SegmentRunner(blobs[-1], "tflm", path.name))
+        TfliteModel.load(path)  # a clear error for what is no TFLite model at all
+        data, dropped = strip_float_edges(path.read_bytes())
+        models.append(TfliteModel(data, path.name))
+        blobs.append(data)
+        edges.append(dropped)
+        runners.append(SegmentRunner(data, "tflm", path.name))
     for k, (model, runner) in enumerate(zip(models, runners)):
         _check_exit(model, runner, last=k == len(models) - 1)
     compile_segments(models, "reference")  # refuses any op, dtype or chaining the firmware cannot run exactly
@@ -78,7 +83,8 @@ def import_tflite(files: list[Path], out: Path, thresholds: list[float] | None =
             (stage / f"segment{k}.tflite").write_bytes(data)
             segments.append(Segment(k, f"segment{k}.tflite", sha256(data), len(data), _spec(runner.input),
                                     _spec(runner.probs), _spec(runner.feature) if runner.feature is not None else None,
-                                    model.op_counts, model.macs, model.param_bytes, {"imported_from": str(path)}))
+                                    model.op_counts, model.macs, model.param_bytes,
+                                    {"imported_from": str(path)} | ({"float_edges_removed": edges[k]} if edges[k] else {})))
         manifest = Manifest(
             model_id=sha256("".join(s.sha256 for s in segments).encode())[:16],
             model={"name": Path(files[-1]).stem, "imported": [str(Path(f).resolve()) for f in files]},
