@@ -34,11 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def macs_per_instruction(board) -> int:
-    features = board.spec.get("features", [])
-    return 16 if "mve" in features else 2 if "dsp" in features else 1
-
-
 def measure(board, export_dir: Path, manifest: Manifest, kernels: str, inputs: list[np.ndarray]) -> dict:
     """Build with one kernel set and profile every segment and kernel call on the emulated board."""
     image, profile = profile_on_board(board, export_dir, manifest, inputs,
@@ -47,7 +42,7 @@ def measure(board, export_dir: Path, manifest: Manifest, kernels: str, inputs: l
 
 
 def board_report(board, runs: dict) -> dict:
-    per_mac = macs_per_instruction(board)
+    per_mac = board.macs_per_instruction
     ref, opt = runs["reference"]["profile"], runs["optimized"]["profile"]
     unit = opt["unit"]
     segments = runs["optimized"]["image"].segments

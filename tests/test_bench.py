@@ -207,3 +207,19 @@ def test_validate_reports_a_board_that_disagrees_and_exits_4(setup, shipped_expo
     assert not report["passed"] and report["cascade"]["mismatched_samples"]
     assert all(row["device_host_class_agreement"] == 1.0 for row in report["per_exit"])  # forced exits agree
     dev.close()
+
+
+def test_bench_plot_explains_a_missing_curve_instead_of_leaving_a_blank_panel(setup, tmp_path):
+    from tinyee.bench import write_outputs
+
+    manifest, _, _, plan, probs, data = setup
+    dev = twin(setup)
+    records = run_bench(link_to(dev), plan, tmp_path / "run")
+    dev.close()
+    with_curve = summarize(records, load_board("mps2-an386"), manifest, probs, data.labels)
+    assert with_curve["operating_point"]["thresholds"] == list(manifest.thresholds)
+    unforced = [{k: v for k, v in r.items() if k != "forced_ticks"} for r in records if r["exit"] != 2]
+    summary = summarize(unforced, load_board("mps2-an386"), manifest, probs, data.labels)
+    assert "threshold_sweep" not in summary  # no sample timed the last exit
+    paths = write_outputs(summary, tmp_path / "out")
+    assert paths[2].stat().st_size > 10_000

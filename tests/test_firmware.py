@@ -229,6 +229,7 @@ def test_profile_times_every_kernel_call_on_the_emulated_board(shipped_export, t
                         "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     profile = json.loads((tmp_path / "profile.json").read_text())
+    assert (tmp_path / "profile.png").stat().st_size > 10_000
     assert profile["kernel_path"] == "dsp" and profile["kernels"] == "optimized"
     assert profile["unit"] == "emulated_instructions"
     for seg, spec in zip(profile["segments"], manifest.segments):

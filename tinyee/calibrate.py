@@ -114,8 +114,10 @@ def calibrate(mode: str, probs_q: np.ndarray, labels: np.ndarray, costs: list[fl
             "relative_cost": chosen["average_cost"] / full_cost}
 
 
-def plot_calibration(curve, chosen, final, full_cost, unit, label, path) -> None:
-    """Accuracy against average cost of every candidate, with the final exit alone and the chosen point."""
+def plot_calibration(curve, chosen, final, full_cost, unit, label, path, budget: float | None = None,
+                     max_drop: float | None = None) -> None:
+    """Accuracy against average cost of every candidate, with the final exit alone, the chosen point and
+    the constraint it was chosen under (a cost budget or an accuracy floor)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,10 +126,15 @@ def plot_calibration(curve, chosen, final, full_cost, unit, label, path) -> None
     pts = sorted(curve, key=lambda c: c["average_cost"])
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     ax.plot([100 * c["average_cost"] / full_cost for c in pts], [100 * c["accuracy"] for c in pts], ".",
-            color="#4c72b0", alpha=0.6, label="thresholds (budget and uniform families)")
-    ax.plot([100], [100 * final["accuracy"]], "s", color="black", label="final exit only")
+            color="#4c72b0", alpha=0.6, label="other thresholds tried")
+    ax.plot([100], [100 * final["accuracy"]], "s", color="black", label="always run to the final exit")
+    if budget is not None:
+        ax.axvline(100 * budget, color="#8172b2", ls="--", label=f"cost budget: {100 * budget:.0f}% of the full model")
+    if max_drop is not None:
+        ax.axhline(100 * (final["accuracy"] - max_drop), color="#8172b2", ls="--",
+                   label=f"accuracy floor: final exit - {100 * max_drop:g} points")
     ax.plot([100 * chosen["average_cost"] / full_cost], [100 * chosen["accuracy"]], "*", ms=15, color="#c44e52",
-            label=f"chosen ({label})")
+            label=f"chosen thresholds ({label})")
     ax.set(xlabel=f"average cost (% of the full model, {unit})", ylabel="held-out accuracy (%)",
            title="Accuracy vs. average cost on held-out images")
     ax.legend(fontsize=8)

@@ -73,6 +73,9 @@ def summarize(records: list[dict], board: Board, manifest: Manifest, host_probs:
         summary["threshold_sweep"] = sweep
         summary["final_exit_only"] = {"accuracy": float((host_probs[-1].argmax(-1) == labels).mean()),
                                       "ticks": medians[-1]}
+        e, p = cascade(host_probs, list(manifest.thresholds), criterion)  # the thresholds the firmware uses
+        summary["operating_point"] = {"thresholds": list(manifest.thresholds), "accuracy": float((p == labels).mean()),
+                                      "average_ticks": float(np.mean(np.asarray(medians)[e]))}
     return summary
 
 
@@ -94,36 +97,6 @@ def write_outputs(summary: dict, out_dir: Path) -> list[Path]:
 
 
 def _plot(summary: dict, path: Path) -> None:
-    import matplotlib
+    from tinyee.bench.plots import plot_bench
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    unit_label = "emulated instructions" if summary["emulated"] else "µs"
-    scale = 1e9 / summary["clock_hz"] if summary["emulated"] else 1e6 / summary["clock_hz"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    rows = [r for r in summary["per_exit"] if "ticks" in r]
-    ks = [r["exit"] for r in rows]
-    med = np.array([r["ticks"]["median"] for r in rows]) * scale
-    lo = med - np.array([r["ticks"]["min"] for r in rows]) * scale
-    hi = np.array([r["ticks"]["max"] for r in rows]) * scale - med
-    axes[0].bar(ks, med, yerr=[lo, hi], capsize=4, color="#4c72b0")
-    axes[0].set(title="Latency to each exit (median, min-max)", xlabel="exit", ylabel=unit_label, xticks=ks)
-    axes[1].bar(range(len(summary["exit_fractions"])), summary["exit_fractions"], color="#55a868")
-    axes[1].set(title="Exit distribution on device", xlabel="exit", ylabel="fraction of samples",
-                xticks=range(len(summary["exit_fractions"])))
-    if "threshold_sweep" in summary:
-        sw = summary["threshold_sweep"]
-        axes[2].plot([s["average_ticks"] * scale for s in sw], [100 * s["accuracy"] for s in sw], "o-", label="threshold sweep")
-        end = summary["final_exit_only"]
-        axes[2].plot([end["ticks"] * scale], [100 * end["accuracy"]], "s", color="black", label="final exit only")
-        op = next(s for s in sw if s["threshold"] == summary["thresholds"][0])
-        axes[2].plot([op["average_ticks"] * scale], [100 * op["accuracy"]], "*", ms=14, color="#c44e52",
-                     label=f"operating point (t={op['threshold']})")
-        axes[2].set(title="Accuracy vs average latency", xlabel=f"average {unit_label}", ylabel="accuracy (%)")
-        axes[2].legend(fontsize=8)
-    fig.suptitle(f"tinyee bench: model {summary['model_id']} on {summary['board']}"
-                 + (" (emulated: instruction counts, not time)" if summary["emulated"] else ""))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plot_bench(summary, path)

@@ -45,6 +45,12 @@ class Board:
         return "microseconds", 1e6 / clock
 
     @property
+    def macs_per_instruction(self) -> int:
+        """int8 multiply-accumulates of the CPU's best MAC instruction: an MVE VMLADAV (16), SMLAD (2), else 1."""
+        features = self.spec.get("features", [])
+        return 16 if "mve" in features else 2 if "dsp" in features else 1
+
+    @property
     def cflags(self) -> list[str]:
         return list(self.spec["cflags"])
 

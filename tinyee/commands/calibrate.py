@@ -60,7 +60,8 @@ def run(export_dir: Path, data_spec: str | None, mode: str, alpha: float, budget
     out.mkdir(parents=True, exist_ok=True)
     (out / "calibration.json").write_text(json.dumps(report, indent=2) + "\n")
     plot_calibration(report["held_out_curve"], report["held_out"], report["final_exit_only"], costs[-1], unit,
-                     f"{mode}, {criterion}", out / "calibration.png")
+                     f"{mode}, {criterion}", out / "calibration.png", budget=budget if mode == "budget" else None,
+                     max_drop=max_drop if mode == "target" else None)
     log.print(f"report: {out / 'calibration.json'}, {out / 'calibration.png'}")
     if apply:
         manifest.with_thresholds(result["thresholds"], criterion).save(export_dir)

@@ -14,6 +14,7 @@ def run(board_name: str, export_dir: Path, port: str | None, data: str | None, s
     from rich.table import Table
 
     from tinyee.bench import by_op_type, profile_on_board
+    from tinyee.bench.plots import plot_profile
     from tinyee.boards import load_board
     from tinyee.eval.evaluate import load_data, quantized_inputs
     from tinyee.manifest import Manifest
@@ -42,5 +43,7 @@ def run(board_name: str, export_dir: Path, port: str | None, data: str | None, s
     for seg in report["segments"]:
         result(f"segment {seg['segment']}: {seg[unit]:,.0f} {unit.replace('_', ' ')}, {seg['macs']:,} MACs")
     write_json(report, str(out / "profile.json"))
+    plot_profile(report, by_op_type(report), board.macs_per_instruction, out / "profile.png")
+    log.print(f"wrote {out / 'profile.png'}")
     write_json(report, json_out)
     return report
