@@ -73,9 +73,13 @@ def test_calibrate_eval_and_bench_use_the_folder(folder_run):
     predictions = np.asarray(report["cascade"]["int8"]["predictions"])
     assert report["cascade"]["int8"]["accuracy"] == pytest.approx(float((predictions == test.labels).mean()))
     assert report["exits"][-1]["int8_accuracy"] > 0.8  # three easy classes: far above chance (1/3)
-    # The held-out half of calibrate's report is the folder's images 60.., judged by the same cascade.
-    assert calibration["held_out"]["accuracy"] == pytest.approx(float((predictions[60:] == test.labels[60:]).mean()))
-    assert held == 60
+    # The held-out part of calibrate's report: the folder's images it lists, judged by the same cascade, and
+    # drawn from every class (the folder stores the images class by class).
+    held_out = np.asarray(calibration["held_out_samples"])
+    assert len(held_out) == held == 60 and calibration["data"] == report["data"]
+    assert set(test.labels[held_out]) == {0, 1, 2}
+    assert calibration["held_out"]["accuracy"] == pytest.approx(float((predictions[held_out] ==
+                                                                        test.labels[held_out]).mean()))
     summary = json.loads((work / "bench" / "summary.json").read_text())
     assert summary["completed"] == 30 and summary["host_agreement"] == 1.0
     assert summary["device_accuracy"] == pytest.approx(float((predictions[:30] == test.labels[:30]).mean()))

@@ -12,6 +12,8 @@ from tinyee.commands.console import json_output, log, result, write_json
 from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest
 
+SPLIT_SEED = 0
+
 
 def exit_costs(manifest: Manifest, cost: str) -> list[float]:
     """Cumulative cost of reaching each exit: MACs, or median ticks from a bench summary.json."""
@@ -42,14 +44,18 @@ def run(export_dir: Path, data_spec: str | None, mode: str, alpha: float, budget
                           "leave some to calibrate and some to report on")
     log.print(f"calibrating on {calib_samples} images of {data.source}, reporting on the other {len(data) - calib_samples}")
     probs = int8_exit_probs(export_dir, manifest, quantized_inputs(manifest, data), "tflm")
-    calib, held = slice(0, calib_samples), slice(calib_samples, None)
+    # A seeded random split: data sets stored class by class (image folders) would otherwise calibrate on
+    # some classes and report on others.
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(data))
+    calib, held = np.sort(order[:calib_samples]), np.sort(order[calib_samples:])
     train_probs = None
     if mode == "alpha":  # the exits' mean confidence on the training split of the same data set
         train = load_data(manifest, data_spec, "train")
         train_probs = int8_exit_probs(export_dir, manifest, quantized_inputs(manifest, train), "tflm")
     result = calibrate(mode, probs[:, calib], data.labels[calib], costs, alpha=alpha, train_probs_q=train_probs,
                        budget=budget, max_drop=max_drop, criterion=criterion)
-    report = {"mode": mode, "criterion": criterion, "cost": cost, "costs": costs, "calibration": result,
+    report = {"mode": mode, "criterion": criterion, "cost": cost, "costs": costs, "data": data.source,
+              "split_seed": SPLIT_SEED, "held_out_samples": held.tolist(), "calibration": result,
               "held_out": evaluate_thresholds(probs[:, held], data.labels[held], result["thresholds"], costs, criterion),
               "final_exit_only": {"accuracy": float((probs[-1, held].argmax(-1) == data.labels[held]).mean()),
                                   "average_cost": costs[-1]},

@@ -36,7 +36,10 @@ def write_json(document: dict, target: str | None) -> None:
     """The command's result as JSON: to stdout for "-", else to the file (replaced whole, never half-written)."""
     if target is None:
         return
-    text = json.dumps(document, indent=2) + "\n"
+    try:
+        text = json.dumps(document, indent=2, allow_nan=False) + "\n"
+    except ValueError as e:  # NaN or infinity: a result that means nothing is not written as one
+        raise TinyeeError(f"the result holds a value that is not a number ({e}); nothing written") from e
     if target == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
