@@ -103,6 +103,8 @@ def test_import_and_profile_from_the_command_line(tmp_path):
     profile = json.loads((tmp_path / "prof" / "profile.json").read_text())
     assert profile["segments"][0]["macs"] == 2_656_768 and profile["kernel_path"] == "dsp"
     r = tinyee("eval", "--export", tmp_path / "kws")
+    assert r.returncode == 1 and "records no data set: give --data" in r.stderr
+    r = tinyee("eval", "--export", tmp_path / "kws", "--data", "shipped")
     assert r.returncode == 1 and "does not take images" in r.stderr
 
 

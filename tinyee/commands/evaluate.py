@@ -19,10 +19,11 @@ def run(export_dir: Path, checkpoint: Path | None, data: str | None, samples: in
     manifest = Manifest.load(export_dir)
     thr = (resolve_thresholds(parse_floats(thresholds), manifest.num_exits, manifest.criterion) if thresholds
            else list(manifest.thresholds))
-    ckpt = checkpoint or Path(manifest.model.get("checkpoint", ""))
-    model = load_checkpoint(ckpt)[0] if ckpt.is_file() else None
+    ckpt = checkpoint or manifest.model.get("checkpoint")
+    model = load_checkpoint(Path(ckpt))[0] if ckpt and Path(ckpt).is_file() else None
     if model is None:
-        log.print(f"[yellow]float checkpoint {ckpt} not found: int8 results only[/yellow]")
+        log.print(f"[yellow]float checkpoint {ckpt} not found: int8 results only[/yellow]" if ckpt else
+                  "no float checkpoint for this model (imported): int8 results only")
     report = evaluate(export_dir, manifest, load_data(manifest, data, "test", samples), thr, model,
                       tuple(runtimes.split(",")))
     for table in render(report):
