@@ -179,3 +179,15 @@ def test_manifest_reports_each_exit_heads_parameters_and_macs(shipped_export):
     for h, module in zip(heads, model.heads):
         # a linear head: global pool then Linear(C, 10): C * 10 MACs, C * 10 + 10 parameters
         assert h["macs"] == module.fc.in_features * 10 and h["params"] == module.fc.in_features * 10 + 10
+
+
+def test_export_never_replaces_a_folder_that_holds_no_export(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me\n")
+    torch.manual_seed(0)
+    model = MultiExitMobileViT(ModelConfig(name="tiny", input_size=16, in_channels=3, num_classes=4, stem_channels=8,
+                                           stages=(StageConfig(channels=8),), exit_stages=(), exit_heads=("linear",)))
+    rep = np.random.default_rng(0).random((4, 3, 16, 16), dtype=np.float32)
+    with pytest.raises(TinyeeError, match="holds no earlier tinyee result"):
+        export_model(model, rep, tmp_path / "mine", [])
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me\n"

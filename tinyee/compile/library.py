@@ -21,6 +21,7 @@ from tinyee.compile import CompiledSegment, compile_export
 from tinyee.compile.sources import LIBRARY_DIR, RUNTIME_SOURCE, kernel_files
 from tinyee.errors import DoesNotFitError, TinyeeError
 from tinyee.manifest import Manifest
+from tinyee.staging import staged_folder
 
 DIST_DIR = LIBRARY_DIR / "dist"
 TOOLCHAIN = "arm-none-eabi-"
@@ -41,23 +42,9 @@ def library_sources(segments: list[CompiledSegment]) -> list[Path]:
     return [RUNTIME_SOURCE, *kernel_files(called)]
 
 
-def _check_replaceable(out: Path) -> None:
-    """OUT may be new, empty, or an earlier generated library: nothing else is ever deleted."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise TinyeeError(f"{out} exists and is not a folder")
-    if any(out.iterdir()) and not (out / "include" / "tinyee_model.h").is_file():
-        raise TinyeeError(f"{out} is not empty and holds no generated library: choose another --out")
-
-
 def generate_library(export_dir: Path, manifest: Manifest, board: Board, out: Path,
                      kernels: str = "optimized") -> GeneratedLibrary:
-    out = Path(out).resolve()
-    _check_replaceable(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    with staged_folder(out, "include/tinyee_model.h") as stage:
         src, include = stage / "src", stage / "include"
         segments = compile_export(export_dir, manifest, src, kernels)
         include.mkdir()
@@ -76,13 +63,7 @@ def generate_library(export_dir: Path, manifest: Manifest, board: Board, out: Pa
         _render(DIST_DIR / "README.md", stage / "README.md", **_readme_fields(export_dir, manifest, board, segments,
                                                                              kernels, cflags, flash, ram))
         files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
-        if out.exists():
-            shutil.rmtree(out)
-        stage.rename(out)
-        return GeneratedLibrary(out, files, segments, flash, ram)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage)
+    return GeneratedLibrary(Path(out).resolve(), files, segments, flash, ram)
 
 
 def _render(template: Path, target: Path, **fields) -> None:

@@ -12,14 +12,13 @@ by the compiler's lowering, so a model tinyee cannot run exactly fails here, nam
 from __future__ import annotations
 
 import importlib.metadata
-import shutil
-import tempfile
 from pathlib import Path
 
 from tinyee.cascade import resolve_thresholds
 from tinyee.errors import TinyeeError
-from tinyee.manifest import Manifest, Preprocess, Segment, TensorSpec, sha256
+from tinyee.manifest import MANIFEST_NAME, Manifest, Preprocess, Segment, TensorSpec, sha256
 from tinyee.runtime import SegmentRunner
+from tinyee.staging import staged_folder
 from tinyee.tflite import TfliteModel, strip_float_edges
 
 SOFTMAX_QUANT = (1 / 256, -128)
@@ -74,10 +73,7 @@ def import_tflite(files: list[Path], out: Path, thresholds: list[float] | None =
     if class_names is not None and len(class_names) != classes:
         raise TinyeeError(f"{len(class_names)} class names for a model with {classes} classes")
     thresholds = resolve_thresholds(thresholds, len(models), criterion)
-    out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    with staged_folder(out, MANIFEST_NAME) as stage:
         segments = []
         for k, (path, model, runner, data) in enumerate(zip(files, models, runners, blobs)):
             (stage / f"segment{k}.tflite").write_bytes(data)
@@ -92,13 +88,5 @@ def import_tflite(files: list[Path], out: Path, thresholds: list[float] | None =
             preprocess=_image_preprocess(segments[0].input, pixel_scale), calibration_data="", data_spec="",
             calibration_samples=0, exit_heads=(), criterion=criterion, thresholds=tuple(thresholds),
             segments=tuple(segments), tools={"tinyee": importlib.metadata.version("tinyee")}, export_seconds=0.0)
-        if out.exists():
-            if not (out / "manifest.json").is_file() and any(out.iterdir()):
-                raise TinyeeError(f"{out} is not empty and holds no export: choose another --out")
-            shutil.rmtree(out)
         manifest.save(stage)
-        stage.rename(out)
-        return manifest
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage)
+    return manifest

@@ -12,7 +12,6 @@ import hashlib
 import importlib.metadata
 import json
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -25,10 +24,11 @@ from tinyee.errors import TinyeeError
 from tinyee.export.convert import (
     check_float_conversion, check_int8_segment, onnx_to_saved_model, saved_model_to_int8, torch_to_onnx,
 )
-from tinyee.manifest import Manifest, Preprocess, Segment, TensorSpec, sha256
+from tinyee.manifest import MANIFEST_NAME, Manifest, Preprocess, Segment, TensorSpec, sha256
 from tinyee.model import MultiExitMobileViT, load_checkpoint
 from tinyee.model.costs import head_costs
 from tinyee.runtime import SegmentRunner, dequantize, quantize
+from tinyee.staging import staged_folder
 from tinyee.tflite import TfliteModel, replace_scale
 
 FLOAT_CHECK_SAMPLES = 8
@@ -103,9 +103,7 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
     if len(thresholds) != cfg.num_exits - 1:
         raise TinyeeError(f"{len(thresholds)} thresholds for {cfg.num_exits - 1} intermediate exits")
     out_dir = Path(out_dir).resolve()  # onnx2tf runs in another working directory
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
+    with staged_folder(out_dir, MANIFEST_NAME) as scratch:
         rep = np.ascontiguousarray(rep_nchw.transpose(0, 2, 3, 1), dtype=np.float32)  # NHWC float
         segments, prev_feature = [], None
         t_all = time.time()
@@ -151,13 +149,7 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
             segments=tuple(segments), tools={t: importlib.metadata.version(t) for t in TOOLS},
             export_seconds=round(time.time() - t_all, 1))
         manifest.save(scratch)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        scratch.rename(out_dir)
-        return manifest
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch)
+    return manifest
 
 
 def export_checkpoint(checkpoint: Path, rep_set: ImageSet, out_dir: Path, thresholds: list[float] | None = None,
