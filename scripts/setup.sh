@@ -9,6 +9,7 @@ APT_PACKAGES=(
   gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi  # firmware toolchain
   qemu-system-arm                           # emulated Cortex-M boards
   gcc libc6-dev                             # host C compiler: build-time kernel tables, host bit-exactness checks
+  make                                      # builds the generated library's Makefile (tinyee generate, tests)
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
