@@ -1,9 +1,10 @@
 """Firmware compiler: int8 TFLite segments -> C calls into tinyee's kernel library.
 
-``lower`` turns ops into reference kernel calls with precomputed parameters, ``optimize``
-swaps in the optimised kernels (unless the reference set is asked for), ``plan`` places tensors
-in one static arena shared by all segments, ``emit`` writes the C sources, ``host`` builds them
-natively for bit-exactness checks against TFLite Micro.
+``lower`` turns ops into reference kernel calls with precomputed parameters (one registry module
+per op in ``ops``), ``optimize`` swaps in the optimised kernels (unless the reference set is asked
+for), ``plan`` places tensors in one static arena shared by all segments, ``emit`` writes the C
+sources; ``library`` packages them as a product's library, ``firmware`` builds the benchmark
+firmware, ``native`` builds them on the host for bit-exactness checks, ``analysis`` describes them.
 """
 
 from __future__ import annotations
