@@ -8,16 +8,6 @@ from tinyee.commands.console import json_output, log, result, write_json
 from tinyee.errors import DeviceMismatchError, TinyeeError
 
 
-def _firmware(target, export_dir: Path, manifest, elf: Path | None, build_dir: Path, kernels: str) -> Path:
-    """The image given, or one built from the export (SCons rebuilds only what changed, so thresholds
-    written by `tinyee calibrate --apply` always reach the firmware)."""
-    if elf is not None:
-        if not Path(elf).is_file():
-            raise TinyeeError(f"firmware image {elf} not found")
-        return Path(elf)
-    return target.build(export_dir, manifest, build_dir, kernels).elf
-
-
 def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, flash: bool, data: str | None,
         samples: int | None, force_samples: int, out: Path, resume: bool, timeout: float,
         kernels: str = "optimized", json_out: str | None = None) -> dict:
@@ -39,13 +29,11 @@ def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, f
     plan = BenchPlan(manifest.model_id, board.name, inputs, data_set.labels, host_exit, host_class,
                      manifest.num_exits if force_samples else 0, force_samples)
     with open_target(board, port) as target:
-        needs_image = port is None or flash
-        image = _firmware(target, export_dir, manifest, elf, out / "firmware", kernels) if needs_image else None
-        link = target.connect(image, timeout=timeout)
-        info = link.identify()
-        if info.get("model") != manifest.model_id:
-            raise TinyeeError(f"the firmware on {board.name} runs model {info.get('model')}, but the export is model "
-                              f"{manifest.model_id}: rebuild and flash it (tinyee build / tinyee flash, or --flash)")
+        image = None
+        if port is None or flash:  # the image given, or one built from the export (SCons rebuilds only what
+            # changed, so thresholds written by `tinyee calibrate --apply` always reach the firmware)
+            image = Path(elf) if elf is not None else target.build(export_dir, manifest, out / "firmware", kernels).elf
+        link = target.connect(image, timeout=timeout, model_id=manifest.model_id)
         bar = lambda it: progress(it, f"bench on {board.name}", unit="sample")  # noqa: E731
         try:
             records = run_bench(link, plan, out, resume, progress=bar)

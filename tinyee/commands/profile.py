@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from tinyee.commands.console import json_output, log, result, write_json
 
 
@@ -16,18 +14,13 @@ def run(board_name: str, export_dir: Path, port: str | None, data: str | None, s
     from tinyee.bench import by_op_type, profile_on_board
     from tinyee.bench.plots import plot_profile
     from tinyee.boards import load_board
-    from tinyee.eval.evaluate import load_data, quantized_inputs
+    from tinyee.eval.evaluate import device_inputs
     from tinyee.manifest import Manifest
 
     json_output(json_out)
     board = load_board(board_name)
     manifest = Manifest.load(export_dir)
-    if data == "random" or (data is None and manifest.preprocess is None):
-        # instruction counts of int8 kernels do not depend on the values
-        rng = np.random.default_rng(0)
-        inputs = rng.integers(-128, 128, (samples, *manifest.input.shape[1:]), dtype=np.int8)
-    else:
-        inputs = quantized_inputs(manifest, load_data(manifest, data, "test", samples))
+    inputs, _ = device_inputs(manifest, data, samples)
     with log.status(f"profiling on {board.name} ({kernels} kernels)"):
         _, report = profile_on_board(board, export_dir, manifest, inputs, out / "firmware", kernels, port)
     unit = report["unit"]

@@ -6,8 +6,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from tinyee.commands.console import json_output, log, result, write_json
 from tinyee.errors import DeviceMismatchError
 
@@ -17,19 +15,14 @@ def run(export_dir: Path, board_name: str, port: str | None, flash: bool, data: 
     from tinyee.bench.validate import validate_on_board
     from tinyee.boards import load_board
     from tinyee.compile import compile_export
-    from tinyee.eval.evaluate import int8_exit_probs, load_data, quantized_inputs
+    from tinyee.eval.evaluate import device_inputs, int8_exit_probs
     from tinyee.manifest import Manifest
     from tinyee.targets import open_target
 
     json_output(json_out)
     board = load_board(board_name)
     manifest = Manifest.load(export_dir)
-    if data == "random" or (data is None and manifest.preprocess is None):
-        inputs = np.random.default_rng(0).integers(-128, 128, (samples, *manifest.input.shape[1:]), dtype=np.int8)
-        labels = None
-    else:
-        data_set = load_data(manifest, data, "test", samples)
-        inputs, labels = quantized_inputs(manifest, data_set), data_set.labels
+    inputs, labels = device_inputs(manifest, data, samples)
     host_probs = int8_exit_probs(export_dir, manifest, inputs, "tflm")
     with open_target(board, port) as target:
         if port is None or flash:
@@ -38,10 +31,7 @@ def run(export_dir: Path, board_name: str, port: str | None, flash: bool, data: 
         else:  # the firmware is on the board already: the same compilation gives its arena plan
             with tempfile.TemporaryDirectory(prefix="tinyee-validate-") as tmp:
                 elf, segments = None, compile_export(export_dir, manifest, Path(tmp), kernels)
-        link = target.connect(elf)
-        if link.identify().get("model") != manifest.model_id:
-            raise DeviceMismatchError(f"the firmware on {board.name} runs model {link.info.get('model')}, not "
-                                      f"{manifest.model_id}")
+        link = target.connect(elf, model_id=manifest.model_id)
         with log.status(f"validating {len(inputs)} samples on {board.name}"):
             report = validate_on_board(link, manifest, segments, inputs, labels, host_probs, tensor_samples)
     report["board"] = board.name

@@ -18,11 +18,10 @@ from tinyee.boards import Board
 from tinyee.compile import CompiledSegment, compile_export
 from tinyee.compile.library import library_sources
 from tinyee.compile.footprint import memory_report
-from tinyee.compile.sources import BOARD_DIR, FIRMWARE_DIR, HARNESS_DIR, KERNEL_DIR, REPO_ROOT
+from tinyee.compile.sources import BOARD_DIR, FIRMWARE_DIR, HARNESS_DIR, KERNEL_DIR, REPO_ROOT, TOOLCHAIN
 from tinyee.errors import DoesNotFitError, TinyeeError
 from tinyee.manifest import Manifest
 
-TOOLCHAIN = "arm-none-eabi-"
 OPT_LEVELS = ("-O2", "-Os", "-O3")
 
 

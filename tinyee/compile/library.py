@@ -18,13 +18,12 @@ from string import Template
 
 from tinyee.boards import Board
 from tinyee.compile import CompiledSegment, compile_export
-from tinyee.compile.sources import LIBRARY_DIR, RUNTIME_SOURCE, kernel_files
+from tinyee.compile.sources import LIBRARY_DIR, RUNTIME_SOURCE, TOOLCHAIN, kernel_files
 from tinyee.errors import DoesNotFitError, TinyeeError
 from tinyee.manifest import Manifest
 from tinyee.staging import staged_folder
 
 DIST_DIR = LIBRARY_DIR / "dist"
-TOOLCHAIN = "arm-none-eabi-"
 
 
 @dataclass

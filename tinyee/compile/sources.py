@@ -22,6 +22,7 @@ HARNESS_DIR = FIRMWARE_DIR / "harness"
 BOARD_DIR = REPO_ROOT / "boards" / "common"
 RUNTIME_SOURCE = LIBRARY_DIR / "tinyee_cascade.c"
 API_HEADER = LIBRARY_DIR / "tinyee_api.h"
+TOOLCHAIN = "arm-none-eabi-"  # the cross toolchain's command prefix
 
 _DEFINITION = re.compile(r"^(?!static)[\w \t*]*?\b(tee_\w+)\s*\([^;{]*\)\s*\{", re.M)
 _PROTOTYPE = re.compile(r"^(?!return\b)[A-Za-z][\w \t*]*\btee_\w+\s*\([^;{]*\);", re.M)  # declares, calls nothing

@@ -36,6 +36,17 @@ def load_data(manifest: Manifest, spec: str | None, split: str = "test", samples
     return data
 
 
+def device_inputs(manifest: Manifest, spec: str | None, samples: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(int8 inputs, labels) of `samples` images of `spec` (as load_data), or random int8 inputs without labels
+    for spec "random" and, by default, for models that take no images; kernels' timing and bit-exactness
+    do not depend on the values."""
+    if spec == "random" or (spec is None and manifest.preprocess is None):
+        rng = np.random.default_rng(0)
+        return rng.integers(-128, 128, (samples, *manifest.input.shape[1:]), dtype=np.int8), None
+    data = load_data(manifest, spec, "test", samples)
+    return quantized_inputs(manifest, data), data.labels
+
+
 def quantized_inputs(manifest: Manifest, data: ImageSet) -> np.ndarray:
     """The int8 input tensors [N, H, W, C] the device receives for these images."""
     pre = manifest.preprocess

@@ -8,6 +8,7 @@ from typing import Callable
 
 from tinyee.boards import Board
 from tinyee.device.protocol import DeviceLink
+from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest
 
 
@@ -49,11 +50,15 @@ class Target(ABC):
         """False once the firmware's host process (an emulator) has died."""
         return True
 
-    def connect(self, elf: Path | None, timeout: float = 10.0) -> DeviceLink:
-        """Start the image, open the transport and wait for the firmware's banner."""
+    def connect(self, elf: Path | None, timeout: float = 10.0, model_id: str | None = None) -> DeviceLink:
+        """Start the image, open the transport and wait for the firmware's banner; with model_id, check that
+        the firmware runs that model."""
         self.start(elf)
         link = DeviceLink(self.open(), timeout=timeout)
         link.wait_ready()
+        if model_id is not None and link.identify().get("model") != model_id:
+            raise TinyeeError(f"the firmware on {self.board.name} runs model {link.info.get('model')}, but the export "
+                              f"is model {model_id}: rebuild and flash it (tinyee build / tinyee flash, or --flash)")
         return link
 
     def __enter__(self) -> "Target":
