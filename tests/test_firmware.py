@@ -3,18 +3,21 @@ in QEMU returns the host int8 cascade's exits and classes."""
 
 import json
 import shutil
+import time
 
 import numpy as np
 import pytest
 
+from faults import FaultyPort
 from op_cases import GENERATORS, sample_inputs, tflm
+from tinyee.bench import BenchPlan, run_bench
 from tinyee.boards import list_boards, load_board
 from tinyee.cascade import cascade
 from tinyee.compile import compile_segments, write_sources
 from tinyee.compile.firmware import build_firmware, build_image
 from tinyee.data import load_shipped
 from tinyee.device import DeviceLink
-from tinyee.device.protocol import frame, unframe
+from tinyee.device import framing
 from tinyee.errors import TinyeeError
 from tinyee.eval.evaluate import int8_exit_probs, quantized_inputs
 from tinyee.runtime import SegmentRunner
@@ -98,15 +101,34 @@ def test_qemu_cascade_matches_host_int8_cascade(shipped_export, an386):
     assert looped.exit == 2 and all(abs(a - b) <= 1 for a, b in zip(looped.ticks, again.ticks))  # per-run mean
 
 
-def test_firmware_rejects_garbled_commands_and_keeps_serving(an386):
+def test_firmware_survives_fuzzed_frames_and_a_noisy_line(shipped_export, an386, tmp_path):
+    """Random bytes, damaged frames and well-framed nonsense leave the firmware serving; then a bench run
+    over a line that damages 1% of the bytes either way completes with every answer right."""
+    out_dir, manifest, _ = shipped_export
     board, image = an386
+    rng = np.random.default_rng(7)
+    data = load_shipped("eval").take(16)
+    inputs = quantized_inputs(manifest, data)
+    host_exit, host_class = cascade(int8_exit_probs(out_dir, manifest, inputs, "tflm", progress=False),
+                                    manifest.thresholds)
     with QemuTarget(board) as qemu:
         link = qemu.connect(image.elf)
-        link.port.write(b"id*00\n")  # wrong checksum
-        assert unframe(link.port.readline()) == "m-error bad-frame"
-        link.port.write(frame("bogus"))
-        assert unframe(link.port.readline()) == "m-error unknown-command"
+        for n in range(300):
+            kind = bytes([rng.choice(list(b"IDARUPNQXE\0"))])
+            body = rng.integers(0, 256, int(rng.integers(0, 40)), dtype=np.uint8).tobytes()
+            frame = framing.encode(kind, int(rng.integers(0, 0xFFFF)), body)
+            if n % 3 == 0:  # damaged: a changed byte, a cut, or raw noise
+                frame = [frame[:-4] + b"\x55" + frame[-3:], frame[:len(frame) // 2] + b"\0", body + b"\0"][n % 9 // 3]
+            if kind != b"Q":
+                link.port.write(frame)
+        time.sleep(0.5)
+        link.port.reset_input_buffer()
         assert link.identify()["segments"] == "3"
+        link.port = FaultyPort(link.port, rate=0.01, seed=3)
+        plan = BenchPlan(manifest.model_id, board.name, inputs, data.labels, host_exit, host_class, 0, 0)
+        records = run_bench(link, plan, tmp_path)
+    assert link.port.hit > 100 and link.retries > 0
+    assert [(r["exit"], r["cls"]) for r in records] == list(zip(host_exit.tolist(), host_class.tolist()))
 
 
 def test_qemu_entropy_cascade_with_bof_and_slvit_exits(mixed_heads_export, tmp_path):

@@ -1,9 +1,10 @@
-/* tinyee benchmark harness: the generated library (tinyee_model.h) behind the UART line protocol
- * of firmware/PROTOCOL.md, timing each segment through the library's segment hook. */
+/* tinyee benchmark harness: the generated library (tinyee_model.h) behind the framed UART protocol
+ * of firmware/PROTOCOL.md (framing in link.c), timing each segment through the library's segment hook. */
 #include <stdint.h>
 #include <string.h>
 
 #include "board_config.h"
+#include "link.h"
 #include "tee_board.h"
 #include "tinyee_model.h"
 #include "tee_simd.h"
@@ -15,178 +16,77 @@
 #error "the board file lists the dsp feature, but its cflags do not enable the DSP extension (-mcpu=cortex-m4 or -m7)"
 #endif
 
-#define LINE_MAX 400
-#define READ_MAX 128 /* bytes per `rd` answer */
 #define PROF_MAX 32 /* tick counts per `prof` answer */
+#define NO_SEQ 0xFFFFu /* the sequence number of replies to no command (banner, NAK) */
+
+enum { ERR_BAD_FRAME = 1, ERR_UNKNOWN_COMMAND = 2, ERR_BAD_ARGS = 3, ERR_INPUT_CRC = 4 };
 
 static int8_t input[TINYEE_INPUT_SIZE];
 
-/* --- framed output: every line ends with *HH, the XOR of its bytes -------------------------- */
-static uint8_t out_sum;
+/* --- the command being served: its payload, read with bounds checks --------------------------- */
+static uint8_t rx[LINK_PAYLOAD_MAX];
+static int rx_len, rx_pos;
+static uint16_t seq;
 
-static void put_char(char c) {
-    out_sum ^= (uint8_t)c;
-    tee_uart_putc(c);
+static int take(uint32_t *out, int bytes) {
+    if (rx_pos + bytes > rx_len) return 0;
+    uint32_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= (uint32_t)rx[rx_pos++] << (8 * i);
+    *out = v;
+    return 1;
 }
 
-static void put_str(const char *s) {
-    while (*s) put_char(*s++);
+static int at_end(void) { return rx_pos == rx_len; }
+
+static void reply_error(uint16_t to, uint8_t code, const char *what) {
+    link_begin('E', to);
+    link_put_u8(code);
+    link_put_text(what);
+    link_send();
 }
 
-static void put_uint(uint64_t v) {
-    char buf[21];
-    int n = 0;
-    do {
-        buf[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n) put_char(buf[--n]);
-}
-
-static void put_int(int32_t v) {
-    if (v < 0) {
-        put_char('-');
-        put_uint((uint64_t)(-(int64_t)v));
-    } else {
-        put_uint((uint64_t)v);
-    }
-}
-
-static const char HEX[] = "0123456789ABCDEF";
-
-static void put_hex32(uint32_t v) {
-    for (int i = 28; i >= 0; i -= 4) put_char(HEX[(v >> i) & 0xF]);
-}
-
-static void begin_line(const char *head) {
-    out_sum = 0;
-    put_str(head);
-}
-
-static void end_line(void) {
-    const uint8_t sum = out_sum;
-    tee_uart_putc('*');
-    tee_uart_putc(HEX[sum >> 4]);
-    tee_uart_putc(HEX[sum & 0xF]);
-    tee_uart_putc('\r');
-    tee_uart_putc('\n');
-}
-
-static void reply(const char *text) {
-    begin_line(text);
-    end_line();
-}
-
-/* --- input -------------------------------------------------------------------------------- */
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-/* Reads one line; returns its length without the checksum, or -1 when the frame is bad. */
-static int read_line(char *line) {
-    int n = 0, overflow = 0;
-    for (;;) {
-        const int c = tee_uart_getc();
-        if (c == '\n') break;
-        if (c == '\r') continue;
-        if (n < LINE_MAX - 1) line[n++] = (char)c;
-        else overflow = 1;
-    }
-    line[n] = 0;
-    if (overflow || n < 3 || line[n - 3] != '*') return -1;
-    const int hi = hex_value(line[n - 2]), lo = hex_value(line[n - 1]);
-    uint8_t sum = 0;
-    for (int i = 0; i < n - 3; ++i) sum ^= (uint8_t)line[i];
-    if (hi < 0 || lo < 0 || sum != (uint8_t)(hi << 4 | lo)) return -1;
-    line[n - 3] = 0;
-    return n - 3;
-}
-
-static const char *parse_int(const char *s, int32_t *out) {
-    int neg = 0;
-    int32_t v = 0;
-    if (*s == '-') {
-        neg = 1;
-        ++s;
-    }
-    if (*s < '0' || *s > '9') return 0;
-    while (*s >= '0' && *s <= '9') v = v * 10 + (*s++ - '0');
-    *out = neg ? -v : v;
-    return s;
-}
-
-static uint32_t crc32(const int8_t *data, int32_t n) {
-    uint32_t crc = 0xFFFFFFFFu;
-    for (int32_t i = 0; i < n; ++i) {
-        crc ^= (uint8_t)data[i];
-        for (int b = 0; b < 8; ++b) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
+static void bad_args(void) { reply_error(seq, ERR_BAD_ARGS, "bad-args"); }
 
 /* --- commands ------------------------------------------------------------------------------- */
 static void cmd_id(void) {
-    begin_line("m-id model=" TINYEE_MODEL_ID " board=" TEE_BOARD_NAME " segments=");
-    put_int(TINYEE_NUM_EXITS);
-    put_str(" classes=");
-    put_int(TINYEE_NUM_CLASSES);
-    put_str(" input=");
-    put_int(TINYEE_INPUT_SIZE);
-    put_str(" arena=");
-    put_int(TINYEE_ARENA_SIZE);
-    put_str(" kernels=" TINYEE_KERNELS " path=" TEE_KERNEL_PATH " tick=" TEE_TICK_NAME " clock=");
-    put_uint(TEE_CLOCK_HZ);
-    end_line();
+    if (!at_end()) { bad_args(); return; }
+    link_begin('I', seq);
+    link_put_u16(TINYEE_NUM_EXITS);
+    link_put_u16(TINYEE_NUM_CLASSES);
+    link_put_u32(TINYEE_INPUT_SIZE);
+    link_put_u32(TINYEE_ARENA_SIZE);
+    link_put_u32(TEE_CLOCK_HZ);
+    link_put_text("model=" TINYEE_MODEL_ID " board=" TEE_BOARD_NAME " kernels=" TINYEE_KERNELS
+                  " path=" TEE_KERNEL_PATH " tick=" TEE_TICK_NAME);
+    link_send();
 }
 
-/* `db`/`ab <offset> <hex bytes>`: store bytes in the input buffer or (tests, profiling) the arena. */
-static void cmd_bytes(const char *name, const char *args, int8_t *dest, int32_t size) {
-    int32_t offset;
-    const char *p = parse_int(args, &offset);
-    if (!p || *p != ' ' || offset < 0) { reply("m-error bad-args"); return; }
-    ++p;
-    int32_t n = 0;
-    while (p[0] && p[1]) {
-        const int hi = hex_value(p[0]), lo = hex_value(p[1]);
-        if (hi < 0 || lo < 0 || offset + n >= size) { reply("m-error bad-args"); return; }
-        dest[offset + n++] = (int8_t)(hi << 4 | lo);
-        p += 2;
-    }
-    if (*p) { reply("m-error bad-args"); return; }
-    begin_line("m-ok ");
-    put_str(name);
-    put_char(' ');
-    put_int(offset);
-    put_char(' ');
-    put_int(n);
-    end_line();
+/* `db`/`ab`: offset u32, then the bytes, stored in the input buffer or (tests, profiling) the arena. */
+static void cmd_store(uint8_t kind, int8_t *dest, uint32_t size) {
+    uint32_t offset;
+    const uint32_t n = rx_len >= 7 ? (uint32_t)(rx_len - 7) : 0;
+    if (!take(&offset, 4) || n == 0 || offset > size || n > size - offset) { bad_args(); return; }
+    memcpy(dest + offset, rx + rx_pos, n);
+    link_begin(kind, seq);
+    link_put_u32(offset);
+    link_put_u16((uint16_t)n);
+    link_send();
 }
 
-/* Parses exactly "<first> <count>" with 0 <= first, 1 <= count <= max and first + count <= size. */
-static int parse_range(const char *args, int32_t max, int32_t size, int32_t *first, int32_t *count) {
-    const char *p = parse_int(args, first);
-    if (p && *p == ' ') p = parse_int(p + 1, count);
-    return p && !*p && *first >= 0 && *count >= 1 && *count <= max && *first + *count <= size;
+/* Reads "<first> <count>" with 1 <= count <= max and first + count <= size. */
+static int take_range(int bytes, uint32_t max, uint32_t size, uint32_t *first, uint32_t *count) {
+    return take(first, bytes) && take(count, 2) && at_end() && *count >= 1 && *count <= max && *first <= size &&
+           *count <= size - *first;
 }
 
-/* `rd <offset> <count>`: arena bytes as hex, so the host can check any tensor bit for bit. */
-static void cmd_read(const char *args) {
-    int32_t offset, n;
-    if (!parse_range(args, READ_MAX, TINYEE_ARENA_SIZE, &offset, &n)) {
-        reply("m-error bad-args");
-        return;
-    }
-    begin_line("m-data ");
-    put_int(offset);
-    put_char(' ');
-    for (int32_t i = 0; i < n; ++i) {
-        put_char(HEX[(uint8_t)tinyee_arena[offset + i] >> 4]);
-        put_char(HEX[(uint8_t)tinyee_arena[offset + i] & 0xF]);
-    }
-    end_line();
+/* `rd`: offset u32, count u16 -> the arena bytes, so the host can check any tensor bit for bit. */
+static void cmd_read(void) {
+    uint32_t offset, n;
+    if (!take_range(4, LINK_DATA_MAX, TINYEE_ARENA_SIZE, &offset, &n)) { bad_args(); return; }
+    link_begin('R', seq);
+    link_put_u32(offset);
+    link_put_bytes(tinyee_arena + offset, n);
+    link_send();
 }
 
 /* --- timing: the library calls the hook right before and right after each segment ----------- */
@@ -205,58 +105,46 @@ static void clear_ticks(void) {
     memset(segment_ticks, 0, sizeof segment_ticks);
     memset(tinyee_op_ticks, 0, sizeof tinyee_op_ticks);
 }
+
+/* `prof`: first u16, count u16 -> ticks of kernel calls first.. of the last `infer`/`run` (cascade order). */
+static void cmd_prof(void) {
+    uint32_t first, n;
+    if (!take_range(2, PROF_MAX, TINYEE_NUM_OPS, &first, &n)) { bad_args(); return; }
+    link_begin('P', seq);
+    link_put_u16((uint16_t)first);
+    for (uint32_t i = 0; i < n; ++i) link_put_u64(tinyee_op_ticks[first + i]);
+    link_send();
+}
 #else
 static void clear_ticks(void) { memset(segment_ticks, 0, sizeof segment_ticks); }
 #endif
 
-/* `run <k>`: runs segment k on the arena as it is (no input copy; the exit decision is not reported). */
-static void cmd_run(const char *args) {
-    int32_t k;
-    const char *p = parse_int(args, &k);
-    if (!p || *p || k < 0 || k >= TINYEE_NUM_EXITS) { reply("m-error bad-args"); return; }
+/* `run`: k u8 -> runs segment k on the arena as it is (no input copy; the exit decision is not reported). */
+static void cmd_run(void) {
+    uint32_t k;
+    if (!take(&k, 1) || !at_end() || k >= TINYEE_NUM_EXITS) { bad_args(); return; }
     clear_ticks();
     tinyee_result result;
     tinyee_segment_run((int)k, &result);
-    begin_line("m-ran ");
-    put_int(k);
-    put_str(" ticks=");
-    put_uint(segment_ticks[k]);
-    end_line();
+    link_begin('U', seq);
+    link_put_u8((uint8_t)k);
+    link_put_u64(segment_ticks[k]);
+    link_send();
 }
 
-#if TINYEE_PROFILE_OPS
-/* `prof <first> <count>`: ticks of kernel calls first.. of the last `infer`/`run` (cascade order). */
-static void cmd_prof(const char *args) {
-    int32_t first, n;
-    if (!parse_range(args, PROF_MAX, TINYEE_NUM_OPS, &first, &n)) {
-        reply("m-error bad-args");
-        return;
-    }
-    begin_line("m-prof ");
-    put_int(first);
-    put_char(' ');
-    for (int32_t i = 0; i < n; ++i) {
-        if (i) put_char(',');
-        put_uint(tinyee_op_ticks[first + i]);
-    }
-    end_line();
-}
-#endif
-
-/* `infer [force [runs]]`: runs the cascade `runs` times on the loaded input (MLPerf-style timing
- * loops) and reports per-segment ticks summed over the runs. force >= 0 runs segments 0..force
- * and takes that exit whatever its confidence; -1 is the library's early-exit cascade. */
-static void cmd_infer(const char *args) {
-    int32_t force = -1, runs = 1;
-    if (*args) {
-        const char *p = parse_int(args, &force);
-        if (p && *p == ' ') p = parse_int(p + 1, &runs);
-        if (!p || *p) { reply("m-error bad-args"); return; }
-    }
-    if (force >= TINYEE_NUM_EXITS || runs < 1) { reply("m-error bad-args"); return; }
+/* `infer`: force i8, runs u32, input CRC-32 u32. Runs the cascade `runs` times on the loaded input
+ * (MLPerf-style timing loops) and reports per-segment ticks summed over the runs. force >= 0 runs
+ * segments 0..force and takes that exit whatever its confidence; -1 is the library's early-exit
+ * cascade. An input whose CRC is not the host's is not run: a chunk went missing. */
+static void cmd_infer(void) {
+    uint32_t force_byte, runs, crc;
+    if (!take(&force_byte, 1) || !take(&runs, 4) || !take(&crc, 4) || !at_end()) { bad_args(); return; }
+    const int force = (int8_t)force_byte;
+    if (force >= TINYEE_NUM_EXITS || force < -1 || runs < 1) { bad_args(); return; }
+    if (crc != link_crc32(input, TINYEE_INPUT_SIZE)) { reply_error(seq, ERR_INPUT_CRC, "input-crc"); return; }
     clear_ticks();
     tinyee_result result;
-    for (int32_t run = 0; run < runs; ++run) {
+    for (uint32_t run = 0; run < runs; ++run) {
         if (force < 0) {
             tinyee_cascade_run(input, &result);
             continue;
@@ -264,58 +152,64 @@ static void cmd_infer(const char *args) {
         tinyee_set_input(input);
         for (int k = 0; k <= force; ++k) tinyee_segment_run(k, &result);
     }
-    begin_line("m-result exit=");
-    put_int(result.exit);
-    put_str(" class=");
-    put_int(result.label);
-    put_str(" conf=");
-    put_int(result.confidence);
-    put_str(" crc=");
-    put_hex32(crc32(input, TINYEE_INPUT_SIZE));
-    put_str(" ticks=");
-    for (int k = 0; k <= result.exit; ++k) {
-        if (k) put_char(',');
-        put_uint(segment_ticks[k]);
+    link_begin('N', seq);
+    link_put_u8((uint8_t)result.exit);
+    link_put_u16((uint16_t)result.label);
+    link_put_u32((uint32_t)result.confidence);
+    link_put_u32(crc);
+    link_put_u32(runs);
+    link_put_u32(TINYEE_ARENA_SIZE);
+    for (int k = 0; k <= result.exit; ++k) link_put_u64(segment_ticks[k]);
+    link_send();
+}
+
+static void serve(uint8_t kind) {
+    switch (kind) {
+    case 'I': cmd_id(); break;
+    case 'D': cmd_store('D', input, TINYEE_INPUT_SIZE); break;
+    case 'A': cmd_store('A', tinyee_arena, TINYEE_ARENA_SIZE); break;
+    case 'R': cmd_read(); break;
+    case 'U': cmd_run(); break;
+#if TINYEE_PROFILE_OPS
+    case 'P': cmd_prof(); break;
+#endif
+    case 'N': cmd_infer(); break;
+    case 'Q':
+        link_begin('Q', seq);
+        link_send();
+#if TEE_SEMIHOSTING
+        tee_board_exit(0);
+#endif
+        break;
+    default: reply_error(seq, ERR_UNKNOWN_COMMAND, "unknown-command");
     }
-    put_str(" runs=");
-    put_int(runs);
-    end_line();
 }
 
 int main(void) {
-    static char line[LINE_MAX];
+    uint32_t last_crc = 0;
+    int served = 0;
     tee_uart_init();
     tee_timer_init();
     tinyee_set_segment_hook(time_segment, 0);
-    reply("m-ready");
+    link_begin('B', NO_SEQ);
+    link_put_text("ready");
+    link_send();
     for (;;) {
-        if (read_line(line) < 0) {
-            reply("m-error bad-frame");
+        rx_len = link_receive(rx);
+        if (rx_len < 0) {
+            link_nak(NO_SEQ, ERR_BAD_FRAME);
             continue;
         }
-        if (strcmp(line, "id") == 0) {
-            cmd_id();
-        } else if (strncmp(line, "db ", 3) == 0) {
-            cmd_bytes("db", line + 3, input, TINYEE_INPUT_SIZE);
-        } else if (strncmp(line, "ab ", 3) == 0) {
-            cmd_bytes("ab", line + 3, tinyee_arena, TINYEE_ARENA_SIZE);
-        } else if (strncmp(line, "rd ", 3) == 0) {
-            cmd_read(line + 3);
-        } else if (strncmp(line, "run ", 4) == 0) {
-            cmd_run(line + 4);
-#if TINYEE_PROFILE_OPS
-        } else if (strncmp(line, "prof ", 5) == 0) {
-            cmd_prof(line + 5);
-#endif
-        } else if (strcmp(line, "infer") == 0 || strncmp(line, "infer ", 6) == 0) {
-            cmd_infer(line[5] ? line + 6 : line + 5);
-        } else if (strcmp(line, "quit") == 0) {
-            reply("m-bye");
-#if TEE_SEMIHOSTING
-            tee_board_exit(0);
-#endif
-        } else {
-            reply("m-error unknown-command");
+        /* The host resends a command whose answer it lost: answer again, do not run it twice. */
+        const uint32_t crc = link_crc32(rx, (uint32_t)rx_len);
+        if (served && crc == last_crc) {
+            link_resend();
+            continue;
         }
+        seq = (uint16_t)(rx[1] | rx[2] << 8);
+        rx_pos = 3;
+        serve(rx[0]);
+        served = 1;
+        last_crc = crc;
     }
 }

@@ -8,6 +8,7 @@ answering ends the run with the results kept.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,10 @@ class BenchPlan:
     host_class: np.ndarray    # [N]
     force_exits: int          # segments to time with forced exits (0 = off)
     force_samples: int        # on how many of the samples
+
+    def take(self, n: int) -> "BenchPlan":
+        return dataclasses.replace(self, inputs_q=self.inputs_q[:n], labels=self.labels[:n],
+                                   host_exit=self.host_exit[:n], host_class=self.host_class[:n])
 
 
 def read_results(path: Path) -> list[dict]:

@@ -43,6 +43,10 @@ def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, f
         if not target.alive():
             raise TinyeeError(f"the emulator of {board.name} exited during the bench")
     summary = summarize(records, board, manifest, probs, data_set.labels)
+    summary["link"] = link.stats()
+    if link.retries:
+        log.print("the link resent {retries} commands ({damaged_frames} damaged frames, {silent_tries} unanswered "
+                  "tries, {stale_answers} stale answers skipped)".format(**summary["link"]))
     paths = write_outputs(summary, out)
     _report(summary, board.name)
     log.print("wrote " + ", ".join(str(p) for p in [out / "results.jsonl", *paths]))

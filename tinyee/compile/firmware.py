@@ -50,6 +50,11 @@ class FirmwareImage:
                 "memory": self.memory}
 
 
+def harness_sources() -> list[Path]:
+    """The UART harness: its commands (main.c) and its framing (link.c)."""
+    return [HARNESS_DIR / "main.c", HARNESS_DIR / "link.c"]
+
+
 def section_sizes(elf: Path) -> tuple[int, int]:
     """(flash, RAM) bytes from the ELF's sections: flash = code, constants, .data image; RAM = .data, .bss, stack."""
     out = subprocess.run([TOOLCHAIN + "size", "-A", str(elf)], capture_output=True, text=True, check=True).stdout
@@ -84,10 +89,10 @@ def build_image(src: Path, segments: list[CompiledSegment], board: Board, out_di
     (src / "board_config.h").write_text(board.config_header())
     (out_dir / "memory.ld").write_text(board.memory_ld())
     library = [p for p in library_sources(segments) if p.suffix == ".c"]
-    sources = [*library, src / "tinyee_model.c", HARNESS_DIR / "main.c", *board.sources()]
+    sources = [*library, src / "tinyee_model.c", *harness_sources(), *board.sources()]
     config = {
         "toolchain": TOOLCHAIN, "cflags": [*board.cflags, opt, f"-DTINYEE_PROFILE_OPS={int(profile_ops)}"],
-        "include_dirs": [str(KERNEL_DIR), str(BOARD_DIR), str(src)],
+        "include_dirs": [str(KERNEL_DIR), str(BOARD_DIR), str(HARNESS_DIR), str(src)],
         "sources": [str(s) for s in sources], "linker_script": str(REPO_ROOT / "boards" / "common" / "cortex-m.ld"),
     }
     (out_dir / "build.json").write_text(json.dumps(config, indent=2) + "\n")
