@@ -7,6 +7,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+FRAME_KINDS = b"BIDARUPNQE"  # banner, commands and their answers (same letter), error
 NO_SEQ = 0xFFFF  # replies to no command: the boot banner, a NAK for a damaged frame
 HEADER = struct.Struct("<cH")
 NOISE_MAX = 2  # a fragment this short between delimiters is a damaged delimiter, not a damaged frame
