@@ -120,6 +120,54 @@ def test_ctrl_c_keeps_every_completed_record(setup, tmp_path):
     dev.close()
 
 
+def test_resume_after_a_torn_last_line_moves_it_aside_and_never_appends_onto_it(setup, tmp_path):
+    plan = setup[2].take(6)
+    dev = twin(setup)
+    link = link_to(dev)
+    run_bench(link, plan, tmp_path)
+    path = tmp_path / "results.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:3]) + "\n" + lines[3][:25])  # killed while writing sample 3
+    records = run_bench(link, plan, tmp_path, resume=True)
+    assert [r["sample"] for r in records] == list(range(6)) and wrong_answers(records, plan) == []
+    assert all(json.loads(line) for line in path.read_text().splitlines())  # every line whole
+    assert (tmp_path / "results.jsonl.torn").read_text() == lines[3][:25] + "\n"
+    dev.close()
+
+
+def test_resume_with_other_parameters_is_refused_and_a_new_run_keeps_the_old_one(setup, tmp_path):
+    plan = setup[2]
+    dev = twin(setup)
+    link = link_to(dev)
+    run_bench(link, plan.take(4), tmp_path)
+    before = (tmp_path / "results.jsonl").read_text()
+    with pytest.raises(TinyeeError, match=r"--resume with other parameters .*samples 4 -> 6"):
+        run_bench(link, plan.take(6), tmp_path, resume=True)
+    assert (tmp_path / "results.jsonl").read_text() == before
+    run_bench(link, plan.take(2), tmp_path)  # a fresh run: the earlier one is moved aside, whole
+    aside = [p for p in tmp_path.glob("results.*.jsonl")]
+    assert len(aside) == 1 and aside[0].read_text() == before
+    dev.close()
+
+
+def test_two_runs_cannot_share_one_output_folder(setup, tmp_path):
+    from tinyee.fileio import exclusive
+
+    dev = twin(setup)
+    with exclusive(tmp_path, "tinyee bench"):  # as a second process would hold it
+        with pytest.raises(TinyeeError, match="another tinyee bench is writing to"):
+            run_bench(link_to(dev), setup[2].take(2), tmp_path)
+    assert not (tmp_path / "results.jsonl").exists()
+    dev.close()
+
+
+def test_an_unwritable_output_is_reported_before_anything_runs(shipped_export, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    r = tinyee("bench", "--export", shipped_export[0], "--out", tmp_path / "file" / "bench", "--samples", 2)
+    assert r.returncode == 1 and f"cannot write to {tmp_path / 'file' / 'bench'}: {tmp_path / 'file'} is not a folder" in r.stderr
+    assert "Traceback" not in r.stderr and "QEMU" not in r.stderr
+
+
 def tinyee(*args):
     return subprocess.run([sys.executable, "-m", "tinyee", *map(str, args)], capture_output=True, text=True, timeout=600)
 

@@ -3,7 +3,10 @@ in QEMU returns the host int8 cascade's exits and classes."""
 
 import json
 import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,6 +132,23 @@ def test_firmware_survives_fuzzed_frames_and_a_noisy_line(shipped_export, an386,
         records = run_bench(link, plan, tmp_path)
     assert link.port.hit > 100 and link.retries > 0
     assert [(r["exit"], r["cls"]) for r in records] == list(zip(host_exit.tolist(), host_class.tolist()))
+
+
+def test_qemu_dies_with_a_killed_tinyee(an386):
+    """SIGKILL gives tinyee no chance to clean up: the kernel must end its QEMU (no orphan left running)."""
+    board, image = an386
+    script = ("import sys, time\nfrom tinyee.boards import load_board\nfrom tinyee.targets import QemuTarget\n"
+              f"t = QemuTarget(load_board('{board.name}'))\nt.start(sys.argv[1])\nprint(t.proc.pid, flush=True)\n"
+              "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script, str(image.elf)], stdout=subprocess.PIPE, text=True)
+    qemu_pid = int(parent.stdout.readline())
+    assert Path(f"/proc/{qemu_pid}").exists()
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{qemu_pid}").exists() and "Z" not in Path(f"/proc/{qemu_pid}/stat").read_text().split()[2]:
+        assert time.monotonic() < deadline, "QEMU outlived the tinyee process that started it"
+        time.sleep(0.05)
 
 
 def test_qemu_entropy_cascade_with_bof_and_slvit_exits(mixed_heads_export, tmp_path):

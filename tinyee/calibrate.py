@@ -19,6 +19,7 @@ import numpy as np
 
 from tinyee.cascade import cascade, score_to_value, scores, threshold_to_q
 from tinyee.errors import TinyeeError
+from tinyee.fileio import atomic_write
 
 Q_GRID = np.round(np.linspace(0.05, 4.0, 80), 3)
 UNIFORM_GRID = {"max_softmax": np.round(np.linspace(0.3, 1.0, 71), 3),
@@ -139,5 +140,5 @@ def plot_calibration(curve, chosen, final, full_cost, unit, label, path, budget:
            title="Accuracy vs. average cost on held-out images")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter hides real errors
@@ -18,6 +20,7 @@ from tinyee.errors import TinyeeError
 from tinyee.native_output import VERBOSE_ENV
 
 DEFAULT_BOARD = "mps2-an386"
+_state = {"debug": False}  # the hidden --debug: unexpected errors keep their traceback
 DEFAULT_EXPORT = Path("build/demo/export")
 KERNELS_OPTION = click.option(
     "--kernels", type=click.Choice(["optimized", "reference"]), default="optimized", show_default=True,
@@ -30,7 +33,22 @@ PORT_OPTION = click.option("--port", help="Serial port of a running board (devic
 FLASH_TOOLS = ["pyocd", "openocd", "jlink"]
 JSON_OPTION = click.option("--json", "json_out", is_flag=False, flag_value="-", default=None, metavar="[FILE]",
                            help="The result as one JSON document on stdout (tables go to stderr), or in FILE.")
+
+
+class Finite(click.FloatRange):
+    """A float option in a range; NaN and infinity are refused (they pass FloatRange's comparisons)."""
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        if not math.isfinite(value):
+            self.fail(f"{value} is not a finite number", param, ctx)
+        return value
+
+
 SAMPLES = click.IntRange(min=1)
+COUNT = click.IntRange(min=0)
+FRACTION = Finite(min=0.0, max=1.0)
+POSITIVE = Finite(min=0.0, min_open=True)
 DATA_OPTION = click.option(
     "--data", help="'shipped', a dataset folder (IDX, CIFAR-10, image folder) or a .npz from data-subset; its test split "
                    "(default: the data set the export was calibrated on).")
@@ -40,7 +58,8 @@ DATA_OPTION = click.option(
 @click.version_option(package_name="tinyee")
 @click.option("--verbose", is_flag=True, help="Pass TensorFlow's and the other native libraries' own output through.")
 @click.option("--quiet", is_flag=True, help="Only results and errors: no progress or messages on stderr.")
-def cli(verbose, quiet):
+@click.option("--debug", is_flag=True, hidden=True, help="Show the traceback of an unexpected error.")
+def cli(verbose, quiet, debug):
     """tinyee: early-exit MobileViT models from PyTorch to int8 microcontroller firmware.
 
     Results go to stdout, messages and progress to stderr. Exit codes: 0 done, 1 error, 2 usage,
@@ -48,6 +67,7 @@ def cli(verbose, quiet):
     if verbose:
         os.environ[VERBOSE_ENV] = "1"
     log.quiet = quiet
+    _state["debug"] = debug
 
 
 @cli.command()
@@ -56,19 +76,19 @@ def cli(verbose, quiet):
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory for checkpoints.")
 @click.option("--preset", default="mcu", show_default=True, help="Model preset (mcu, small).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Model config JSON (overrides --preset).")
-@click.option("--epochs", default=10, show_default=True)
-@click.option("--batch-size", default=128, show_default=True)
-@click.option("--lr", default=3e-3, show_default=True)
+@click.option("--epochs", type=SAMPLES, default=10, show_default=True)
+@click.option("--batch-size", type=SAMPLES, default=128, show_default=True)
+@click.option("--lr", type=POSITIVE, default=3e-3, show_default=True)
 @click.option("--exit-weights", help="Loss weight per exit, e.g. 1,1,1 (default: equal).")
-@click.option("--in-channels", default=3, show_default=True, help="Model input channels (grayscale is repeated).")
+@click.option("--in-channels", type=click.IntRange(1, 4), default=3, show_default=True, help="Model input channels (grayscale is repeated).")
 @click.option("--exit-heads", help="Head per exit, e.g. bof,slvit,linear (linear, slvit, bof).")
 @click.option("--init", "init_ckpt", type=click.Path(path_type=Path), help="Start from this checkpoint (fine-tuning).")
 @click.option("--freeze-backbone", is_flag=True, help="Train only the intermediate exit heads.")
-@click.option("--distill", default=0.0, show_default=True,
+@click.option("--distill", type=FRACTION, default=0.0, show_default=True,
               help="Copycat weight: intermediate exits imitate the final exit (1: labels unused).")
-@click.option("--temperature", default=3.0, show_default=True, help="Softening temperature for --distill.")
-@click.option("--limit", type=int, help="Use only the first N training images.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--temperature", type=POSITIVE, default=3.0, show_default=True, help="Softening temperature for --distill.")
+@click.option("--limit", type=SAMPLES, help="Use only the first N training images.")
+@click.option("--seed", type=COUNT, default=0, show_default=True)
 def train(**options):
     """Train the exits on a real dataset: jointly, or fine-tune exits of a checkpoint (frozen backbone, copycat)."""
     commands.train.run(**options)
@@ -79,7 +99,7 @@ def train(**options):
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Export directory.")
 @click.option("--rep-data", default="shipped", show_default=True,
               help="'shipped' or a dataset directory (its training split) for int8 calibration.")
-@click.option("--rep-samples", type=int, help="Use only the first N representative images.")
+@click.option("--rep-samples", type=SAMPLES, help="Use only the first N representative images.")
 @click.option("--thresholds", help="Exit thresholds: one value or one per intermediate exit (default 0.9).")
 @click.option("--criterion", type=click.Choice(["max_softmax", "entropy"]), default="max_softmax", show_default=True,
               help="Exit rule: max softmax >= threshold, or entropy (nats) <= threshold.")
@@ -108,7 +128,7 @@ def eval_cmd(**options):
 @click.option("--thresholds", help="Cascades: exit thresholds, one value or one per intermediate exit (default 0.9).")
 @click.option("--criterion", type=click.Choice(["max_softmax", "entropy"]), default="max_softmax", show_default=True)
 @click.option("--classes", help="Class names in label order: comma-separated, or a file with one per line.")
-@click.option("--pixel-scale", type=float, default=1 / 255, show_default=True,
+@click.option("--pixel-scale", type=POSITIVE, default=1 / 255, show_default=True,
               help="Image models: the float input is uint8 pixel x this (e.g. 1 for models fed 0..255).")
 def import_cmd(files, out, thresholds, criterion, classes, pixel_scale):
     """Import int8 .tflite models tinyee did not export: one file, or several that form a cascade."""
@@ -168,11 +188,11 @@ def generate(export_dir, board_name, out, kernels):
 @click.option("--flash", is_flag=True, help="With --port: build (or take --elf) and flash the board first.")
 @DATA_OPTION
 @click.option("--samples", type=SAMPLES, default=200, show_default=True)
-@click.option("--force-samples", type=click.IntRange(min=0), default=20, show_default=True,
+@click.option("--force-samples", type=COUNT, default=20, show_default=True,
               help="On this many samples, also force every exit to time it (0: off).")
 @click.option("--out", type=click.Path(path_type=Path), help="Results folder (default: build/bench/<board>).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its results.jsonl.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+@click.option("--timeout", type=Finite(min=0.1, max=3600), default=10.0, show_default=True,
               help="Seconds to wait for each answer.")
 @KERNELS_OPTION
 @JSON_OPTION
@@ -207,7 +227,7 @@ def profile(board_name, export_dir, port, data, samples, out, kernels, json_out)
 @click.option("--data", help="As for bench, or 'random' (random int8 inputs; the default for models without image "
                              "input).")
 @click.option("--samples", type=SAMPLES, default=50, show_default=True)
-@click.option("--tensor-samples", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--tensor-samples", type=COUNT, default=3, show_default=True,
               help="Samples whose every exit softmax is read back from the arena and compared byte for byte.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder (default: build/validate/<board>).")
 @KERNELS_OPTION
@@ -241,13 +261,13 @@ def demo(out, board_name, samples):
 @click.option("--export", "export_dir", type=click.Path(path_type=Path), default=Path("build/demo/export"),
               show_default=True)
 @click.option("--mode", type=click.Choice(["alpha", "budget", "target"]), required=True)
-@click.option("--alpha", default=0.9, show_default=True, help="alpha mode: fraction of each exit's mean training confidence.")
-@click.option("--budget", default=0.5, show_default=True, help="budget mode: average cost as a fraction of the full model.")
-@click.option("--max-drop", default=0.01, show_default=True, help="target mode: accuracy drop allowed below the final exit.")
+@click.option("--alpha", type=Finite(min=0.0, max=2.0), default=0.9, show_default=True, help="alpha mode: fraction of each exit's mean training confidence.")
+@click.option("--budget", type=Finite(min=0.0, max=1.0, min_open=True), default=0.5, show_default=True, help="budget mode: average cost as a fraction of the full model.")
+@click.option("--max-drop", type=FRACTION, default=0.01, show_default=True, help="target mode: accuracy drop allowed below the final exit.")
 @click.option("--cost", default="macs", show_default=True,
               help="'macs', or a bench summary.json for latency-aware calibration with measured per-exit ticks.")
 @DATA_OPTION
-@click.option("--calib-samples", default=1000, show_default=True,
+@click.option("--calib-samples", type=SAMPLES, default=1000, show_default=True,
               help="Test images used to calibrate; the rest are the held-out report.")
 @click.option("--criterion", type=click.Choice(["max_softmax", "entropy"]),
               help="Exit rule to calibrate (default: the export's).")
@@ -264,9 +284,9 @@ def calibrate(export_dir, data, mode, alpha, budget, max_drop, cost, criterion, 
 @click.option("--source", type=click.Path(path_type=Path), default=Path("/usr/share/datasets/fashion-mnist"),
               show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True)
-@click.option("--rep", default=500, show_default=True, help="Images from the training split (int8 calibration).")
-@click.option("--eval", "eval_", default=2000, show_default=True, help="Images from the test split (evaluation).")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--rep", type=SAMPLES, default=500, show_default=True, help="Images from the training split (int8 calibration).")
+@click.option("--eval", "eval_", type=SAMPLES, default=2000, show_default=True, help="Images from the test split (evaluation).")
+@click.option("--seed", type=COUNT, default=0, show_default=True)
 def data_subset(source, out, rep, eval_, seed):
     """Write a class-balanced real subset like the one shipped in calibration/."""
     commands.data_subset.run(source, out, rep, eval_, seed)
@@ -284,3 +304,17 @@ def main() -> None:
     except TinyeeError as e:
         log.print(f"[red]error:[/red] {escape(str(e))}")
         sys.exit(e.exit_code)
+    except OSError as e:  # a file or device the user named: say which and why
+        if _state["debug"]:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        log.print(f"[red]error:[/red] {escape(where + (e.strerror or str(e)))}")
+        sys.exit(1)
+    except Exception as e:  # a bug, not bad input: one line, and the traceback under --debug
+        if _state["debug"]:
+            raise
+        frame = traceback.extract_tb(e.__traceback__)[-1]
+        log.print(f"[red]internal error:[/red] {escape(type(e).__name__)}: {escape(str(e))} "
+                  f"(at {Path(frame.filename).name}:{frame.lineno}; run with --debug for the traceback and please "
+                  "report it)")
+        sys.exit(70)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tinyee.cascade import CRITERIA, threshold_to_q
 from tinyee.errors import TinyeeError
+from tinyee.fileio import atomic_write_text
 
 FORMAT = "tinyee-manifest"
 VERSION = 2
@@ -245,7 +246,5 @@ class Manifest:
     def save(self, export_dir: Path) -> Path:
         """Write atomically: a reader never sees a half-written manifest."""
         path = Path(export_dir) / MANIFEST_NAME
-        tmp = path.with_suffix(".json.partial")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
         return path

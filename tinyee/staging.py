@@ -21,8 +21,11 @@ def staged_folder(out: Path, marker: str) -> Iterator[Path]:
         raise TinyeeError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / marker).is_file():
         raise TinyeeError(f"{out} is not empty and holds no earlier tinyee result ({marker}): choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    except OSError as e:  # before any work: an unwritable output is not found out at the end of a long run
+        raise TinyeeError(f"cannot write to {out.parent}: {e.strerror or e}") from e
     try:
         yield scratch
         if out.exists():

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyee.fileio import atomic_write
+
 
 def _pyplot():
     import matplotlib
@@ -72,7 +74,7 @@ def plot_bench(summary: dict, path: Path) -> None:
     fig.suptitle(f"tinyee bench: model {summary['model_id']} on {summary['board']}"
                  + (" (emulated: instruction counts, not time)" if summary["emulated"] else ""))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
 
 
@@ -98,5 +100,5 @@ def plot_profile(profile: dict, op_rows: list[dict], macs_per_instruction: int, 
     ax.invert_yaxis()
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)

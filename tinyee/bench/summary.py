@@ -4,6 +4,7 @@ written as JSON, CSV and a PNG plot."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from tinyee.boards import Board
 from tinyee.cascade import cascade
+from tinyee.fileio import atomic_write_text
 from tinyee.manifest import Manifest
 
 SWEEP = {"max_softmax": [round(t, 2) for t in np.linspace(0.5, 1.0, 11)],
@@ -82,16 +84,17 @@ def summarize(records: list[dict], board: Board, manifest: Manifest, host_probs:
 def write_outputs(summary: dict, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "summary.json", out_dir / "summary.csv", out_dir / "bench.png"]
-    paths[0].write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(paths[0], json.dumps(summary, indent=2, allow_nan=False) + "\n")
     unit = summary["latency_unit"]
-    with open(paths[1], "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["exit", "samples_exited", "fraction", "ticks_min", "ticks_median", "ticks_p90", "ticks_max",
-                    f"{unit}_median"])
-        for row, frac in zip(summary["per_exit"], summary["exit_fractions"]):
-            t = row.get("ticks", {})
-            w.writerow([row["exit"], row["samples_exited"], f"{frac:.4f}", t.get("min"), t.get("median"), t.get("p90"),
-                        t.get("max"), row.get(unit, {}).get("median")])
+    table = io.StringIO()
+    w = csv.writer(table)
+    w.writerow(["exit", "samples_exited", "fraction", "ticks_min", "ticks_median", "ticks_p90", "ticks_max",
+                f"{unit}_median"])
+    for row, frac in zip(summary["per_exit"], summary["exit_fractions"]):
+        t = row.get("ticks", {})
+        w.writerow([row["exit"], row["samples_exited"], f"{frac:.4f}", t.get("min"), t.get("median"), t.get("p90"),
+                    t.get("max"), row.get(unit, {}).get("median")])
+    atomic_write_text(paths[1], table.getvalue())
     _plot(summary, paths[2])
     return paths
 

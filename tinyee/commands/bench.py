@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tinyee.fileio import check_writable
 from tinyee.commands.console import json_output, log, result, write_json
 from tinyee.errors import DeviceMismatchError, TinyeeError
 
@@ -20,6 +21,7 @@ def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, f
     from tinyee.targets import open_target
 
     json_output(json_out)
+    check_writable(out)
     board = load_board(board_name)
     manifest = Manifest.load(export_dir)
     data_set = load_data(manifest, data, "test", samples)
@@ -36,7 +38,7 @@ def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, f
         link = target.connect(image, timeout=timeout, model_id=manifest.model_id)
         bar = lambda it: progress(it, f"bench on {board.name}", unit="sample")  # noqa: E731
         try:
-            records = run_bench(link, plan, out, resume, progress=bar)
+            records = run_bench(link, plan, out, resume, progress=bar, announce=log.print)
         except KeyboardInterrupt:
             log.print(f"interrupted; the results so far are in {out / 'results.jsonl'} (--resume continues)")
             raise

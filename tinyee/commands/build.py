@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tinyee.fileio import check_writable
 from tinyee.commands.console import json_output, log, result, write_json
 
 
@@ -14,6 +15,7 @@ def run(export_dir: Path, board_name: str, out: Path, opt: str, kernels: str = "
     from tinyee.manifest import Manifest
 
     json_output(json_out)
+    check_writable(out)
     board = load_board(board_name)
     manifest = Manifest.load(export_dir)
     with log.status(f"building firmware for {board.name}"):

@@ -10,6 +10,7 @@ import numpy as np
 
 from tinyee.commands.console import json_output, log, result, write_json
 from tinyee.errors import TinyeeError
+from tinyee.fileio import atomic_write_text, check_writable
 from tinyee.manifest import Manifest
 
 SPLIT_SEED = 0
@@ -35,6 +36,7 @@ def run(export_dir: Path, data_spec: str | None, mode: str, alpha: float, budget
     from tinyee.eval.evaluate import int8_exit_probs, load_data, quantized_inputs
 
     json_output(json_out)
+    out = check_writable(out or Path(export_dir) / "calibration")
     manifest = Manifest.load(export_dir)
     criterion = criterion or manifest.criterion
     costs = exit_costs(manifest, cost)
@@ -62,9 +64,7 @@ def run(export_dir: Path, data_spec: str | None, mode: str, alpha: float, budget
               "held_out_curve": candidates(probs[:, held], data.labels[held], costs, criterion)}
     unit = "MACs" if cost == "macs" else "ticks"
     _render(report, unit, calib_samples, len(data.labels) - calib_samples)
-    out = out or Path(export_dir) / "calibration"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "calibration.json").write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write_text(out / "calibration.json", json.dumps(report, indent=2) + "\n")
     plot_calibration(report["held_out_curve"], report["held_out"], report["final_exit_only"], costs[-1], unit,
                      f"{mode}, {criterion}", out / "calibration.png", budget=budget if mode == "budget" else None,
                      max_drop=max_drop if mode == "target" else None)

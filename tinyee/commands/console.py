@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from tinyee.errors import TinyeeError
+from tinyee.fileio import atomic_write_text, check_writable
 
 PIPED_WIDTH = 200
 
@@ -25,6 +26,8 @@ def json_output(target: str | None) -> None:
     """Announce a command's --json target: "-" (stdout) moves its human-readable results to stderr."""
     global _json_to_stdout
     _json_to_stdout = target == "-"
+    if target not in (None, "-"):
+        check_writable(Path(target).parent)
 
 
 def result(*renderables, **options) -> None:
@@ -45,13 +48,7 @@ def write_json(document: dict, target: str | None) -> None:
         sys.stdout.flush()
         return
     path = Path(target)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(text)
-        partial.replace(path)
-    except OSError as e:
-        raise TinyeeError(f"cannot write {path}: {e}") from e
+    atomic_write_text(path, text)
     log.print(f"wrote {path}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tinyee.fileio import check_writable
 from tinyee.commands.console import json_output, log, result, write_json
 
 
@@ -18,6 +19,7 @@ def run(board_name: str, export_dir: Path, port: str | None, data: str | None, s
     from tinyee.manifest import Manifest
 
     json_output(json_out)
+    check_writable(out)
     board = load_board(board_name)
     manifest = Manifest.load(export_dir)
     inputs, _ = device_inputs(manifest, data, samples)

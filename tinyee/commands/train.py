@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyee.commands.console import log, parse_floats
+from tinyee.fileio import check_writable
 
 
 def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs: int, batch_size: int, lr: float,
@@ -15,6 +16,7 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
     from tinyee.model import preset as make_preset
     from tinyee.train import TrainConfig, train
 
+    check_writable(out)
     train_set = load_dataset(data_dir, "train").take(limit)
     test_set = load_dataset(data_dir, "test") if (train_set.labels >= 0).all() else None
     init_model = load_checkpoint(init_ckpt)[0] if init_ckpt else None

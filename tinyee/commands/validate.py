@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from tinyee.fileio import check_writable
 from tinyee.commands.console import json_output, log, result, write_json
 from tinyee.errors import DeviceMismatchError
 
@@ -20,6 +21,7 @@ def run(export_dir: Path, board_name: str, port: str | None, flash: bool, data: 
     from tinyee.targets import open_target
 
     json_output(json_out)
+    check_writable(out)
     board = load_board(board_name)
     manifest = Manifest.load(export_dir)
     inputs, labels = device_inputs(manifest, data, samples)

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from tinyee.errors import TinyeeError
+from tinyee.fileio import atomic_write
 from tinyee.model.config import ModelConfig
 from tinyee.model.network import MultiExitMobileViT
 
 FORMAT = "tinyee-checkpoint-v1"
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path), then rename over path, so a crash never leaves a half file at path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_checkpoint(path: Path, model: MultiExitMobileViT, **meta) -> None:

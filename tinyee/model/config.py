@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tinyee.errors import TinyeeError
+from tinyee.fileio import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class ModelConfig:
             raise TinyeeError(f"malformed model config: {e}") from e
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> "ModelConfig":

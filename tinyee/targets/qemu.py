@@ -3,7 +3,9 @@ UART on a local TCP port that pyserial opens as socket://."""
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -17,6 +19,12 @@ from tinyee.errors import TinyeeError
 from tinyee.targets.base import Target
 
 QEMU = "qemu-system-arm"
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel kills QEMU when tinyee dies, even by SIGKILL (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -61,7 +69,7 @@ class QemuTarget(Target):
         port = free_port()
         self.url = f"socket://127.0.0.1:{port}"
         self.proc = subprocess.Popen(self.command(elf, port), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + self.start_timeout
         while True:
             try:

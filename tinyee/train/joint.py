@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from tinyee.data import ImageSet, to_model_input
 from tinyee.errors import TinyeeError
 from tinyee.model import ModelConfig, MultiExitMobileViT, save_checkpoint
-from tinyee.model.checkpoint import atomic_write
+from tinyee.fileio import atomic_write
 from tinyee.progress import progress
 
 
