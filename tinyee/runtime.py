@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinyee.compile.lower import lower
 from tinyee.errors import TinyeeError
 from tinyee.native_output import native_output_captured
 from tinyee.tflite import TfliteModel
@@ -45,8 +46,12 @@ class SegmentRunner:
         self.probs = self.model.outputs[self.probs_index]
         self.feature = self.model.outputs[self.feature_index] if self.feature_index is not None else None
         self.backend = backend
+        lower(self.model)  # only what the firmware can run, and nothing inconsistent, reaches an interpreter
         with native_output_captured():  # LiteRT announces its delegates on stderr
-            self._open(model_bytes, backend, name)
+            try:
+                self._open(model_bytes, backend, name)
+            except (RuntimeError, ValueError, MemoryError, UnicodeDecodeError) as e:
+                raise TinyeeError(f"{name}: the {backend} interpreter refused the model: {_first_line(e)}") from None
 
     def _open(self, model_bytes: bytes, backend: str, name: str) -> None:
         if backend == "tflm":
@@ -67,13 +72,23 @@ class SegmentRunner:
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         x = np.ascontiguousarray(x, dtype=np.int8).reshape(self.input.shape)
+        try:
+            outs = self._invoke(x)
+        except (RuntimeError, ValueError) as e:
+            raise TinyeeError(f"{self.model.name}: the {self.backend} interpreter failed: {_first_line(e)}") from None
+        feature = outs[self.feature_index].copy() if self.feature_index is not None else None
+        return outs[self.probs_index].reshape(-1).copy(), feature
+
+    def _invoke(self, x: np.ndarray) -> list[np.ndarray]:
         if self.backend == "tflm":
             self._it.set_input(x, 0)
             self._it.invoke()
-            outs = [self._it.get_output(i) for i in range(len(self.model.outputs))]
-        else:
-            self._it.set_tensor(self._in, x)
-            self._it.invoke()
-            outs = [self._it.get_tensor(i) for i in self._out]
-        feature = outs[self.feature_index].copy() if self.feature_index is not None else None
-        return outs[self.probs_index].reshape(-1).copy(), feature
+            return [self._it.get_output(i) for i in range(len(self.model.outputs))]
+        self._it.set_tensor(self._in, x)
+        self._it.invoke()
+        return [self._it.get_tensor(i) for i in self._out]
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -16,6 +16,7 @@ import flatbuffers
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from tinyee.errors import TinyeeError
+from tinyee.native_output import native_output_captured
 
 OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 DTYPES = {
@@ -57,20 +58,44 @@ class Op:
     options: object
 
 
+def verify(data: bytes, name: str) -> None:
+    """Run the flatbuffers verifier (LiteRT verifies a model before building its interpreter) before
+    anything reads the file: an unverified model never reaches the TFLM interpreter, which trusts its
+    input. What the verifier cannot see (an op's shapes and quantization) lowering checks."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise TinyeeError(f"{name} is not a TFLite model (no TFL3 identifier)")
+    with native_output_captured():
+        try:
+            Interpreter(model_content=bytes(data), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+        except (ValueError, RuntimeError) as e:
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise TinyeeError(f"{name} is not a valid TFLite model: {reason}") from None
+
+
 class TfliteModel:
     def __init__(self, data: bytes, name: str = "<bytes>"):
         self.name = name
+        verify(data, name)
         try:
             self._m = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
-            graph = self._m.subgraphs[0]
-        except Exception as e:  # flatbuffers raises assorted errors on garbage
-            raise TinyeeError(f"{name} is not a valid TFLite flatbuffer: {e}") from e
-        if len(self._m.subgraphs) != 1:
-            raise TinyeeError(f"{name}: {len(self._m.subgraphs)} subgraphs; tinyee segments have exactly one")
-        self.tensors = [self._tensor(i, t) for i, t in enumerate(graph.tensors)]
+        except Exception as e:  # the verifier passed, so this is a schema the reader does not know
+            raise TinyeeError(f"{name} cannot be read as a TFLite model: {e}") from e
+        if len(self._m.subgraphs or []) != 1:
+            raise TinyeeError(f"{name}: {len(self._m.subgraphs or [])} subgraphs; tinyee segments have exactly one")
+        graph = self._m.subgraphs[0]
+        self.tensors = [self._tensor(i, t) for i, t in enumerate(graph.tensors or [])]
         self.ops = [self._op(i, op) for i, op in enumerate(graph.operators or [])]
-        self.inputs = [self.tensors[i] for i in graph.inputs]
-        self.outputs = [self.tensors[i] for i in graph.outputs]
+        self.inputs = [self.tensors[i] for i in self._indices(graph.inputs, "graph input")]
+        self.outputs = [self.tensors[i] for i in self._indices(graph.outputs, "graph output")]
+
+    def _indices(self, values, what: str, optional: bool = False) -> tuple[int, ...]:
+        out = tuple(int(x) for x in (values if values is not None else []))
+        bad = [i for i in out if not (0 <= i < len(self.tensors) or optional and i == -1)]
+        if bad:
+            raise TinyeeError(f"{self.name}: {what} refers to tensor {bad[0]}, but there are {len(self.tensors)}")
+        return out
 
     @classmethod
     def load(cls, path: Path) -> "TfliteModel":
@@ -87,19 +112,38 @@ class TfliteModel:
         dtype = DTYPES.get(t.type)
         if dtype is None:
             raise TinyeeError(f"{self.name}: tensor {i} has unsupported element type {t.type}")
-        buf = self._m.buffers[t.buffer].data if t.buffer < len(self._m.buffers) else None
+        if not all(np.isfinite(s) and s > 0 for s in scales) or len(zps) not in (0, len(scales)):
+            raise TinyeeError(f"{self.name}: tensor {i} has invalid quantization (scales {list(scales)[:4]}, "
+                              f"zero points {list(zps)[:4]})")
+        if dtype in (np.int8, np.uint8) and any(not np.iinfo(dtype).min <= z <= np.iinfo(dtype).max for z in zps):
+            raise TinyeeError(f"{self.name}: tensor {i} has a zero point outside {np.dtype(dtype).name}")
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
+        if any(d < 0 for d in shape):
+            raise TinyeeError(f"{self.name}: tensor {i} has a dynamic or negative shape {list(shape)}")
+        buffers = self._m.buffers or []
+        buf = buffers[t.buffer].data if 0 <= t.buffer < len(buffers) else None
         data = None
         if buf is not None and len(buf):
+            expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+            if len(buf) != expected:
+                raise TinyeeError(f"{self.name}: tensor {i} of shape {list(shape)} has {len(buf)} bytes of data, "
+                                  f"not {expected}")
             data = np.frombuffer(bytes(buf), dtype=dtype).reshape(shape)
-        name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+        name = t.name.decode(errors="replace") if isinstance(t.name, bytes) else str(t.name)
         return Tensor(i, name, shape, dtype, scales, zps, data)
 
     def _op(self, i: int, op) -> Op:
-        code = self._m.operatorCodes[op.opcodeIndex]
+        codes = self._m.operatorCodes or []
+        if not 0 <= op.opcodeIndex < len(codes):
+            raise TinyeeError(f"{self.name}: op {i} has operator code {op.opcodeIndex} of {len(codes)}")
+        code = codes[op.opcodeIndex]
         # Codes above 127 only fit the newer builtinCode field; older files use the deprecated one.
         name = OP_NAMES.get(max(code.builtinCode, code.deprecatedBuiltinCode), f"UNKNOWN_{code.builtinCode}")
-        return Op(i, name, tuple(int(x) for x in op.inputs), tuple(int(x) for x in op.outputs), op.builtinOptions)
+        inputs = self._indices(op.inputs, f"op {i} ({name})", optional=True)
+        outputs = self._indices(op.outputs, f"op {i} ({name})")
+        if not outputs:
+            raise TinyeeError(f"{self.name}: op {i} ({name}) has no output")
+        return Op(i, name, inputs, outputs, op.builtinOptions)
 
     @cached_property
     def op_counts(self) -> dict[str, int]:
@@ -107,6 +151,13 @@ class TfliteModel:
 
     def op_macs(self, op: Op) -> int:
         """Multiply-accumulates of one op (0 for ops without a dot product)."""
+        weight_ranks = {"CONV_2D": 4, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 2}
+        if op.name in weight_ranks and (len(op.inputs) < 2 or op.inputs[1] < 0 or
+                                        len(self.tensors[op.inputs[1]].shape) != weight_ranks[op.name]):
+            raise TinyeeError(f"{self.name}: op {op.index} ({op.name}) needs a rank-{weight_ranks[op.name]} "
+                              "weight tensor as its second input")
+        if op.name == "BATCH_MATMUL" and (len(op.inputs) < 2 or len(self.tensors[op.inputs[0]].shape) < 2):
+            raise TinyeeError(f"{self.name}: op {op.index} (BATCH_MATMUL) needs two inputs of rank 2 or more")
         out = self.tensors[op.outputs[0]]
         n_out = int(np.prod(out.shape, dtype=np.int64))
         if op.name == "CONV_2D":  # filter [Cout, Kh, Kw, Cin]
