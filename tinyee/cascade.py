@@ -54,6 +54,8 @@ def score_to_value(score, criterion: str = "max_softmax"):
 
 def threshold_to_q(t: float, criterion: str = "max_softmax") -> int:
     """The integer threshold of t: exit when score >= it."""
+    if not math.isfinite(t):
+        raise TinyeeError(f"exit threshold {t} is not a finite number")
     if check_criterion(criterion) == "max_softmax":
         if not 0.0 <= t <= 1.0:
             raise TinyeeError(f"exit threshold {t} is not a probability in [0, 1]")

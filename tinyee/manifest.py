@@ -12,12 +12,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from tinyee.cascade import CRITERIA, threshold_to_q
 from tinyee.errors import TinyeeError
 from tinyee.fileio import atomic_write_text
+from tinyee.tflite import TfliteModel
 
 FORMAT = "tinyee-manifest"
 VERSION = 2
@@ -47,6 +51,12 @@ class _Reader:
             raise TinyeeError(f"{self.path}: {self.where}{key} is {type(value).__name__}, not {_name(kind)}")
         return value
 
+    def numbers(self, key: str) -> list:
+        values = self.get(key, list)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise TinyeeError(f"{self.path}: {self.where}{key} must be a list of numbers")
+        return values
+
     def sub(self, key: str) -> "_Reader":
         return _Reader(self.get(key, dict), f"{self.where}{key}.", self.path)
 
@@ -56,6 +66,12 @@ class _Reader:
 
 def _name(kind) -> str:
     return " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+
+
+def model_id_of(segments) -> str:
+    """A cascade's identity: the hash of its segment files' hashes, in order. Firmware reports it, and
+    bench and validate refuse a board that runs another model."""
+    return sha256("".join(s.sha256 for s in segments).encode())[:16]
 
 
 @dataclass(frozen=True)
@@ -127,8 +143,11 @@ class Preprocess:
 
     @classmethod
     def read(cls, r: _Reader) -> "Preprocess":
-        return cls(r.get("input_size", int), r.get("channels", int), float(r.get("pixel_scale", (int, float))),
-                   r.get("fit", str), r.get("channel_mapping", str))
+        pre = cls(r.get("input_size", int), r.get("channels", int), float(r.get("pixel_scale", (int, float))),
+                  r.get("fit", str), r.get("channel_mapping", str))
+        if not (pre.input_size > 0 and pre.channels > 0 and math.isfinite(pre.pixel_scale) and pre.pixel_scale > 0):
+            raise TinyeeError(f"{r.path}: {r.where}input_size, channels and pixel_scale must be positive")
+        return pre
 
 
 @dataclass(frozen=True)
@@ -216,7 +235,7 @@ class Manifest:
             return cls(r.get("model_id", str), r.get("model", dict), tuple(classes), pre,
                        d.get("calibration", str), d.get("spec", str), d.get("calibration_samples", int),
                        tuple(h.data for h in r.items("exit_heads")), r.get("criterion", str),
-                       tuple(float(t) for t in r.get("thresholds", list)),
+                       tuple(float(t) for t in r.numbers("thresholds")),
                        tuple(Segment.read(s) for s in r.items("segments")), r.get("tools", dict),
                        float(r.get("export_seconds", (int, float))))
         except TinyeeError as e:
@@ -239,9 +258,43 @@ class Manifest:
             f = export_dir / seg.file
             if Path(seg.file).name != seg.file or not f.is_file():
                 raise TinyeeError(f"segment file {f} listed in {path} is missing")
-            if sha256(f.read_bytes()) != seg.sha256:
+            data = f.read_bytes()
+            if sha256(data) != seg.sha256:
                 raise TinyeeError(f"segment file {f} does not match the hash in {path}; re-run `tinyee export`")
+            manifest._check_against(seg, TfliteModel(data, str(f)), path)
+        if manifest.model_id != model_id_of(manifest.segments):
+            raise TinyeeError(f"{path}: model_id {manifest.model_id!r} is not the one of its segment files "
+                              f"({model_id_of(manifest.segments)}); re-run `tinyee export` (or `tinyee import`)")
         return manifest
+
+    def _check_against(self, seg: Segment, model: TfliteModel, path: Path) -> None:
+        """The manifest's copy of a segment's interface and costs must be the file's: the file is hashed,
+        the manifest is text anyone can edit."""
+        def differs(field: str, said, actual) -> TinyeeError:
+            return TinyeeError(f"{path}: segments[{seg.index}].{field} is {said}, but {seg.file} has {actual}; "
+                               "re-run `tinyee export` (or `tinyee import`)")
+
+        ranks = {len(t.shape): t for t in model.outputs}
+        for what, spec, tensor in (("input", seg.input, model.inputs[0] if model.inputs else None),
+                                    ("outputs.probs", seg.probs, ranks.get(2)),
+                                    ("outputs.feature", seg.feature, ranks.get(4) if seg.feature else None)):
+            if spec is None:
+                continue
+            actual = None if tensor is None or not tensor.scales else [
+                list(tensor.shape), float(np.float32(tensor.scales[0])), tensor.zero_points[0]]
+            if actual != [list(spec.shape), float(np.float32(spec.scale)), spec.zero_point]:
+                said = [list(spec.shape), spec.scale, spec.zero_point]
+                raise differs(f"{what} (shape, scale, zero point)", said, actual or "no such tensor")
+        if seg.macs != model.macs or seg.param_bytes != model.param_bytes:
+            raise differs("macs/param_bytes", [seg.macs, seg.param_bytes], [model.macs, model.param_bytes])
+        if seg.probs.shape[-1] != self.num_classes:
+            raise TinyeeError(f"{path}: {self.num_classes} class names, but segment {seg.index} has "
+                              f"{seg.probs.shape[-1]} outputs")
+        pre, shape = self.preprocess, seg.input.shape
+        if seg.index == 0 and pre is not None and (len(shape) != 4 or shape[1:] != (pre.input_size, pre.input_size,
+                                                                                     pre.channels)):
+            raise TinyeeError(f"{path}: data.preprocess gives {pre.input_size}x{pre.input_size}x{pre.channels} "
+                              f"images, but the model's input is {list(shape)}")
 
     def save(self, export_dir: Path) -> Path:
         """Write atomically: a reader never sees a half-written manifest."""

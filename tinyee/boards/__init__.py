@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+
+import jsonschema
 
 from tinyee.errors import TinyeeError
 
@@ -15,7 +18,7 @@ BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
 DEFAULT_BOARD = "mps2-an386"
 STACK_BYTES = 8 * 1024
 UART_SOURCES = {"cmsdk": "uart_cmsdk.c", "stm32": "uart_stm32.c", "stm32h7": "uart_stm32.c", "nrf52": "uart_nrf52.c"}
-REQUIRED = ("name", "cpu", "cflags", "memory", "clock_hz", "uart", "tick", "emulated", "run")
+SCHEMA_PATH = BOARDS_DIR / "board.schema.json"
 
 
 @dataclass(frozen=True)
@@ -101,21 +104,26 @@ class Board:
 
 
 def list_boards() -> list[str]:
-    return sorted(p.stem for p in BOARDS_DIR.glob("*.json"))
+    return sorted(p.stem for p in BOARDS_DIR.glob("*.json") if p != SCHEMA_PATH)
 
 
 def load_board(name: str) -> Board:
-    """A board by name (boards/<name>.json) or by the path of a user's own board file."""
+    """A board by name (boards/<name>.json) or by the path of a user's own board file, checked against
+    boards/board.schema.json (types, ranges, required keys) before anything uses it."""
     path = Path(name) if name.endswith(".json") else BOARDS_DIR / f"{name}.json"
     if not path.is_file():
         raise TinyeeError(f"unknown board {name!r}; boards: {', '.join(list_boards())}")
     try:
         spec = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise TinyeeError(f"board file {path} is not valid JSON: {e}") from e
-    missing = [k for k in REQUIRED if k not in spec]
-    if missing:
-        raise TinyeeError(f"board file {path} lacks {', '.join(missing)}")
-    if spec["uart"].get("driver") not in UART_SOURCES:
-        raise TinyeeError(f"board file {path}: unknown UART driver {spec['uart'].get('driver')!r}")
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(spec))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "the top level"
+        raise TinyeeError(f"board file {path}: at {where}: {error.message} (see {SCHEMA_PATH.name})")
     return Board(spec["name"], spec)
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))

@@ -7,6 +7,7 @@ Off a terminal, tables are laid out wide instead of being cut at 80 columns.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def parse_floats(text: str | None) -> list[float] | None:
     if text is None:
         return None
     try:
-        return [float(v) for v in text.split(",")]
+        values = [float(v) for v in text.split(",")]
     except ValueError as e:
         raise TinyeeError(f"{text!r} is not a comma-separated list of numbers") from e
+    if not all(math.isfinite(v) for v in values):
+        raise TinyeeError(f"{text!r} holds a value that is not a finite number")
+    return values

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyee.commands.console import json_output, log, parse_floats, result, write_json
+from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest
 
 
@@ -13,20 +14,49 @@ def run(export_dir: Path, checkpoint: Path | None, data: str | None, samples: in
     from tinyee.cascade import resolve_thresholds
     from tinyee.eval import evaluate, render
     from tinyee.eval.evaluate import load_data
-    from tinyee.model import load_checkpoint
 
     json_output(json_out)
     manifest = Manifest.load(export_dir)
-    thr = (resolve_thresholds(parse_floats(thresholds), manifest.num_exits, manifest.criterion) if thresholds
+    thr = (resolve_thresholds(parse_floats(thresholds), manifest.num_exits, manifest.criterion)
+           if thresholds is not None
            else list(manifest.thresholds))
-    ckpt = checkpoint or manifest.model.get("checkpoint")
-    model = load_checkpoint(Path(ckpt))[0] if ckpt and Path(ckpt).is_file() else None
-    if model is None:
-        log.print(f"[yellow]float checkpoint {ckpt} not found: int8 results only[/yellow]" if ckpt else
-                  "no float checkpoint for this model (imported): int8 results only")
+    model = _float_model(checkpoint, manifest, export_dir)
     report = evaluate(export_dir, manifest, load_data(manifest, data, "test", samples), thr, model,
                       tuple(runtimes.split(",")))
     for table in render(report):
         result(table)
     write_json(report, json_out)
     return report
+
+
+def _float_model(checkpoint: Path | None, manifest: Manifest, export_dir: Path):
+    """The float model the export was made from: --checkpoint must be that very file (or, for an export of
+    an in-memory model, one of the same config); the recorded one is used when it is still there unchanged."""
+    import hashlib
+
+    from tinyee.model import load_checkpoint
+
+    recorded, config = manifest.model.get("checkpoint"), manifest.model.get("config")
+    if checkpoint is None:
+        if not recorded:
+            log.print("no float checkpoint for this model (imported): int8 results only")
+            return None
+        if not Path(recorded).is_file():
+            log.print(f"[yellow]float checkpoint {recorded} not found: int8 results only[/yellow]")
+            return None
+    if config is None:
+        raise TinyeeError(f"{export_dir} was imported from .tflite files: there is no float model to compare "
+                          f"{checkpoint} with; leave out --checkpoint")
+    path = Path(checkpoint or recorded)
+    model, _ = load_checkpoint(path)
+    expected = manifest.model.get("checkpoint_sha256")
+    if expected and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+        if checkpoint is None:
+            log.print(f"[yellow]float checkpoint {path} changed since the export: int8 results only[/yellow]")
+            return None
+        raise TinyeeError(f"checkpoint {path} is not the one {export_dir} was exported from ({recorded}, sha256 "
+                          f"{expected[:12]}...); export it first, or leave out --checkpoint")
+    if model.cfg.to_dict() != config:
+        raise TinyeeError(f"checkpoint {path} has another model config than {export_dir} was exported from; "
+                          "export it first, or leave out --checkpoint")
+    return model

@@ -19,6 +19,7 @@ FASHION_MNIST_CLASSES = [
     "t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot",
 ]
 UNLABELLED = -1
+MAX_SIDE = 4096  # pixels; larger files are refused before they are decoded (decompression bombs)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm"}
 LAYOUTS_HELP = (
     "expected one of: IDX files (train-images-idx3-ubyte[.gz], t10k-..., as Fashion-MNIST/MNIST ship them); "
@@ -35,6 +36,24 @@ class ImageSet:
     classes: list[str]
     source: str     # what was read, for reports
     spec: str = ""  # what load_split reads again: "shipped", a dataset folder or a .npz subset
+
+    def __post_init__(self):
+        """Checked once, where data enters: whatever a loader read must be images tinyee can use."""
+        im, lab = self.images, self.labels
+        if not (isinstance(im, np.ndarray) and im.dtype == np.uint8 and im.ndim == 4 and 1 <= im.shape[-1] <= 4):
+            raise TinyeeError(f"{self.source}: images must be uint8 [N, H, W, C] with 1-4 channels, not "
+                              f"{getattr(im, 'dtype', type(im).__name__)} {list(getattr(im, 'shape', []))}")
+        if max(im.shape[1:3]) > MAX_SIDE:
+            raise TinyeeError(f"{self.source}: images of {im.shape[2]}x{im.shape[1]} pixels; tinyee takes images "
+                              f"up to {MAX_SIDE}x{MAX_SIDE} (microcontroller models see far fewer)")
+        if not (isinstance(lab, np.ndarray) and lab.ndim == 1 and np.issubdtype(lab.dtype, np.integer)
+                and len(lab) == len(im)):
+            raise TinyeeError(f"{self.source}: {len(im)} images need as many integer labels, found "
+                              f"{getattr(lab, 'dtype', type(lab).__name__)} {list(getattr(lab, 'shape', []))}")
+        if len(lab) == 0:
+            raise TinyeeError(f"{self.source} holds no images")
+        if (lab < UNLABELLED).any() or (len(self.classes) and (lab >= len(self.classes)).any()):
+            raise TinyeeError(f"{self.source}: labels must lie in 0..{len(self.classes) - 1} (or -1 for unlabelled)")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -144,8 +163,11 @@ def _image_folder(root: Path, split: str) -> ImageSet | None:
                 continue
             try:
                 with Image.open(f) as im:
+                    if max(im.size) > MAX_SIDE:  # the header is read, the pixels not yet
+                        raise TinyeeError(f"image {f} is {im.size[0]}x{im.size[1]} pixels; tinyee takes images up "
+                                          f"to {MAX_SIDE}x{MAX_SIDE}: resize it first")
                     images.append(np.asarray(im.convert("RGB")))
-            except (OSError, UnidentifiedImageError) as e:
+            except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as e:
                 raise TinyeeError(f"cannot decode image {f}: {e}") from e
             labels.append(label)
     if not images:
@@ -187,7 +209,7 @@ def load_shipped(split: str = "eval", path: Path = SHIPPED_SUBSET) -> ImageSet:
             return ImageSet(z[f"{split}_images"], z[f"{split}_labels"].astype(np.int64),
                             json.loads(str(z["classes"])), f"{'shipped' if shipped else 'npz'}:{path.name}:{split}",
                             "shipped" if shipped else str(path.resolve()))
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, TypeError, EOFError) as e:
         raise TinyeeError(f"cannot read the data subset {path}: {e}") from e
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tinyee.cascade import resolve_thresholds
 from tinyee.errors import TinyeeError
-from tinyee.manifest import MANIFEST_NAME, Manifest, Preprocess, Segment, TensorSpec, sha256
+from tinyee.manifest import MANIFEST_NAME, Manifest, Preprocess, Segment, TensorSpec, model_id_of, sha256
 from tinyee.runtime import SegmentRunner
 from tinyee.staging import staged_folder
 from tinyee.tflite import TfliteModel, strip_float_edges
@@ -82,7 +82,7 @@ def import_tflite(files: list[Path], out: Path, thresholds: list[float] | None =
                                     model.op_counts, model.macs, model.param_bytes,
                                     {"imported_from": str(path)} | ({"float_edges_removed": edges[k]} if edges[k] else {})))
         manifest = Manifest(
-            model_id=sha256("".join(s.sha256 for s in segments).encode())[:16],
+            model_id=model_id_of(segments),
             model={"name": Path(files[-1]).stem, "imported": [str(Path(f).resolve()) for f in files]},
             class_names=tuple(class_names or (str(i) for i in range(classes))),
             preprocess=_image_preprocess(segments[0].input, pixel_scale), calibration_data="", data_spec="",

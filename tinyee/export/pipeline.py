@@ -24,7 +24,7 @@ from tinyee.errors import TinyeeError
 from tinyee.export.convert import (
     check_float_conversion, check_int8_segment, onnx_to_saved_model, saved_model_to_int8, torch_to_onnx,
 )
-from tinyee.manifest import MANIFEST_NAME, Manifest, Preprocess, Segment, TensorSpec, sha256
+from tinyee.manifest import MANIFEST_NAME, Manifest, Preprocess, Segment, TensorSpec, model_id_of, sha256
 from tinyee.model import MultiExitMobileViT, load_checkpoint
 from tinyee.model.costs import head_costs
 from tinyee.runtime import SegmentRunner, dequantize, quantize
@@ -139,7 +139,7 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
         names = list(dataset.classes) if dataset is not None and len(dataset.classes) == cfg.num_classes else \
             [str(i) for i in range(cfg.num_classes)]
         manifest = Manifest(
-            model_id=sha256("".join(s.sha256 for s in segments).encode())[:16],
+            model_id=model_id_of(segments),
             model=json.loads(json.dumps({"name": cfg.name, "config": cfg.to_dict(), **(checkpoint or {})})),
             class_names=tuple(names), preprocess=Preprocess(cfg.input_size, cfg.in_channels),
             calibration_data=dataset.source if dataset is not None else "",

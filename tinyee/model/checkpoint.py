@@ -30,9 +30,14 @@ def load_checkpoint(path: Path) -> tuple[MultiExitMobileViT, dict]:
         raise TinyeeError(f"checkpoint {path} is corrupt or not a torch file: {e}") from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise TinyeeError(f"{path} is not a tinyee checkpoint (expected format {FORMAT!r})")
-    model = MultiExitMobileViT(ModelConfig.from_dict(payload["config"]))
+    if not isinstance(payload.get("config"), dict) or not isinstance(payload.get("state_dict"), dict):
+        raise TinyeeError(f"checkpoint {path} lacks its model config or its weights")
+    try:
+        model = MultiExitMobileViT(ModelConfig.from_dict(payload["config"]))
+    except (TypeError, ValueError, ZeroDivisionError, IndexError, KeyError) as e:
+        raise TinyeeError(f"checkpoint {path}: its model config does not build a model ({e})") from e
     try:
         model.load_state_dict(payload["state_dict"])
-    except RuntimeError as e:
-        raise TinyeeError(f"checkpoint {path} does not match its own config: {e}") from e
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise TinyeeError(f"checkpoint {path} does not match its own config: {str(e).splitlines()[0]}") from e
     return model.eval(), payload.get("meta", {})
