@@ -11,10 +11,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter hides real errors
 
 import click
-from rich.markup import escape
 
 from tinyee import commands
-from tinyee.commands.console import log
+from tinyee.commands.console import labelled, log
 from tinyee.commands.demo import SHIPPED_CHECKPOINT
 from tinyee.errors import TinyeeError
 from tinyee.native_output import VERBOSE_ENV
@@ -296,25 +295,25 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        log.print("[red]aborted[/red]")
+        log.print(labelled("aborted", "red", ""))
         sys.exit(130)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
     except TinyeeError as e:
-        log.print(f"[red]error:[/red] {escape(str(e))}")
+        log.print(labelled("error:", "red", str(e)))
         sys.exit(e.exit_code)
     except OSError as e:  # a file or device the user named: say which and why
         if _state["debug"]:
             raise
         where = f"{e.filename}: " if e.filename else ""
-        log.print(f"[red]error:[/red] {escape(where + (e.strerror or str(e)))}")
+        log.print(labelled("error:", "red", where + (e.strerror or str(e))))
         sys.exit(1)
     except Exception as e:  # a bug, not bad input: one line, and the traceback under --debug
         if _state["debug"]:
             raise
         frame = traceback.extract_tb(e.__traceback__)[-1]
-        log.print(f"[red]internal error:[/red] {escape(type(e).__name__)}: {escape(str(e))} "
+        log.print(labelled("internal error:", "red", f"{type(e).__name__}: {e} "
                   f"(at {Path(frame.filename).name}:{frame.lineno}; run with --debug for the traceback and please "
-                  "report it)")
+                  "report it)"))
         sys.exit(70)

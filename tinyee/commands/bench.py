@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyee.fileio import check_writable
-from tinyee.commands.console import json_output, log, result, write_json
+from tinyee.commands.console import json_output, labelled, log, result, write_json
 from tinyee.errors import DeviceMismatchError, TinyeeError
 
 
@@ -81,5 +81,5 @@ def _report(summary: dict, board: str) -> None:
               + f"; host/device agreement {100 * summary['host_agreement']:.2f}%"
               + (f"; LOST samples: {summary['lost']}" if summary["lost"] else ""))
     for d in summary["disagreements"]:
-        result(f"[red]disagreement[/red] sample {d['sample']}: device exit {d['exit']} class {d['cls']}, "
-                  f"host exit {d['host_exit']} class {d['host_class']}")
+        result(labelled("disagreement", "red", f"sample {d['sample']}: device exit {d['exit']} class {d['cls']}, "
+                  f"host exit {d['host_exit']} class {d['host_class']}"))

@@ -12,15 +12,24 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from tinyee.errors import TinyeeError
 from tinyee.fileio import atomic_write_text, check_writable
 
 PIPED_WIDTH = 200
 
-log = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)  # grepped and logged
-_stdout = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH, soft_wrap=True)
+# Markup is off: messages carry paths, class names and compiler output, whose [brackets] are text.
+# Colour comes from labelled() instead.
+log = Console(stderr=True, soft_wrap=True, markup=False,
+              width=None if sys.stderr.isatty() else PIPED_WIDTH)  # grepped and logged
+_stdout = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH, soft_wrap=True, markup=False)
 _json_to_stdout = False
+
+
+def labelled(label: str, style: str, text: str) -> Text:
+    """`label` in colour, then `text` verbatim."""
+    return Text.assemble((label, style), " ", text)
 
 
 def json_output(target: str | None) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from tinyee.commands.console import json_output, log, parse_floats, result, write_json
+from tinyee.commands.console import json_output, labelled, log, parse_floats, result, write_json
 from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest
 
@@ -42,7 +43,7 @@ def _float_model(checkpoint: Path | None, manifest: Manifest, export_dir: Path):
             log.print("no float checkpoint for this model (imported): int8 results only")
             return None
         if not Path(recorded).is_file():
-            log.print(f"[yellow]float checkpoint {recorded} not found: int8 results only[/yellow]")
+            log.print(labelled("warning:", "yellow", f"float checkpoint {recorded} not found: int8 results only"))
             return None
     if config is None:
         raise TinyeeError(f"{export_dir} was imported from .tflite files: there is no float model to compare "
@@ -52,11 +53,11 @@ def _float_model(checkpoint: Path | None, manifest: Manifest, export_dir: Path):
     expected = manifest.model.get("checkpoint_sha256")
     if expected and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
         if checkpoint is None:
-            log.print(f"[yellow]float checkpoint {path} changed since the export: int8 results only[/yellow]")
+            log.print(labelled("warning:", "yellow", f"float checkpoint {path} changed since the export: int8 results only"))
             return None
         raise TinyeeError(f"checkpoint {path} is not the one {export_dir} was exported from ({recorded}, sha256 "
                           f"{expected[:12]}...); export it first, or leave out --checkpoint")
-    if model.cfg.to_dict() != config:
+    if json.loads(json.dumps(model.cfg.to_dict())) != config:  # as the manifest stores it
         raise TinyeeError(f"checkpoint {path} has another model config than {export_dir} was exported from; "
                           "export it first, or leave out --checkpoint")
     return model

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyee.commands.console import log, parse_floats, result
+from tinyee.fileio import check_writable
 from tinyee.manifest import Manifest
 
 
@@ -13,9 +14,11 @@ def run(checkpoint: Path, out: Path, rep: str, rep_samples: int | None, threshol
     from tinyee.data import load_split
     from tinyee.export import export_checkpoint
 
+    check_writable(out)
+    values = parse_floats(thresholds)  # bad values fail before any work
     rep_set = load_split(rep, "rep", rep_samples)
     with log.status("exporting") as status:
-        manifest = export_checkpoint(checkpoint, rep_set, out, parse_floats(thresholds),
+        manifest = export_checkpoint(checkpoint, rep_set, out, values,
                                      progress=lambda msg: status.update(msg), criterion=criterion)
     for s in manifest.segments:
         result(f"  {s.file}: {s.macs / 1e6:.2f} M MACs, {s.param_bytes / 1024:.1f} KiB weights, "

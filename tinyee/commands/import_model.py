@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyee.commands.console import parse_floats, result
+from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest
 
 
@@ -14,7 +15,10 @@ def _class_names(spec: str | None) -> list[str] | None:
         return None
     path = Path(spec)
     if path.is_file():
-        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        try:
+            return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as e:
+            raise TinyeeError(f"cannot read class names from {path}: {e}") from e
     return [name.strip() for name in spec.split(",")]
 
 

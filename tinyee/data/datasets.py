@@ -161,13 +161,15 @@ def _image_folder(root: Path, split: str) -> ImageSet | None:
         for f in sorted(folder.iterdir()):
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
+            too_large = f"image {f} is too large: tinyee takes images up to {MAX_SIDE}x{MAX_SIDE} pixels; resize it"
             try:
                 with Image.open(f) as im:
                     if max(im.size) > MAX_SIDE:  # the header is read, the pixels not yet
-                        raise TinyeeError(f"image {f} is {im.size[0]}x{im.size[1]} pixels; tinyee takes images up "
-                                          f"to {MAX_SIDE}x{MAX_SIDE}: resize it first")
+                        raise TinyeeError(f"{too_large} ({im.size[0]}x{im.size[1]})")
                     images.append(np.asarray(im.convert("RGB")))
-            except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as e:
+            except Image.DecompressionBombError:  # PIL's own limit, met while reading the header
+                raise TinyeeError(too_large) from None
+            except (OSError, UnidentifiedImageError, ValueError) as e:
                 raise TinyeeError(f"cannot decode image {f}: {e}") from e
             labels.append(label)
     if not images:

@@ -12,6 +12,27 @@ from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest
 
 
+ELF_ARM = 40  # e_machine of 32-bit Arm
+
+
+def check_image(elf: Path) -> Path:
+    """A firmware image must be a 32-bit little-endian Arm ELF file: anything else is refused before a
+    probe writes it to flash or an emulator tries to boot it."""
+    elf = Path(elf)
+    try:
+        with open(elf, "rb") as f:
+            header = f.read(20)
+    except FileNotFoundError:
+        raise TinyeeError(f"firmware image {elf} not found") from None
+    except OSError as e:
+        raise TinyeeError(f"cannot read firmware image {elf}: {e.strerror or e}") from e
+    if len(header) < 20 or header[:4] != b"\x7fELF":
+        raise TinyeeError(f"{elf} is not an ELF file; give the firmware.elf that `tinyee build` wrote")
+    if header[4] != 1 or header[5] != 1 or int.from_bytes(header[18:20], "little") != ELF_ARM:
+        raise TinyeeError(f"{elf} is an ELF file, but not for a 32-bit Arm microcontroller")
+    return elf
+
+
 class Target(ABC):
     """One board session: ``with target: link = target.connect(elf)``; close() always releases the board."""
 

@@ -14,7 +14,7 @@ import serial
 
 from tinyee.boards import Board
 from tinyee.errors import TinyeeError
-from tinyee.targets.base import Target
+from tinyee.targets.base import Target, check_image
 
 BAUD_RATE = 115200
 
@@ -70,8 +70,7 @@ class ProbeTarget(Target):
         """Flash `elf` (None: the board already runs the firmware)."""
         if elf is None:
             return
-        if not Path(elf).is_file():
-            raise TinyeeError(f"firmware image {elf} not found")
+        check_image(elf)
         flasher = flasher_for(self.board, self.tool)
         cmd = flasher.command(self.board, Path(elf))
         if shutil.which(cmd[0]) is None:

@@ -16,7 +16,7 @@ import serial
 
 from tinyee.boards import Board
 from tinyee.errors import TinyeeError
-from tinyee.targets.base import Target
+from tinyee.targets.base import Target, check_image
 
 QEMU = "qemu-system-arm"
 PR_SET_PDEATHSIG = 1
@@ -59,11 +59,15 @@ class QemuTarget(Target):
             self.proc.wait()
         except KeyboardInterrupt:
             return "QEMU stopped"
-        return f"QEMU exited with code {self.proc.returncode}"
+        if self.proc.returncode:
+            err = self.proc.stderr.read().decode(errors="replace").strip()
+            raise TinyeeError(f"QEMU exited with code {self.proc.returncode}" + (f": {err[-2000:]}" if err else ""))
+        return "QEMU exited: the firmware ended (quit)"
 
     def start(self, elf: Path | None) -> None:
-        if elf is None or not Path(elf).is_file():
-            raise TinyeeError(f"firmware image {elf} not found")
+        if elf is None:
+            raise TinyeeError(f"{self.board.name} is emulated: give the firmware image to run")
+        check_image(elf)
         if shutil.which(QEMU) is None:
             raise TinyeeError(f"{QEMU} not found; install Debian's qemu-system-arm (scripts/setup.sh does)")
         port = free_port()
