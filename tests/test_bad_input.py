@@ -200,6 +200,18 @@ def test_data_that_does_not_fit_the_model_is_refused(export, tmp_path):
             "images must be uint8 [N, H, W, C]")
 
 
+def test_training_data_and_weights_that_do_not_fit_the_model_are_refused(tmp_path):
+    data = image_folder(tmp_path / "twelve", 12)
+    (data / "train").symlink_to(data / "test")
+    refused(tinyee("train", "--data", data, "--out", tmp_path / "run", "--init", SHIPPED), 1,
+            "has 12 classes, but the model has 10 outputs")
+    refused(tinyee("train", "--data", data, "--out", tmp_path / "run", "--exit-weights", "1,-1,1"), 1,
+            "weights must be >= 0 and not all 0")
+    refused(tinyee("train", "--data", data, "--out", tmp_path / "run", "--exit-weights", "1,1"), 1,
+            "gives 2 weights for 3 exits")
+    assert not (tmp_path / "run").exists()
+
+
 # --- boards -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("change, message", [
     (lambda b: b.update(clock_hz=-25_000_000), "at clock_hz: -25000000 is less than the minimum of 1000"),

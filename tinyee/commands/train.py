@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyee.commands.console import log, parse_floats
+from tinyee.errors import TinyeeError
 from tinyee.fileio import check_writable
 
 
@@ -17,6 +18,9 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
     from tinyee.train import TrainConfig, train
 
     check_writable(out)
+    weights = parse_floats(exit_weights)  # bad values fail before the data set is read
+    if weights is not None and (min(weights) < 0 or sum(weights) <= 0):
+        raise TinyeeError(f"--exit-weights {exit_weights}: weights must be >= 0 and not all 0")
     train_set = load_dataset(data_dir, "train").take(limit)
     test_set = load_dataset(data_dir, "test") if (train_set.labels >= 0).all() else None
     init_model = load_checkpoint(init_ckpt)[0] if init_ckpt else None
@@ -26,9 +30,14 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
     elif exit_heads:
         cfg = ModelConfig.from_dict({**cfg.to_dict(), "exit_heads": exit_heads.split(",")})
     cfg = init_model.cfg if init_model is not None else cfg
+    if train_set.classes and len(train_set.classes) != cfg.num_classes:
+        raise TinyeeError(f"{train_set.source} has {len(train_set.classes)} classes, but the model has "
+                          f"{cfg.num_classes} outputs")
+    if weights is not None and len(weights) != cfg.num_exits:
+        raise TinyeeError(f"--exit-weights gives {len(weights)} weights for {cfg.num_exits} exits")
     log.print(f"training {cfg.name} ({cfg.num_exits} exits: {', '.join(cfg.exit_heads)}) on {len(train_set)} "
               f"images from {train_set.source}")
-    tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, exit_weights=parse_floats(exit_weights), seed=seed,
+    tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, exit_weights=weights, seed=seed,
                      freeze_backbone=freeze_backbone, distill=distill, temperature=temperature)
     train(cfg, train_set, test_set, out, tc, log=log.print, init_model=init_model)
     log.print(f"checkpoint: {out / 'last.pt'}")
