@@ -29,14 +29,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from faults import FaultyPort  # noqa: E402
 from twin import Twin, build_twin  # noqa: E402
-from tinyee.bench import BenchPlan, run_bench  # noqa: E402
+from tinyee.bench import BenchPlan, read_results, run_bench  # noqa: E402
 from tinyee.boards import load_board  # noqa: E402
 from tinyee.cascade import cascade  # noqa: E402
 from tinyee.compile import compile_export  # noqa: E402
 from tinyee.compile.firmware import build_firmware  # noqa: E402
 from tinyee.commands.demo import SHIPPED_CHECKPOINT  # noqa: E402
 from tinyee.data import load_shipped  # noqa: E402
-from tinyee.device import DeviceLink  # noqa: E402
+from tinyee.device import DeviceError, DeviceLink  # noqa: E402
 from tinyee.eval.evaluate import int8_exit_probs, quantized_inputs  # noqa: E402
 from tinyee.export import export_checkpoint  # noqa: E402
 from tinyee.targets import QemuTarget  # noqa: E402
@@ -47,12 +47,19 @@ OUT = ROOT / "benchmarks" / "results"
 
 def measure(link: DeviceLink, plan: BenchPlan, out: Path, exact_ticks: bool) -> dict:
     start = time.monotonic()
-    records = run_bench(link, plan, out)
+    try:
+        run_bench(link, plan, out)
+        ended = ""
+    except DeviceError as e:  # three samples lost in a row end a run, as in `tinyee bench`
+        ended = str(e).split(";")[0]
+    records = read_results(out / "results.jsonl")
     wrong = [r["sample"] for r in records if "error" not in r and (
         (r["exit"], r["cls"]) != (plan.host_exit[r["sample"]], plan.host_class[r["sample"]])
-        or exact_ticks and r["ticks"] != [1000] * (r["exit"] + 1))]
+        or exact_ticks and (r["ticks"] != [1000] * (r["exit"] + 1)
+                            or any(t != [1000] * (k + 1) for k, t in enumerate(r.get("forced_ticks", [])))))]
     lost = [r for r in records if "error" in r]
-    return {"samples": len(records), "completed": len(records) - len(lost), "lost": len(lost),
+    return {"samples": len(plan.inputs_q), "completed": len(records) - len(lost), "lost": len(lost),
+            "not_run": len(plan.inputs_q) - len(records), "run_ended": ended,
             "wrong_accepted": len(wrong), "damaged_bytes": link.port.hit, "seconds": round(time.monotonic() - start, 1),
             **link.stats()}
 
@@ -93,13 +100,15 @@ def main() -> None:
         print(rows[-1], flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "link_faults.json").write_text(json.dumps(rows, indent=2) + "\n")
-    lines = ["| board | byte damage/drop rate (each way) | samples | completed | lost | wrong accepted | "
+    lines = ["| board | byte damage/drop rate (each way) | samples | completed | lost | not run | wrong accepted | "
              "commands resent | damaged frames | unanswered tries | damaged bytes | seconds |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['board']} | {100 * r['rate']:g}% | {r['samples']} | {r['completed']} | {r['lost']} | "
+                     f"{r['not_run']} | "
                      f"{r['wrong_accepted']} | {r['retries']:,} | {r['damaged_frames']:,} | {r['silent_tries']:,} | "
                      f"{r['damaged_bytes']:,} | {r['seconds']} |")
+    lines += [f"\n{r['board']} at {100 * r['rate']:g}%: {r['run_ended']}" for r in rows if r["run_ended"]]
     (OUT / "link_faults.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

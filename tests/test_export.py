@@ -116,10 +116,6 @@ def test_tampered_or_missing_segment_is_detected(shipped_export, tmp_path):
         Manifest.load(copy)
 
 
-def test_garbage_tflite_is_a_clear_error(tmp_path):
-    (tmp_path / "x.tflite").write_bytes(b"\x00\x01garbage" * 10)
-    with pytest.raises(TinyeeError, match="x.tflite is not a valid TFLite flatbuffer"):
-        TfliteModel.load(tmp_path / "x.tflite")
 
 
 class LeakyHead(nn.Module):
