@@ -132,7 +132,8 @@ def run_bench(link: DeviceLink, plan: BenchPlan, out_dir: Path, resume: bool = F
                 f.flush()
                 os.fsync(f.fileno())  # a record on disk survives a power cut, not just a kill
                 if losses >= MAX_CONSECUTIVE_LOSSES:
-                    what = "the board stopped answering" if "did not answer" in record["error"] else "the link fails"
+                    gone = any(w in record["error"] for w in ("did not answer", "link broke"))
+                    what = "the board stopped answering" if gone else "the link fails"
                     raise DeviceError(f"{what} ({losses} samples in a row lost: {record['error']}); "
                                       f"results so far are in {path}, continue with --resume")
     return [r for r in read_results(path) if r.get("model_id") == plan.model_id]
