@@ -98,3 +98,10 @@ def test_an_error_answer_names_the_command_and_the_error(code, message):
     link = DeviceLink(ScriptedPort(lambda kind, seq, body: encode(b"E", seq, bytes([code]))), quick_timeout=0.05)
     with pytest.raises(DeviceError, match=f"the board refused 'rd': {message}"):
         link.read_arena(0, 10)
+
+
+def test_noise_without_delimiters_does_not_pile_up():
+    link = DeviceLink(ScriptedPort(lambda kind, seq, body: b"\x55" * 5000), quick_timeout=0.05, attempts=5)
+    with pytest.raises(DeviceError, match="no valid answer to 'id' after 5 tries"):
+        link.identify()
+    assert link.garbled >= 5 and len(link._rx) < 5000

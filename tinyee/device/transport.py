@@ -20,6 +20,7 @@ from tinyee.errors import DeviceMismatchError
 DATA_MAX = 512  # bytes per `db`/`ab`/`rd` frame (LINK_DATA_MAX in firmware/harness/link.h)
 DATA_MIN = 8
 GROW_AFTER = 4  # clean transfers in a row before the chunk size doubles again
+FRAME_BYTES_MAX = 2 * (DATA_MAX + 32)  # far above the largest frame, COBS and delimiters included
 ERRORS = {1: "bad-frame", 2: "unknown-command", 3: "bad-args", 4: "input-crc"}
 NAMES = {b"I": "id", b"D": "db", b"A": "ab", b"R": "rd", b"U": "run", b"P": "prof", b"N": "infer", b"Q": "quit"}
 
@@ -63,6 +64,9 @@ class Transport:
                     continue  # delimiters between frames, or a damaged delimiter: noise
                 frame = decode(raw)
                 return frame if frame is not None else _GARBLED
+            if len(self._rx) > FRAME_BYTES_MAX:  # noise without a delimiter: no frame is this long
+                self._rx.clear()
+                return _GARBLED
             if time.monotonic() >= deadline:
                 return None
             try:
