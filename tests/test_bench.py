@@ -38,6 +38,12 @@ def setup(shipped_export, tmp_path_factory):
     return manifest, twin_binary(shipped_export, tmp_path_factory.mktemp("twin")), plan, probs, data
 
 
+@pytest.fixture(autouse=True)
+def no_twin_left_running():
+    yield
+    Twin.close_all()
+
+
 def twin_binary(shipped_export, folder, manifest=None, model_id=None):
     out_dir, shipped, _ = shipped_export
     manifest = manifest or shipped

@@ -39,13 +39,22 @@ def build_twin(src: Path, segments, out: Path, model_id: str | None = None) -> P
 
 
 class Twin:
-    """A running twin; `url` is its UART. Ends when the host hangs up or on close()."""
+    """A running twin; `url` is its UART. Ends when the host hangs up or on close(); close_all() ends the
+    ones a failed test left waiting for a host that never came."""
+
+    running: list["Twin"] = []
 
     def __init__(self, binary: Path):
         self.proc = subprocess.Popen([str(binary)], stdout=subprocess.PIPE, text=True)
         self.url = f"socket://127.0.0.1:{int(self.proc.stdout.readline())}"
+        Twin.running.append(self)
 
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+
+    @classmethod
+    def close_all(cls) -> None:
+        while cls.running:
+            cls.running.pop().close()
