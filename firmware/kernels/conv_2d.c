@@ -1,11 +1,7 @@
 /* CONV_2D reference kernel: int8, per-channel requantization (NHWC, batch 1). Taps outside the
  * input are skipped, which equals padding with the input zero point. */
 #include "tinyee_kernels.h"
-#include "tee_fixedpoint.h"
-
-static inline int8_t requantize(int32_t acc, const tee_conv_params *p, int ch) {
-    return tee_clamp8(tee_requantize(acc, p->mult[ch], p->shift[ch]) + p->out_offset, p->act_min, p->act_max);
-}
+#include "tee_conv.h"
 
 void tee_conv2d_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias, int8_t *out) {
     const int in_c = p->in_c;
@@ -28,7 +24,7 @@ void tee_conv2d_s8(const tee_conv_params *p, const int8_t *in, const int8_t *fil
                     }
                 }
                 if (bias) acc += bias[oc];
-                *out++ = requantize(acc, p, oc);
+                *out++ = tee_conv_requantize(acc, p, oc);
             }
         }
     }

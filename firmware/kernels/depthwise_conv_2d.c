@@ -1,10 +1,6 @@
 /* DEPTHWISE_CONV_2D reference kernel: int8, per-channel requantization, any depth multiplier. */
 #include "tinyee_kernels.h"
-#include "tee_fixedpoint.h"
-
-static inline int8_t requantize(int32_t acc, const tee_conv_params *p, int ch) {
-    return tee_clamp8(tee_requantize(acc, p->mult[ch], p->shift[ch]) + p->out_offset, p->act_min, p->act_max);
-}
+#include "tee_conv.h"
 
 void tee_depthwise_conv2d_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
                              int8_t *out) {
@@ -29,7 +25,7 @@ void tee_depthwise_conv2d_s8(const tee_conv_params *p, const int8_t *in, const i
                         }
                     }
                     if (bias) acc += bias[oc];
-                    out[((int32_t)oy * p->out_w + ox) * out_c + oc] = requantize(acc, p, oc);
+                    out[((int32_t)oy * p->out_w + ox) * out_c + oc] = tee_conv_requantize(acc, p, oc);
                 }
             }
         }
