@@ -59,19 +59,14 @@ class DeviceLink(Transport):
     def _store(self, kind: bytes, data: bytes, base: int = 0) -> None:
         off = 0
         while off < len(data):
-            def chunk(attempt: int) -> bytes:
-                if attempt:
-                    self._shrink()
-                return struct.pack("<I", base + off) + data[off:off + self.chunk]
-
             sent = min(self.chunk, len(data) - off)
-            # A retry halves self.chunk; recompute what the accepted frame carried from the answer.
-            answer = self._exchange(kind, chunk, check=lambda b: len(b) == 6 and struct.unpack("<I", b[:4])[0] == base + off)
+            # A retry halves self.chunk; the answer says how many bytes the accepted frame carried.
+            answer = self._exchange(kind, lambda: struct.pack("<I", base + off) + data[off:off + self.chunk],
+                                    check=lambda b: len(b) == 6 and struct.unpack("<I", b[:4])[0] == base + off)
             count = struct.unpack("<H", answer[4:])[0]
             if count > sent or count < 1:
                 raise DeviceError(f"the board stored {count} bytes of a {sent}-byte chunk")
             off += count
-            self._grow()
 
     def load_input(self, data: bytes) -> None:
         self._loaded = None
@@ -85,16 +80,10 @@ class DeviceLink(Transport):
         out = bytearray()
         while len(out) < count:
             at = offset + len(out)
-
-            def ask(attempt: int) -> bytes:
-                if attempt:
-                    self._shrink()
-                return struct.pack("<IH", at, min(self.chunk, count - len(out)))
-
-            answer = self._exchange(b"R", ask, check=lambda b: len(b) > 4 and struct.unpack("<I", b[:4])[0] == at
+            answer = self._exchange(b"R", lambda: struct.pack("<IH", at, min(self.chunk, count - len(out))),
+                                    check=lambda b: len(b) > 4 and struct.unpack("<I", b[:4])[0] == at
                                     and len(b) - 4 <= count - len(out))
             out += answer[4:]
-            self._grow()
         return bytes(out)
 
     def run_segment(self, k: int) -> int:

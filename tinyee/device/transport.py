@@ -106,17 +106,23 @@ class Transport:
         return self.seq
 
     def _exchange(self, kind: bytes, body, timeout: float | None = None, check=lambda body: True) -> bytes:
-        """Send a command until a valid answer comes back; `body` may be a function of the try number
-        (bulk transfers shrink their chunk). `check` refuses answers that are well-framed but wrong."""
+        """Send a command until a valid answer comes back. `check` refuses answers that are well-framed but
+        wrong. A bulk transfer gives `body` as a function that builds the command from self.chunk: the chunk
+        halves after each failed try and doubles after a run of clean transfers."""
         timeout = self.quick_timeout if timeout is None else timeout
+        bulk = callable(body)
         silent = 0
         for attempt in range(self.attempts):
-            payload = body(attempt) if callable(body) else body
-            seq = self._next_seq() if attempt == 0 or callable(body) else self.seq
+            if attempt and bulk:
+                self._shrink()
+            payload = body() if bulk else body
+            seq = self._next_seq() if attempt == 0 or bulk else self.seq
             outcome = self._try(kind, seq, payload, timeout)
             if isinstance(outcome, Frame):
                 if not check(outcome.body):
                     raise DeviceError(f"the board's answer to {NAMES[kind]!r} does not match the command")
+                if bulk:
+                    self._grow()
                 return outcome.body
             self.retries += 1
             self.silent += outcome is _SILENT
