@@ -85,31 +85,27 @@ def _start_or_resume(out_dir: Path, plan: BenchPlan, resume: bool, announce: Cal
     --resume continues only a run of the same model, board, inputs and forced exits."""
     path, params_path = out_dir / RESULTS_NAME, out_dir / RUN_NAME
     params = plan.parameters()
-    if not resume:
-        if path.exists():
-            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
-            for old in (path, params_path):
-                if old.exists():
-                    old.rename(old.with_name(f"{old.stem}.{stamp}{old.suffix}"))
-            announce(f"moved the earlier run's results in {out_dir} aside (*.{stamp}.*)")
+    if path.exists() and not resume:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
+        for old in (path, params_path):
+            if old.exists():
+                old.rename(old.with_name(f"{old.stem}.{stamp}{old.suffix}"))
+        announce(f"moved the earlier run's results in {out_dir} aside (*.{stamp}.*)")
+    if not path.exists():
         atomic_write_text(params_path, json.dumps(params, indent=2) + "\n")
         return {}
-    if path.exists() and params_path.is_file():
-        try:
-            before = json.loads(params_path.read_text())
-        except (OSError, ValueError, UnicodeDecodeError) as e:
-            raise TinyeeError(f"cannot read {params_path} to resume the run: {e}") from e
-        changed = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in params.items() if before.get(k) != v]
-        if changed:
-            raise TinyeeError(f"--resume with other parameters than the run in {out_dir} ({'; '.join(changed)}): "
-                              "resume with the same ones, or start a new run in another --out")
-    elif path.exists():
+    if not params_path.is_file():
         raise TinyeeError(f"{path} has no {RUN_NAME} beside it, so it cannot be told whether it is this run; "
                           "start a new run in another --out")
-    else:
-        atomic_write_text(params_path, json.dumps(params, indent=2) + "\n")
-    if path.exists():
-        _repair_torn_tail(path)
+    try:
+        before = json.loads(params_path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise TinyeeError(f"cannot read {params_path} to resume the run: {e}") from e
+    changed = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in params.items() if before.get(k) != v]
+    if changed:
+        raise TinyeeError(f"--resume with other parameters than the run in {out_dir} ({'; '.join(changed)}): "
+                          "resume with the same ones, or start a new run in another --out")
+    _repair_torn_tail(path)
     return {r["sample"]: r for r in read_results(path) if "error" not in r}
 
 
