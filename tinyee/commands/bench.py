@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyee.fileio import check_writable
 from tinyee.commands.console import json_output, labelled, log, result, write_json
 from tinyee.errors import DeviceMismatchError, TinyeeError
+from tinyee.fileio import check_writable
 
 
 def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, flash: bool, data: str | None,

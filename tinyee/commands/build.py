@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyee.fileio import check_writable
 from tinyee.commands.console import json_output, log, result, write_json
+from tinyee.fileio import check_writable
 
 
 def run(export_dir: Path, board_name: str, out: Path, opt: str, kernels: str = "optimized",

@@ -6,9 +6,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tinyee.fileio import check_writable
 from tinyee.commands.console import json_output, log, result, write_json
 from tinyee.errors import DeviceMismatchError
+from tinyee.fileio import check_writable
 
 
 def run(export_dir: Path, board_name: str, port: str | None, flash: bool, data: str | None, samples: int,
