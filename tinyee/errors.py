@@ -14,3 +14,9 @@ class DoesNotFitError(TinyeeError):
 class DeviceMismatchError(TinyeeError):
     """The board disagreed with the host, stopped answering, or samples were lost."""
     exit_code = 4
+
+
+def first_line(e: Exception) -> str:
+    """The gist of a library's exception (native ones carry pages of context), or its type when it says nothing."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyee.compile.lower import lower
-from tinyee.errors import TinyeeError
+from tinyee.errors import TinyeeError, first_line
 from tinyee.native_output import native_output_captured
 from tinyee.tflite import TfliteModel
 
@@ -51,7 +51,7 @@ class SegmentRunner:
             try:
                 self._open(model_bytes, backend, name)
             except (RuntimeError, ValueError, MemoryError, UnicodeDecodeError) as e:
-                raise TinyeeError(f"{name}: the {backend} interpreter refused the model: {_first_line(e)}") from None
+                raise TinyeeError(f"{name}: the {backend} interpreter refused the model: {first_line(e)}") from None
 
     def _open(self, model_bytes: bytes, backend: str, name: str) -> None:
         if backend == "tflm":
@@ -75,7 +75,7 @@ class SegmentRunner:
         try:
             outs = self._invoke(x)
         except (RuntimeError, ValueError) as e:
-            raise TinyeeError(f"{self.model.name}: the {self.backend} interpreter failed: {_first_line(e)}") from None
+            raise TinyeeError(f"{self.model.name}: the {self.backend} interpreter failed: {first_line(e)}") from None
         feature = outs[self.feature_index].copy() if self.feature_index is not None else None
         return outs[self.probs_index].reshape(-1).copy(), feature
 
@@ -88,7 +88,3 @@ class SegmentRunner:
         self._it.invoke()
         return [self._it.get_tensor(i) for i in self._out]
 
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

@@ -15,7 +15,7 @@ import numpy as np
 import flatbuffers
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from tinyee.errors import TinyeeError
+from tinyee.errors import TinyeeError, first_line
 from tinyee.native_output import native_output_captured
 
 OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
@@ -70,8 +70,7 @@ def verify(data: bytes, name: str) -> None:
         try:
             Interpreter(model_content=bytes(data), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
         except (ValueError, RuntimeError) as e:
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise TinyeeError(f"{name} is not a valid TFLite model: {reason}") from None
+            raise TinyeeError(f"{name} is not a valid TFLite model: {first_line(e)}") from None
 
 
 class TfliteModel:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tinyee.commands.console import json_output, labelled, log, parse_floats, result, write_json
 from tinyee.errors import TinyeeError
-from tinyee.manifest import Manifest
+from tinyee.manifest import Manifest, sha256
 
 
 def run(export_dir: Path, checkpoint: Path | None, data: str | None, samples: int | None, thresholds: str | None,
@@ -33,8 +33,6 @@ def run(export_dir: Path, checkpoint: Path | None, data: str | None, samples: in
 def _float_model(checkpoint: Path | None, manifest: Manifest, export_dir: Path):
     """The float model the export was made from: --checkpoint must be that very file (or, for an export of
     an in-memory model, one of the same config); the recorded one is used when it is still there unchanged."""
-    import hashlib
-
     from tinyee.model import load_checkpoint
 
     recorded, config = manifest.model.get("checkpoint"), manifest.model.get("config")
@@ -51,7 +49,7 @@ def _float_model(checkpoint: Path | None, manifest: Manifest, export_dir: Path):
     path = Path(checkpoint or recorded)
     model, _ = load_checkpoint(path)
     expected = manifest.model.get("checkpoint_sha256")
-    if expected and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+    if expected and sha256(path.read_bytes()) != expected:
         if checkpoint is None:
             log.print(labelled("warning:", "yellow", f"float checkpoint {path} changed since the export: int8 results only"))
             return None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from tinyee.errors import TinyeeError
+from tinyee.errors import TinyeeError, first_line
 from tinyee.fileio import atomic_write
 from tinyee.model.config import ModelConfig
 from tinyee.model.network import MultiExitMobileViT
@@ -39,5 +39,5 @@ def load_checkpoint(path: Path) -> tuple[MultiExitMobileViT, dict]:
     try:
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, TypeError, AttributeError) as e:
-        raise TinyeeError(f"checkpoint {path} does not match its own config: {str(e).splitlines()[0]}") from e
+        raise TinyeeError(f"checkpoint {path} does not match its own config: {first_line(e)}") from e
     return model.eval(), payload.get("meta", {})
