@@ -4,18 +4,29 @@
 #include "tinyee_kernels.h"
 #include "tee_gemm.h"
 
-/* One im2col row: the k_h x k_w x in_c window of output pixel (oy, ox), padding = input zero point. */
+/* One im2col row: the k_h x k_w x in_c window of output pixel (oy, ox), padding = input zero point.
+ * Without dilation the taps of one kernel row that lie inside the input are one contiguous copy. */
 static void im2col_row(const tee_conv_params *p, const int8_t *in, int32_t oy, int32_t ox, int8_t *row) {
     const int8_t zero_point = (int8_t)(-p->in_offset);
     const int32_t in_y0 = oy * p->stride_h - p->pad_h, in_x0 = ox * p->stride_w - p->pad_w;
-    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+    const int32_t row_bytes = (int32_t)p->k_w * p->in_c;
+    for (int32_t ky = 0; ky < p->k_h; ++ky, row += row_bytes) {
         const int32_t iy = in_y0 + ky * p->dil_h;
-        for (int32_t kx = 0; kx < p->k_w; ++kx, row += p->in_c) {
+        if (iy < 0 || iy >= p->in_h) {
+            memset(row, zero_point, (size_t)row_bytes);
+            continue;
+        }
+        const int8_t *in_row = in + iy * p->in_w * p->in_c;
+        if (p->dil_w == 1 && in_x0 >= 0 && in_x0 + p->k_w <= p->in_w) {
+            memcpy(row, in_row + in_x0 * p->in_c, (size_t)row_bytes);
+            continue;
+        }
+        for (int32_t kx = 0; kx < p->k_w; ++kx) {
             const int32_t ix = in_x0 + kx * p->dil_w;
-            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
-                memset(row, zero_point, (size_t)p->in_c);
+            if (ix < 0 || ix >= p->in_w)
+                memset(row + kx * p->in_c, zero_point, (size_t)p->in_c);
             else
-                memcpy(row, in + (iy * p->in_w + ix) * p->in_c, (size_t)p->in_c);
+                memcpy(row + kx * p->in_c, in_row + ix * p->in_c, (size_t)p->in_c);
         }
     }
 }

@@ -1,7 +1,6 @@
 /* The int8 matrix product behind the optimised CONV_2D, FULLY_CONNECTED and BATCH_MATMUL kernels:
  *     out[r][c] = requantize(col_bias[c] + row_bias[r] + sum_d a[r][d] * b[c][d])
- * with the rows of a and b contiguous over d, computed two rows by two columns at a time by
- * tee_dot_2x2 (tee_simd.h: Helium, DSP or portable). Zero points are folded out of the inner loop:
+ * with the rows of a and b contiguous over d (blocking per inner-loop path: gemm.c). Zero points are folded out of the inner loop:
  * sum (x + xo)(w + wo) = sum x w + wo sum x + xo sum w + d xo wo. For constant weights the code
  * generator adds xo sum w to the bias; im2col pads with the input zero point, so padding adds 0.
  * The int32 sums equal the reference kernels' sums, so the outputs match them bit for bit. */

@@ -5,7 +5,8 @@
  *   portable C otherwise.
  * Host test builds define TEE_EMULATE_MVE or TEE_EMULATE_DSP to run the very same loops with
  * plain-C definitions of the few intrinsics used (tee_simd_emulation.h). Every path sums the same
- * int32 products, so results are identical to the reference kernels bit for bit. */
+ * int32 products, so results are identical to the reference kernels bit for bit; Helium requantizes
+ * four lanes at once with the same double rounding (tee_requantize_x4). */
 #ifndef TEE_SIMD_H
 #define TEE_SIMD_H
 
@@ -60,21 +61,71 @@ static inline int32_t tee_sxtab16_ror8(int32_t a, int32_t v) { return __sxtab16(
 #endif
 #endif
 
+/* For the small blocks of the hot loops, which GCC would otherwise keep as calls. */
+#define TEE_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+#if defined(TEE_PATH_MVE)
+/* Four lanes' shifts as TFLite's requantization applies them: left before the multiply, right
+ * (as a negative VRSHL count) after it. Split once per output channel group, not per output. */
+typedef struct {
+    int32x4_t left, right;
+} tee_shift_x4;
+
+TEE_ALWAYS_INLINE tee_shift_x4 tee_split_shift_x4(int32x4_t shift) {
+    const tee_shift_x4 s = {vmaxq_s32(shift, vdupq_n_s32(0)), vminq_s32(shift, vdupq_n_s32(0))};
+    return s;
+}
+
+/* TFLite's MultiplyByQuantizedMultiplier (tee_requantize) on four lanes, bit for bit. VQRDMULH is
+ * gemmlowp's SaturatingRoundingDoublingHighMul exactly; VRSHL rounds ties up where gemmlowp's
+ * RoundingDivideByPOT rounds them away from zero, so a negative value about to be shifted right
+ * first moves down by one (then a tie rounds to the value below, and nothing else changes). */
+TEE_ALWAYS_INLINE int32x4_t tee_requantize_x4(int32x4_t x, int32x4_t mult, tee_shift_x4 shift) {
+    const int32x4_t high = vqrdmulhq_s32(vshlq_s32(x, shift.left), mult);
+    const int32x4_t fixup = vshrq_n_s32(vandq_s32(high, shift.right), 31); /* -1 where high < 0 and right < 0 */
+    return vrshlq_s32(vqaddq_s32(high, fixup), shift.right);
+}
+
+/* The first min(n, 4) of clamp(requantize(acc) + offset, lo, hi) as int8 to out. */
+TEE_ALWAYS_INLINE void tee_store_x4(int8_t *out, int32x4_t acc, int32x4_t mult, tee_shift_x4 shift, int32_t offset,
+                                    int32_t lo, int32_t hi, int32_t n) {
+    int32x4_t v = vaddq_n_s32(tee_requantize_x4(acc, mult, shift), offset);
+    v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+    if (n >= 4)
+        vstrbq_s32(out, v);
+    else
+        vstrbq_p_s32(out, v, vctp32q((uint32_t)n));
+}
+
+/* Dot products of row a with rows b0..b3 over n int8 values, lane i holding a.bi: whole vectors
+ * first (post-incremented pointers, no predication), then one predicated tail. */
+TEE_ALWAYS_INLINE int32x4_t tee_dot_1x4(const int8_t *a, const int8_t *b0, const int8_t *b1, const int8_t *b2,
+                                        const int8_t *b3, int32_t n) {
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int32_t k = n >> 4; k > 0; --k, a += 16, b0 += 16, b1 += 16, b2 += 16, b3 += 16) {
+        const int8x16_t x = vldrbq_s8(a);
+        s0 = vmladavaq_s8(s0, x, vldrbq_s8(b0));
+        s1 = vmladavaq_s8(s1, x, vldrbq_s8(b1));
+        s2 = vmladavaq_s8(s2, x, vldrbq_s8(b2));
+        s3 = vmladavaq_s8(s3, x, vldrbq_s8(b3));
+    }
+    if (n & 15) {
+        const mve_pred16_t p = vctp8q((uint32_t)(n & 15));
+        const int8x16_t x = vldrbq_z_s8(a, p);
+        s0 = vmladavaq_s8(s0, x, vldrbq_z_s8(b0, p));
+        s1 = vmladavaq_s8(s1, x, vldrbq_z_s8(b1, p));
+        s2 = vmladavaq_s8(s2, x, vldrbq_z_s8(b2, p));
+        s3 = vmladavaq_s8(s3, x, vldrbq_z_s8(b3, p));
+    }
+    return vsetq_lane_s32(s3, vsetq_lane_s32(s2, vsetq_lane_s32(s1, vdupq_n_s32(s0), 1), 2), 3);
+}
+#endif
+
+#if !defined(TEE_PATH_MVE)
 /* Dot products of rows a0, a1 with rows b0, b1 over n int8 values: acc = {a0.b0, a0.b1, a1.b0, a1.b1}. */
 static inline void tee_dot_2x2(const int8_t *a0, const int8_t *a1, const int8_t *b0, const int8_t *b1, int32_t n,
                                int32_t acc[4]) {
     int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, i = 0;
-#if defined(TEE_PATH_MVE)
-    for (; i < n; i += 16) {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-        const int8x16_t x0 = vldrbq_z_s8(a0 + i, p), x1 = vldrbq_z_s8(a1 + i, p);
-        const int8x16_t y0 = vldrbq_z_s8(b0 + i, p), y1 = vldrbq_z_s8(b1 + i, p);
-        s00 = vmladavaq_s8(s00, x0, y0);
-        s01 = vmladavaq_s8(s01, x0, y1);
-        s10 = vmladavaq_s8(s10, x1, y0);
-        s11 = vmladavaq_s8(s11, x1, y1);
-    }
-#else
 #if defined(TEE_PATH_DSP)
     const int8_t *pa0 = a0, *pa1 = a1, *pb0 = b0, *pb1 = b1; /* post-incremented: fewer live registers */
     for (int32_t k = n >> 2; k > 0; --k, pa0 += 4, pa1 += 4, pb0 += 4, pb1 += 4) {
@@ -98,7 +149,6 @@ static inline void tee_dot_2x2(const int8_t *a0, const int8_t *a1, const int8_t 
         s10 += a1[i] * b0[i];
         s11 += a1[i] * b1[i];
     }
-#endif
     acc[0] = s00;
     acc[1] = s01;
     acc[2] = s10;
@@ -108,12 +158,6 @@ static inline void tee_dot_2x2(const int8_t *a0, const int8_t *a1, const int8_t 
 /* Dot product of rows a and b over n int8 values. */
 static inline int32_t tee_dot_1x1(const int8_t *a, const int8_t *b, int32_t n) {
     int32_t s = 0, i = 0;
-#if defined(TEE_PATH_MVE)
-    for (; i < n; i += 16) {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-        s = vmladavaq_s8(s, vldrbq_z_s8(a + i, p), vldrbq_z_s8(b + i, p));
-    }
-#else
 #if defined(TEE_PATH_DSP)
     for (; i + 4 <= n; i += 4) {
         const int32_t x = tee_load4(a + i), y = tee_load4(b + i);
@@ -121,9 +165,9 @@ static inline int32_t tee_dot_1x1(const int8_t *a, const int8_t *b, int32_t n) {
     }
 #endif
     for (; i < n; ++i) s += a[i] * b[i];
-#endif
     return s;
 }
+#endif
 
 /* Depthwise window of channels c..c+3: acc[i] = sum over taps t of (x[t][c + i] + x_offset) * w[w_at[t] + i]. */
 static inline void tee_depthwise_4(int32_t c, const int8_t *w, const int8_t *const *x, const int32_t *w_at,

@@ -44,6 +44,7 @@ static inline int8x16_t vldrbq_z_s8(const int8_t *p, mve_pred16_t pred) {
     for (int i = 0; i < 16; ++i) r.v[i] = (pred >> i & 1) ? p[i] : 0;
     return r;
 }
+static inline int8x16_t vldrbq_s8(const int8_t *p) { return vldrbq_z_s8(p, 0xFFFFu); }
 /* VMLADAVA.S8: acc + sum of lane products. */
 static inline int32_t vmladavaq_s8(int32_t acc, int8x16_t a, int8x16_t b) {
     uint32_t s = (uint32_t)acc;
@@ -59,6 +60,12 @@ static inline int32x4_t vldrbq_s32(const int8_t *p) {
 static inline int32x4_t vld1q_s32(const int32_t *p) {
     int32x4_t r;
     for (int i = 0; i < 4; ++i) r.v[i] = p[i];
+    return r;
+}
+/* VLDRW.32 with zeroing predication. */
+static inline int32x4_t vldrwq_z_s32(const int32_t *p, mve_pred16_t pred) {
+    int32x4_t r;
+    for (int i = 0; i < 4; ++i) r.v[i] = (pred >> (4 * i) & 1) ? p[i] : 0;
     return r;
 }
 static inline void vst1q_s32(int32_t *p, int32x4_t a) {
@@ -80,6 +87,71 @@ static inline int32x4_t vaddq_s32(int32x4_t a, int32x4_t b) {
 static inline int32x4_t vmulq_s32(int32x4_t a, int32x4_t b) {
     for (int i = 0; i < 4; ++i) a.v[i] = (int32_t)((uint32_t)a.v[i] * (uint32_t)b.v[i]);
     return a;
+}
+/* VCTP.32: the first n word lanes active (four predicate bits per lane). */
+static inline mve_pred16_t vctp32q(uint32_t n) { return n >= 4 ? 0xFFFFu : (mve_pred16_t)((1u << (4 * n)) - 1u); }
+static inline int32x4_t vsetq_lane_s32(int32_t x, int32x4_t a, int lane) {
+    a.v[lane] = x;
+    return a;
+}
+static inline int32x4_t vmaxq_s32(int32x4_t a, int32x4_t b) {
+    for (int i = 0; i < 4; ++i) a.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
+    return a;
+}
+static inline int32x4_t vminq_s32(int32x4_t a, int32x4_t b) {
+    for (int i = 0; i < 4; ++i) a.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i];
+    return a;
+}
+static inline int32x4_t vandq_s32(int32x4_t a, int32x4_t b) {
+    for (int i = 0; i < 4; ++i) a.v[i] &= b.v[i];
+    return a;
+}
+static inline int32x4_t vsubq_s32(int32x4_t a, int32x4_t b) {
+    for (int i = 0; i < 4; ++i) a.v[i] = (int32_t)((uint32_t)a.v[i] - (uint32_t)b.v[i]);
+    return a;
+}
+static inline int32x4_t vshrq_n_s32(int32x4_t a, int n) {
+    for (int i = 0; i < 4; ++i) a.v[i] >>= n;
+    return a;
+}
+static inline int32_t tee_sat32(int64_t x) { return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : (int32_t)x; }
+/* VQADD.S32: saturating add. */
+static inline int32x4_t vqaddq_s32(int32x4_t a, int32x4_t b) {
+    for (int i = 0; i < 4; ++i) a.v[i] = tee_sat32((int64_t)a.v[i] + b.v[i]);
+    return a;
+}
+/* VQRDMULH.S32: saturate((2ab + 2^31) >> 32). */
+static inline int32x4_t vqrdmulhq_s32(int32x4_t a, int32x4_t b) {
+    for (int i = 0; i < 4; ++i) {
+        const int64_t p = (int64_t)a.v[i] * b.v[i];
+        a.v[i] = p == (int64_t)1 << 62 ? INT32_MAX : (int32_t)((p + ((int64_t)1 << 30)) >> 31);
+    }
+    return a;
+}
+/* VSHL.S32 (register): shift left by the signed bottom byte of b, or right (truncating) if negative. */
+static inline int32x4_t vshlq_s32(int32x4_t a, int32x4_t b) {
+    for (int i = 0; i < 4; ++i) {
+        const int n = (int8_t)b.v[i];
+        a.v[i] = n >= 32 ? 0 : n >= 0 ? (int32_t)((uint32_t)a.v[i] << n) : n <= -32 ? a.v[i] >> 31 : a.v[i] >> -n;
+    }
+    return a;
+}
+/* VRSHL.S32: as VSHL, but a right shift rounds (adds half of the last bit shifted out, in wider precision). */
+static inline int32x4_t vrshlq_s32(int32x4_t a, int32x4_t b) {
+    for (int i = 0; i < 4; ++i) {
+        const int n = (int8_t)b.v[i];
+        if (n >= 0) a.v[i] = n >= 32 ? 0 : (int32_t)((uint32_t)a.v[i] << n);
+        else a.v[i] = n < -32 ? 0 : (int32_t)(((int64_t)a.v[i] + ((int64_t)1 << (-n - 1))) >> -n);
+    }
+    return a;
+}
+/* VSTRB.32: the low byte of each lane; the predicated form stores active lanes only. */
+static inline void vstrbq_s32(int8_t *p, int32x4_t a) {
+    for (int i = 0; i < 4; ++i) p[i] = (int8_t)a.v[i];
+}
+static inline void vstrbq_p_s32(int8_t *p, int32x4_t a, mve_pred16_t pred) {
+    for (int i = 0; i < 4; ++i)
+        if (pred >> (4 * i) & 1) p[i] = (int8_t)a.v[i];
 }
 #endif
 
