@@ -1,9 +1,11 @@
-/* ADD, SUB, MUL and SQUARED_DIFFERENCE with broadcasting: the reference kernel, and the optimised one
- * that tabulates each input's rescaling in scratch first. */
+/* ADD, SUB, MUL and SQUARED_DIFFERENCE with broadcasting: the reference kernel, and the optimised ones:
+ * MUL as is and the others with each input's rescaling tabulated in scratch first; on Helium both
+ * run four elements per step where the innermost strides are 0 or 1. */
 #include <stddef.h>
 
 #include "tinyee_kernels.h"
 #include "tee_fixedpoint.h"
+#include "tee_simd.h"
 
 /* ADD, SUB and SQUARED_DIFFERENCE first rescale each input on its own (a function of the int8 value). */
 static inline int32_t rescale_input(const tee_binary_params *p, int32_t v, int32_t offset, int32_t mult, int32_t shift) {
@@ -24,10 +26,51 @@ static inline int8_t rescaled_element(const tee_binary_params *p, int32_t a, int
     return finish(p, p->op == TEE_ADD ? sx + sy : sx - sy);
 }
 
+#if defined(TEE_PATH_MVE)
+/* Four lanes of one input: its tabulated rescaling (table: 256 entries for -128..127) gathered, or the
+ * value plus offset (MUL); stride 0 broadcasts a single value. */
+TEE_ALWAYS_INLINE int32x4_t lanes_x4(const int8_t *in, int32_t stride, const int32_t *table, int32_t offset,
+                                     mve_pred16_t pred) {
+    if (!stride) return vdupq_n_s32(table ? table[*in + 128] : *in + offset);
+    const int32x4_t v = vldrbq_z_s32(in, pred);
+    if (!table) return vaddq_n_s32(v, offset);
+    return vldrwq_gather_shifted_offset_z_s32(table, vreinterpretq_u32_s32(vaddq_n_s32(v, 128)), pred);
+}
+
+/* A run of n outputs with innermost strides 0 or 1, four per step; `op` is a constant in each caller. */
+TEE_ALWAYS_INLINE void run_x4(const tee_binary_params *p, tee_binary_op op, const int8_t *in1, int32_t s1,
+                              const int8_t *in2, int32_t s2, int32_t n, const int32_t *tables, int8_t *out) {
+    const int32_t *t1 = tables, *t2 = tables ? tables + 256 : NULL;
+    const int32x4_t mult = vdupq_n_s32(p->out_mult);
+    const tee_shift_x4 shift = tee_split_shift_x4(vdupq_n_s32(p->out_shift));
+    for (int32_t i = 0; i < n; i += 4, in1 += 4 * s1, in2 += 4 * s2) {
+        const mve_pred16_t pred = vctp32q((uint32_t)(n - i));
+        const int32x4_t x = lanes_x4(in1, s1, t1, p->in1_offset, pred), y = lanes_x4(in2, s2, t2, p->in2_offset, pred);
+        const int32x4_t d = vsubq_s32(x, y);
+        const int32x4_t raw = op == TEE_ADD ? vaddq_s32(x, y) : op == TEE_SUB ? d : op == TEE_MUL ? vmulq_s32(x, y)
+                                                                                               : vmulq_s32(d, d);
+        tee_store_x4(out + i, raw, mult, shift, p->out_offset, p->act_min, p->act_max, n - i);
+    }
+}
+#endif
+
 /* One innermost run of n outputs. With tables (256 rescaled values per input, indexed by value + 128),
- * each element costs one requantization instead of three, in a loop specialised per op. */
+ * each element costs one requantization instead of three, in a loop specialised per op. `simd`: the
+ * optimised kernels, which on Helium take runs with strides 0 or 1 four elements at a time. */
 static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1, const int8_t *in2, int32_t s2,
-                       int32_t n, const int32_t *tables, int8_t *out) {
+                       int32_t n, const int32_t *tables, int simd, int8_t *out) {
+#if defined(TEE_PATH_MVE)
+    if (simd && (tables || p->op == TEE_MUL) && (s1 == 0 || s1 == 1) && (s2 == 0 || s2 == 1)) {
+        switch (p->op) {
+        case TEE_ADD: run_x4(p, TEE_ADD, in1, s1, in2, s2, n, tables, out); return;
+        case TEE_SUB: run_x4(p, TEE_SUB, in1, s1, in2, s2, n, tables, out); return;
+        case TEE_MUL: run_x4(p, TEE_MUL, in1, s1, in2, s2, n, NULL, out); return;
+        default: run_x4(p, TEE_SQUARED_DIFFERENCE, in1, s1, in2, s2, n, tables, out); return;
+        }
+    }
+#else
+    (void)simd;
+#endif
     const int32_t *t1 = tables ? tables + 128 : NULL, *t2 = tables ? tables + 256 + 128 : NULL;
     if (!tables && p->op == TEE_MUL) {
         const int32_t o1 = p->in1_offset, o2 = p->in2_offset;
@@ -47,14 +90,14 @@ static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1
 }
 
 static void binary_loop(const tee_binary_params *params, const int8_t *in1, const int8_t *in2, const int32_t *tables,
-                        int8_t *out) {
+                        int simd, int8_t *out) {
     const tee_binary_params local = *params; /* not aliased by the int8 stores, so kept in registers */
     const tee_binary_params *p = &local;
     int32_t idx[TEE_MAX_DIMS] = {0};
     const int last = p->ndims - 1;
     int32_t off1 = 0, off2 = 0;
     for (;;) {
-        binary_run(p, in1 + off1, p->in1_strides[last], in2 + off2, p->in2_strides[last], p->out_dims[last], tables, out);
+        binary_run(p, in1 + off1, p->in1_strides[last], in2 + off2, p->in2_strides[last], p->out_dims[last], tables, simd, out);
         out += p->out_dims[last];
         /* Advance the outer index like an odometer. */
         int d = last - 1;
@@ -71,7 +114,17 @@ static void binary_loop(const tee_binary_params *params, const int8_t *in1, cons
 }
 
 void tee_binary_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
-    binary_loop(p, in1, in2, NULL, out);
+    binary_loop(p, in1, in2, NULL, 0, out);
+}
+
+/* Optimised MUL (and the others where tables do not pay off): the reference loop, Helium runs where it can. */
+int32_t tee_binary_simd_s8_scratch_size(const tee_binary_params *p) {
+    (void)p;
+    return 0;
+}
+
+void tee_binary_simd_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+    binary_loop(p, in1, in2, NULL, 1, out);
 }
 
 /* The tables pay off from about two elements per table entry on; MUL needs no input rescaling. */
@@ -84,10 +137,22 @@ int32_t tee_binary_table_s8_scratch_size(const tee_binary_params *p) {
 void tee_binary_table_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *scratch,
                          int8_t *out) {
     int32_t *tables = (int32_t *)(void *)scratch; /* the arena planner aligns scratch to 16 bytes */
+#if defined(TEE_PATH_MVE)
+    const int32x4_t left = vdupq_n_s32(p->left_shift);
+    const tee_shift_x4 shift1 = tee_split_shift_x4(vdupq_n_s32(p->in1_shift));
+    const tee_shift_x4 shift2 = tee_split_shift_x4(vdupq_n_s32(p->in2_shift));
+    int32x4_t v = vsetq_lane_s32(-125, vsetq_lane_s32(-126, vsetq_lane_s32(-127, vdupq_n_s32(-128), 1), 2), 3);
+    for (int32_t i = 0; i < 256; i += 4, v = vaddq_n_s32(v, 4)) {
+        vstrwq_s32(tables + i, tee_requantize_x4(vshlq_s32(vaddq_n_s32(v, p->in1_offset), left),
+                                                 vdupq_n_s32(p->in1_mult), shift1));
+        vstrwq_s32(tables + 256 + i, tee_requantize_x4(vshlq_s32(vaddq_n_s32(v, p->in2_offset), left),
+                                                       vdupq_n_s32(p->in2_mult), shift2));
+    }
+#else
     for (int32_t v = -128; v < 128; ++v) {
         tables[v + 128] = rescale_input(p, v, p->in1_offset, p->in1_mult, p->in1_shift);
         tables[v + 384] = rescale_input(p, v, p->in2_offset, p->in2_mult, p->in2_shift);
     }
-    binary_loop(p, in1, in2, tables, out);
+#endif
+    binary_loop(p, in1, in2, tables, 1, out);
 }
-

@@ -15,8 +15,8 @@ int32_t tee_depthwise_conv2d_simd_s8_scratch_size(const tee_conv_params *p) {
     return same_shape ? (p->pad_h * p->dil_h + 1) * (int32_t)p->in_w * p->in_c : 0;
 }
 
-/* DEPTHWISE_CONV_2D (depth multiplier 1), four channels at a time by tee_depthwise_4. Taps outside
- * the input add (zero point + in_offset) * w = 0, so they are left out, which equals padding.
+/* DEPTHWISE_CONV_2D (depth multiplier 1): on Helium sixteen channels at a time (tee_depthwise_x16, then
+ * tee_depthwise_x4 for the rest) with vector requantization, otherwise four (tee_depthwise_4). Taps outside the input add (zero point + in_offset) * w = 0, so they are left out, which equals padding.
  * In place (scratch given, stride 1, output shaped as the input): output row y is written over
  * input row y, so input rows y - pad_h * dil_h .. y, which the rows from y on still read, are kept
  * in a ring of pad_h * dil_h + 1 rows in scratch, each saved just before it is overwritten. */
@@ -45,6 +45,27 @@ void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *i
                     w_at[taps++] = (ky * p->k_w + kx) * channels;
                 }
             }
+#if defined(TEE_PATH_MVE)
+            int32_t c = 0;
+            for (; c + 16 <= channels; c += 16) {
+                int32x4_t acc[4];
+                tee_depthwise_x16(c, filter + c, x_at, w_at, taps, p->in_offset, acc);
+                for (int32_t j = 0; j < 4; ++j) {
+                    const int32_t ch = c + 4 * j;
+                    tee_store_x4(out + ch, bias ? vaddq_s32(acc[j], vldrwq_s32(bias + ch)) : acc[j],
+                                 vldrwq_s32(p->mult + ch), tee_split_shift_x4(vldrwq_s32(p->shift + ch)), out_offset,
+                                 act_min, act_max, 4);
+                }
+            }
+            for (; c < channels; c += 4) {
+                const mve_pred16_t pred = vctp32q((uint32_t)(channels - c));
+                int32x4_t acc = tee_depthwise_x4(c, filter + c, x_at, w_at, taps, p->in_offset, pred);
+                if (bias) acc = vaddq_s32(acc, vldrwq_z_s32(bias + c, pred));
+                tee_store_x4(out + c, acc, vldrwq_z_s32(p->mult + c, pred),
+                             tee_split_shift_x4(vldrwq_z_s32(p->shift + c, pred)), out_offset, act_min, act_max,
+                             channels - c);
+            }
+#else
             int32_t c = 0;
             for (; c + 4 <= channels; c += 4) {
                 int32_t acc[4];
@@ -60,6 +81,7 @@ void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *i
                 for (int32_t t = 0; t < taps; ++t) acc += (x_at[t][c] + p->in_offset) * filter[w_at[t] + c];
                 out[c] = tee_clamp8(tee_requantize_nonneg(acc, p->mult[c], p->shift[c]) + out_offset, act_min, act_max);
             }
+#endif
         }
     }
 }

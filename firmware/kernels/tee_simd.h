@@ -119,6 +119,33 @@ TEE_ALWAYS_INLINE int32x4_t tee_dot_1x4(const int8_t *a, const int8_t *b0, const
     }
     return vsetq_lane_s32(s3, vsetq_lane_s32(s2, vsetq_lane_s32(s1, vdupq_n_s32(s0), 1), 2), 3);
 }
+/* Depthwise window of channels c..c+15 as four vectors: acc[j] lane i is channel c + 4j + i. One
+ * pointer load per operand and tap serves sixteen multiply-accumulates. */
+TEE_ALWAYS_INLINE void tee_depthwise_x16(int32_t c, const int8_t *w, const int8_t *const *x, const int32_t *w_at,
+                                         int32_t taps, int32_t x_offset, int32x4_t acc[4]) {
+    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
+    for (int32_t t = 0; t < taps; ++t) {
+        const int8_t *xt = x[t] + c, *wt = w + w_at[t];
+        s0 = vaddq_s32(s0, vmulq_s32(vaddq_n_s32(vldrbq_s32(xt), x_offset), vldrbq_s32(wt)));
+        s1 = vaddq_s32(s1, vmulq_s32(vaddq_n_s32(vldrbq_s32(xt + 4), x_offset), vldrbq_s32(wt + 4)));
+        s2 = vaddq_s32(s2, vmulq_s32(vaddq_n_s32(vldrbq_s32(xt + 8), x_offset), vldrbq_s32(wt + 8)));
+        s3 = vaddq_s32(s3, vmulq_s32(vaddq_n_s32(vldrbq_s32(xt + 12), x_offset), vldrbq_s32(wt + 12)));
+    }
+    acc[0] = s0;
+    acc[1] = s1;
+    acc[2] = s2;
+    acc[3] = s3;
+}
+
+/* Depthwise window of channels c..c+3 (lanes beyond the predicate p read nothing):
+ * lane i = sum over taps t of (x[t][c + i] + x_offset) * w[w_at[t] + i]. */
+TEE_ALWAYS_INLINE int32x4_t tee_depthwise_x4(int32_t c, const int8_t *w, const int8_t *const *x, const int32_t *w_at,
+                                             int32_t taps, int32_t x_offset, mve_pred16_t p) {
+    int32x4_t sum = vdupq_n_s32(0);
+    for (int32_t t = 0; t < taps; ++t)
+        sum = vaddq_s32(sum, vmulq_s32(vaddq_n_s32(vldrbq_z_s32(x[t] + c, p), x_offset), vldrbq_z_s32(w + w_at[t], p)));
+    return sum;
+}
 #endif
 
 #if !defined(TEE_PATH_MVE)
@@ -169,15 +196,11 @@ static inline int32_t tee_dot_1x1(const int8_t *a, const int8_t *b, int32_t n) {
 }
 #endif
 
+#if !defined(TEE_PATH_MVE)
 /* Depthwise window of channels c..c+3: acc[i] = sum over taps t of (x[t][c + i] + x_offset) * w[w_at[t] + i]. */
 static inline void tee_depthwise_4(int32_t c, const int8_t *w, const int8_t *const *x, const int32_t *w_at,
                                    int32_t taps, int32_t x_offset, int32_t acc[4]) {
-#if defined(TEE_PATH_MVE)
-    int32x4_t sum = vdupq_n_s32(0);
-    for (int32_t t = 0; t < taps; ++t)
-        sum = vaddq_s32(sum, vmulq_s32(vaddq_n_s32(vldrbq_s32(x[t] + c), x_offset), vldrbq_s32(w + w_at[t])));
-    vst1q_s32(acc, sum);
-#elif defined(TEE_PATH_DSP)
+#if defined(TEE_PATH_DSP)
     /* x_offset lies in [-127, 128], so it fits both int16 halves; SXTAB16 adds it while widening. */
     const int32_t off2 = (int32_t)(((uint32_t)x_offset & 0xFFFFu) | ((uint32_t)x_offset << 16));
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -209,5 +232,6 @@ static inline void tee_depthwise_4(int32_t c, const int8_t *w, const int8_t *con
     acc[3] = s3;
 #endif
 }
+#endif
 
 #endif

@@ -34,6 +34,7 @@ static inline int32_t __smlatt(int32_t a, int32_t b, int32_t acc) {
 #if defined(TEE_EMULATE_MVE)
 typedef struct { int8_t v[16]; } int8x16_t;
 typedef struct { int32_t v[4]; } int32x4_t;
+typedef struct { uint32_t v[4]; } uint32x4_t;
 typedef uint16_t mve_pred16_t; /* one bit per byte lane */
 
 /* VCTP.8: the first n byte lanes active. */
@@ -51,16 +52,25 @@ static inline int32_t vmladavaq_s8(int32_t acc, int8x16_t a, int8x16_t b) {
     for (int i = 0; i < 16; ++i) s += (uint32_t)(a.v[i] * b.v[i]);
     return (int32_t)s;
 }
-/* VLDRB.S32: four int8 values widened to int32 lanes. */
-static inline int32x4_t vldrbq_s32(const int8_t *p) {
+static inline int32x4_t vldrbq_z_s32(const int8_t *p, mve_pred16_t pred) {
     int32x4_t r;
-    for (int i = 0; i < 4; ++i) r.v[i] = p[i];
+    for (int i = 0; i < 4; ++i) r.v[i] = (pred >> (4 * i) & 1) ? p[i] : 0;
     return r;
 }
-static inline int32x4_t vld1q_s32(const int32_t *p) {
-    int32x4_t r;
-    for (int i = 0; i < 4; ++i) r.v[i] = p[i];
+static inline int32x4_t vldrbq_s32(const int8_t *p) { return vldrbq_z_s32(p, 0xFFFFu); }
+static inline uint32x4_t vreinterpretq_u32_s32(int32x4_t a) {
+    uint32x4_t r;
+    for (int i = 0; i < 4; ++i) r.v[i] = (uint32_t)a.v[i];
     return r;
+}
+/* VLDRW.32 gather, offsets in words, with zeroing predication. */
+static inline int32x4_t vldrwq_gather_shifted_offset_z_s32(const int32_t *base, uint32x4_t offset, mve_pred16_t pred) {
+    int32x4_t r;
+    for (int i = 0; i < 4; ++i) r.v[i] = (pred >> (4 * i) & 1) ? base[offset.v[i]] : 0;
+    return r;
+}
+static inline void vstrwq_s32(int32_t *p, int32x4_t a) {
+    for (int i = 0; i < 4; ++i) p[i] = a.v[i];
 }
 /* VLDRW.32 with zeroing predication. */
 static inline int32x4_t vldrwq_z_s32(const int32_t *p, mve_pred16_t pred) {
@@ -68,9 +78,7 @@ static inline int32x4_t vldrwq_z_s32(const int32_t *p, mve_pred16_t pred) {
     for (int i = 0; i < 4; ++i) r.v[i] = (pred >> (4 * i) & 1) ? p[i] : 0;
     return r;
 }
-static inline void vst1q_s32(int32_t *p, int32x4_t a) {
-    for (int i = 0; i < 4; ++i) p[i] = a.v[i];
-}
+static inline int32x4_t vldrwq_s32(const int32_t *p) { return vldrwq_z_s32(p, 0xFFFFu); }
 static inline int32x4_t vdupq_n_s32(int32_t x) {
     int32x4_t r;
     for (int i = 0; i < 4; ++i) r.v[i] = x;

@@ -1,5 +1,6 @@
 """What ADD, SUB, MUL and SQUARED_DIFFERENCE share: one broadcasting kernel (binary.c) whose per-op
-multipliers each op module computes, and the optimised variant that tabulates each input's rescaling."""
+multipliers each op module computes, and the optimised variants: MUL's as is, the others' with each
+input's rescaling tabulated."""
 
 from __future__ import annotations
 
@@ -55,6 +56,11 @@ def rescaled_inputs(s1, s2, twice, left_shift: int) -> dict:
     """ADD/SUB/SQUARED_DIFFERENCE: each input rescaled to twice the larger input scale, after a left shift."""
     (m1, e1), (m2, e2) = (requant.quantize_multiplier(s1 / twice), requant.quantize_multiplier(s2 / twice))
     return dict(left_shift=left_shift, in1_mult=m1, in1_shift=e1, in2_mult=m2, in2_shift=e2)
+
+
+def simd_rewrite(ctx, c: Call) -> Call:
+    """The same parameters to the optimised loop (binary.c: Helium runs four elements per step)."""
+    return dataclasses.replace(c, kernel="tee_binary_simd_s8")
 
 
 def table_rewrite(ctx, c: Call) -> Call:
