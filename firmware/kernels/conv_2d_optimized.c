@@ -31,11 +31,14 @@ static void im2col_row(const tee_conv_params *p, const int8_t *in, int32_t oy, i
     }
 }
 
-/* Two im2col rows, or none for a 1x1, stride 1, unpadded convolution (the input is the matrix). */
+/* im2col rows built per matrix product: the column (output channel) setup is shared by this many pixels. */
+#define PIXELS_PER_PASS 8
+
+/* PIXELS_PER_PASS im2col rows, or none for a 1x1, stride 1, unpadded convolution (the input is the matrix). */
 int32_t tee_conv2d_gemm_s8_scratch_size(const tee_conv_params *p) {
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
                           p->pad_w == 0;
-    return pointwise ? 0 : 2 * (int32_t)p->k_h * p->k_w * p->in_c;
+    return pointwise ? 0 : PIXELS_PER_PASS * (int32_t)p->k_h * p->k_w * p->in_c;
 }
 
 void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
@@ -52,11 +55,10 @@ void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t
         tee_gemm_s8(&g, out);
         return;
     }
-    /* Two output pixels at a time, so tee_dot_2x2 reuses every loaded weight twice. */
     g.a = scratch;
     g.a_stride = depth;
-    for (int32_t px = 0; px < pixels; px += 2) {
-        g.rows = pixels - px < 2 ? 1 : 2;
+    for (int32_t px = 0; px < pixels; px += PIXELS_PER_PASS) {
+        g.rows = pixels - px < PIXELS_PER_PASS ? pixels - px : PIXELS_PER_PASS;
         for (int32_t i = 0; i < g.rows; ++i)
             im2col_row(p, in, (px + i) / p->out_w, (px + i) % p->out_w, scratch + i * depth);
         tee_gemm_s8(&g, out + px * p->out_c);
