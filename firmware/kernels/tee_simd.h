@@ -41,7 +41,7 @@ static inline int32_t tee_load4(const int8_t *p) {
     return v;
 }
 
-/* SXTB16 / SXTAB16 of the value rotated right by 8 (bytes 1 and 3). ACLE has no rotated form and
+/* SXTB16 of the value rotated right by 8 (bytes 1 and 3). ACLE has no rotated form and
  * GCC does not fold the rotation in, so on the target it is one instruction of inline assembly. */
 #if defined(__ARM_FEATURE_DSP)
 static inline int32_t tee_sxtb16_ror8(int32_t v) {
@@ -49,15 +49,9 @@ static inline int32_t tee_sxtb16_ror8(int32_t v) {
     __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
     return r;
 }
-static inline int32_t tee_sxtab16_ror8(int32_t a, int32_t v) {
-    int32_t r;
-    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-}
 #else
 static inline int32_t tee_ror8(int32_t v) { return (int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24)); }
 static inline int32_t tee_sxtb16_ror8(int32_t v) { return __sxtb16(tee_ror8(v)); }
-static inline int32_t tee_sxtab16_ror8(int32_t a, int32_t v) { return __sxtab16(a, tee_ror8(v)); }
 #endif
 #endif
 
@@ -86,11 +80,17 @@ TEE_ALWAYS_INLINE int32x4_t tee_requantize_x4(int32x4_t x, int32x4_t mult, tee_s
     return vrshlq_s32(vqaddq_s32(high, fixup), shift.right);
 }
 
-/* The first min(n, 4) of clamp(requantize(acc) + offset, lo, hi) as int8 to out. */
+/* clamp(requantize(acc) + offset, lo, hi) on four lanes. */
+TEE_ALWAYS_INLINE int32x4_t tee_finish_x4(int32x4_t acc, int32x4_t mult, tee_shift_x4 shift, int32_t offset,
+                                          int32_t lo, int32_t hi) {
+    const int32x4_t v = vaddq_n_s32(tee_requantize_x4(acc, mult, shift), offset);
+    return vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+}
+
+/* The first min(n, 4) of tee_finish_x4 as int8 to out. */
 TEE_ALWAYS_INLINE void tee_store_x4(int8_t *out, int32x4_t acc, int32x4_t mult, tee_shift_x4 shift, int32_t offset,
                                     int32_t lo, int32_t hi, int32_t n) {
-    int32x4_t v = vaddq_n_s32(tee_requantize_x4(acc, mult, shift), offset);
-    v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+    const int32x4_t v = tee_finish_x4(acc, mult, shift, offset, lo, hi);
     if (n >= 4)
         vstrbq_s32(out, v);
     else
@@ -119,31 +119,34 @@ TEE_ALWAYS_INLINE int32x4_t tee_dot_1x4(const int8_t *a, const int8_t *b0, const
     }
     return vsetq_lane_s32(s3, vsetq_lane_s32(s2, vsetq_lane_s32(s1, vdupq_n_s32(s0), 1), 2), 3);
 }
-/* Depthwise window of channels c..c+15 as four vectors: acc[j] lane i is channel c + 4j + i. One
- * pointer load per operand and tap serves sixteen multiply-accumulates. */
-TEE_ALWAYS_INLINE void tee_depthwise_x16(int32_t c, const int8_t *w, const int8_t *const *x, const int32_t *w_at,
-                                         int32_t taps, int32_t x_offset, int32x4_t acc[4]) {
-    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
-    for (int32_t t = 0; t < taps; ++t) {
-        const int8_t *xt = x[t] + c, *wt = w + w_at[t];
-        s0 = vaddq_s32(s0, vmulq_s32(vaddq_n_s32(vldrbq_s32(xt), x_offset), vldrbq_s32(wt)));
-        s1 = vaddq_s32(s1, vmulq_s32(vaddq_n_s32(vldrbq_s32(xt + 4), x_offset), vldrbq_s32(wt + 4)));
-        s2 = vaddq_s32(s2, vmulq_s32(vaddq_n_s32(vldrbq_s32(xt + 8), x_offset), vldrbq_s32(wt + 8)));
-        s3 = vaddq_s32(s3, vmulq_s32(vaddq_n_s32(vldrbq_s32(xt + 12), x_offset), vldrbq_s32(wt + 12)));
+/* Depthwise window of channels c..c+15 in int16 lanes, eight channels per VMULLB/VMULLT pair:
+ * even[j] lane i is channel c + 8j + 2i, odd[j] lane i channel c + 8j + 2i + 1. Tap t's weights for
+ * channel c are at w[t * w_stride], its inputs at x[t][c]. */
+TEE_ALWAYS_INLINE void tee_depthwise_x16(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x,
+                                         int32_t taps, int32x4_t even[2], int32x4_t odd[2]) {
+    int32x4_t e0 = vdupq_n_s32(0), o0 = e0, e1 = e0, o1 = e0;
+    for (int32_t t = 0; t < taps; ++t, w += w_stride) {
+        const int8_t *xt = x[t] + c, *wt = w;
+        const int16x8_t xa = vldrbq_s16(xt), wa = vldrbq_s16(wt);
+        e0 = vaddq_s32(e0, vmullbq_int_s16(xa, wa));
+        o0 = vaddq_s32(o0, vmulltq_int_s16(xa, wa));
+        const int16x8_t xb = vldrbq_s16(xt + 8), wb = vldrbq_s16(wt + 8);
+        e1 = vaddq_s32(e1, vmullbq_int_s16(xb, wb));
+        o1 = vaddq_s32(o1, vmulltq_int_s16(xb, wb));
     }
-    acc[0] = s0;
-    acc[1] = s1;
-    acc[2] = s2;
-    acc[3] = s3;
+    even[0] = e0;
+    odd[0] = o0;
+    even[1] = e1;
+    odd[1] = o1;
 }
 
 /* Depthwise window of channels c..c+3 (lanes beyond the predicate p read nothing):
- * lane i = sum over taps t of (x[t][c + i] + x_offset) * w[w_at[t] + i]. */
-TEE_ALWAYS_INLINE int32x4_t tee_depthwise_x4(int32_t c, const int8_t *w, const int8_t *const *x, const int32_t *w_at,
-                                             int32_t taps, int32_t x_offset, mve_pred16_t p) {
+ * lane i = sum over taps t of x[t][c + i] * w[t * w_stride + i]. */
+TEE_ALWAYS_INLINE int32x4_t tee_depthwise_x4(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x,
+                                             int32_t taps, mve_pred16_t p) {
     int32x4_t sum = vdupq_n_s32(0);
-    for (int32_t t = 0; t < taps; ++t)
-        sum = vaddq_s32(sum, vmulq_s32(vaddq_n_s32(vldrbq_z_s32(x[t] + c, p), x_offset), vldrbq_z_s32(w + w_at[t], p)));
+    for (int32_t t = 0; t < taps; ++t, w += w_stride)
+        sum = vaddq_s32(sum, vmulq_s32(vldrbq_z_s32(x[t] + c, p), vldrbq_z_s32(w, p)));
     return sum;
 }
 #endif
@@ -197,40 +200,31 @@ static inline int32_t tee_dot_1x1(const int8_t *a, const int8_t *b, int32_t n) {
 #endif
 
 #if !defined(TEE_PATH_MVE)
-/* Depthwise window of channels c..c+3: acc[i] = sum over taps t of (x[t][c + i] + x_offset) * w[w_at[t] + i]. */
-static inline void tee_depthwise_4(int32_t c, const int8_t *w, const int8_t *const *x, const int32_t *w_at,
-                                   int32_t taps, int32_t x_offset, int32_t acc[4]) {
-#if defined(TEE_PATH_DSP)
-    /* x_offset lies in [-127, 128], so it fits both int16 halves; SXTAB16 adds it while widening. */
-    const int32_t off2 = (int32_t)(((uint32_t)x_offset & 0xFFFFu) | ((uint32_t)x_offset << 16));
+/* Depthwise window of channels c..c+3: acc[i] = sum over taps t of x[t][c + i] * w[t * w_stride + i]. */
+static inline void tee_depthwise_4(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x, int32_t taps,
+                                   int32_t acc[4]) {
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int32_t t = 0; t < taps; ++t) {
-        const int32_t xv = tee_load4(x[t] + c), wv = tee_load4(w + w_at[t]);
-        const int32_t xe = __sxtab16(off2, xv), xo = tee_sxtab16_ror8(off2, xv);
+    for (int32_t t = 0; t < taps; ++t, w += w_stride) {
+#if defined(TEE_PATH_DSP)
+        const int32_t xv = tee_load4(x[t] + c), wv = tee_load4(w);
+        const int32_t xe = __sxtb16(xv), xo = tee_sxtb16_ror8(xv);
         const int32_t we = __sxtb16(wv), wo = tee_sxtb16_ror8(wv);
         s0 = __smlabb(xe, we, s0);
         s2 = __smlatt(xe, we, s2);
         s1 = __smlabb(xo, wo, s1);
         s3 = __smlatt(xo, wo, s3);
-    }
-    acc[0] = s0;
-    acc[1] = s1;
-    acc[2] = s2;
-    acc[3] = s3;
 #else
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int32_t t = 0; t < taps; ++t) {
-        const int8_t *xt = x[t] + c, *wt = w + w_at[t];
-        s0 += (xt[0] + x_offset) * wt[0];
-        s1 += (xt[1] + x_offset) * wt[1];
-        s2 += (xt[2] + x_offset) * wt[2];
-        s3 += (xt[3] + x_offset) * wt[3];
+        const int8_t *xt = x[t] + c;
+        s0 += xt[0] * w[0];
+        s1 += xt[1] * w[1];
+        s2 += xt[2] * w[2];
+        s3 += xt[3] * w[3];
+#endif
     }
     acc[0] = s0;
     acc[1] = s1;
     acc[2] = s2;
     acc[3] = s3;
-#endif
 }
 #endif
 

@@ -15,10 +15,6 @@ static inline int32_t tee_pack16(int32_t lo, int32_t hi) {
 
 /* SXTB16: sign-extend bytes 0 and 2 into the two halfwords. */
 static inline int32_t __sxtb16(int32_t v) { return tee_pack16((int8_t)(v & 0xFF), (int8_t)((v >> 16) & 0xFF)); }
-/* SXTAB16: the same, added halfword-wise (wrapping) to a. */
-static inline int32_t __sxtab16(int32_t a, int32_t v) {
-    return tee_pack16(tee_lo16(a) + (int8_t)(v & 0xFF), tee_hi16(a) + (int8_t)((v >> 16) & 0xFF));
-}
 /* SMLAD: acc + lo*lo + hi*hi (wrapping; the Q flag is not modelled). */
 static inline int32_t __smlad(int32_t a, int32_t b, int32_t acc) {
     return (int32_t)((uint32_t)acc + (uint32_t)(tee_lo16(a) * tee_lo16(b)) + (uint32_t)(tee_hi16(a) * tee_hi16(b)));
@@ -35,6 +31,7 @@ static inline int32_t __smlatt(int32_t a, int32_t b, int32_t acc) {
 typedef struct { int8_t v[16]; } int8x16_t;
 typedef struct { int32_t v[4]; } int32x4_t;
 typedef struct { uint32_t v[4]; } uint32x4_t;
+typedef struct { int16_t v[8]; } int16x8_t;
 typedef uint16_t mve_pred16_t; /* one bit per byte lane */
 
 /* VCTP.8: the first n byte lanes active. */
@@ -57,7 +54,6 @@ static inline int32x4_t vldrbq_z_s32(const int8_t *p, mve_pred16_t pred) {
     for (int i = 0; i < 4; ++i) r.v[i] = (pred >> (4 * i) & 1) ? p[i] : 0;
     return r;
 }
-static inline int32x4_t vldrbq_s32(const int8_t *p) { return vldrbq_z_s32(p, 0xFFFFu); }
 static inline uint32x4_t vreinterpretq_u32_s32(int32x4_t a) {
     uint32x4_t r;
     for (int i = 0; i < 4; ++i) r.v[i] = (uint32_t)a.v[i];
@@ -160,6 +156,57 @@ static inline void vstrbq_s32(int8_t *p, int32x4_t a) {
 static inline void vstrbq_p_s32(int8_t *p, int32x4_t a, mve_pred16_t pred) {
     for (int i = 0; i < 4; ++i)
         if (pred >> (4 * i) & 1) p[i] = (int8_t)a.v[i];
+}
+/* VLDRB.S16: eight int8 values widened to int16 lanes. */
+static inline int16x8_t vldrbq_s16(const int8_t *p) {
+    int16x8_t r;
+    for (int i = 0; i < 8; ++i) r.v[i] = p[i];
+    return r;
+}
+static inline int16x8_t vdupq_n_s16(int16_t x) {
+    int16x8_t r;
+    for (int i = 0; i < 8; ++i) r.v[i] = x;
+    return r;
+}
+static inline int16x8_t vaddq_n_s16(int16x8_t a, int16_t x) {
+    for (int i = 0; i < 8; ++i) a.v[i] = (int16_t)(uint16_t)((uint32_t)(uint16_t)a.v[i] + (uint16_t)x);
+    return a;
+}
+/* VMULLB/VMULLT.S16: the even (bottom) or odd (top) int16 lanes multiplied into int32 lanes. */
+static inline int32x4_t vmullbq_int_s16(int16x8_t a, int16x8_t b) {
+    int32x4_t r;
+    for (int i = 0; i < 4; ++i) r.v[i] = a.v[2 * i] * b.v[2 * i];
+    return r;
+}
+static inline int32x4_t vmulltq_int_s16(int16x8_t a, int16x8_t b) {
+    int32x4_t r;
+    for (int i = 0; i < 4; ++i) r.v[i] = a.v[2 * i + 1] * b.v[2 * i + 1];
+    return r;
+}
+/* VMOVNB/VMOVNT.I32: b's lanes truncated to int16 into the even (bottom) or odd (top) lanes of a. */
+static inline int16x8_t vmovnbq_s32(int16x8_t a, int32x4_t b) {
+    for (int i = 0; i < 4; ++i) a.v[2 * i] = (int16_t)b.v[i];
+    return a;
+}
+static inline int16x8_t vmovntq_s32(int16x8_t a, int32x4_t b) {
+    for (int i = 0; i < 4; ++i) a.v[2 * i + 1] = (int16_t)b.v[i];
+    return a;
+}
+/* VSTRB.16: the low byte of each int16 lane. */
+static inline void vstrbq_s16(int8_t *p, int16x8_t a) {
+    for (int i = 0; i < 8; ++i) p[i] = (int8_t)a.v[i];
+}
+static inline uint32x4_t vldrwq_u32(const uint32_t *p) {
+    uint32x4_t r;
+    for (int i = 0; i < 4; ++i) r.v[i] = p[i];
+    return r;
+}
+static inline uint32x4_t vaddq_n_u32(uint32x4_t a, uint32_t x) {
+    for (int i = 0; i < 4; ++i) a.v[i] += x;
+    return a;
+}
+static inline int32x4_t vldrwq_gather_shifted_offset_s32(const int32_t *base, uint32x4_t offset) {
+    return vldrwq_gather_shifted_offset_z_s32(base, offset, 0xFFFFu);
 }
 #endif
 

@@ -18,7 +18,7 @@ typedef struct {
     int16_t depth_multiplier; /* depthwise only */
     int32_t in_offset, out_offset, act_min, act_max;
     const int32_t *mult, *shift; /* per output channel */
-    const int32_t *folded_bias;  /* gemm kernel only: bias + in_offset * sum of each output channel's filter */
+    const int32_t *folded_bias;  /* optimised kernels only: bias + in_offset * sum of each output channel's filter */
 } tee_conv_params;
 
 void tee_conv2d_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias, int8_t *out);
@@ -29,11 +29,11 @@ void tee_depthwise_conv2d_s8(const tee_conv_params *p, const int8_t *in, const i
 int32_t tee_conv2d_gemm_s8_scratch_size(const tee_conv_params *p);
 void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
                         int8_t *out);
-/* Optimised (depthwise_conv_2d_optimized.c), four channels at a time; with scratch (a ring of input rows)
- * out may overwrite in. */
+/* Optimised (depthwise_conv_2d_optimized.c), with the input offset folded into folded_bias; scratch holds
+ * a row of input zero points, and where out overwrites in, a ring of input rows. */
 int32_t tee_depthwise_conv2d_simd_s8_scratch_size(const tee_conv_params *p);
-void tee_depthwise_conv2d_simd_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter,
-                                  const int32_t *bias, int8_t *scratch, int8_t *out);
+void tee_depthwise_conv2d_simd_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
+                                  int8_t *out);
 
 typedef struct {
     int32_t rows, in_depth, out_depth;

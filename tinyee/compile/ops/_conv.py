@@ -42,9 +42,10 @@ def _wrap32(v: np.ndarray) -> list[int]:
     return [int(x) for x in (np.asarray(v, np.int64) + 2**31) % 2**32 - 2**31]
 
 
-def folded_bias(ctx: LoweringContext, c: Call, in_offset: int) -> list[int]:
-    """bias + in_offset * (sum of each output channel's weights): the input zero point out of the inner loop."""
+def folded_bias(ctx: LoweringContext, c: Call, in_offset: int, depthwise: bool = False) -> list[int]:
+    """bias + in_offset * (sum of each output channel's weights): the input zero point out of the inner loop.
+    Output channels are the filter's first axis, or its last for a depthwise filter [1, k_h, k_w, channels]."""
     w = np.asarray(ctx.tensor(c.tensor("filter")).data, np.int64)
-    sums = w.reshape(w.shape[0], -1).sum(axis=1)
+    sums = w.reshape(-1, w.shape[-1]).sum(axis=0) if depthwise else w.reshape(w.shape[0], -1).sum(axis=1)
     bias = np.asarray(ctx.tensor(c.tensor("bias")).data, np.int64) if c.tensor("bias") >= 0 else 0
     return _wrap32(bias + in_offset * sums)

@@ -1,12 +1,13 @@
-"""DEPTHWISE_CONV_2D: reference kernel depthwise_conv_2d.c; optimised: four channels at a time, in place
-through a ring of input rows where the output keeps the input's shape (depthwise_conv_2d_optimized.c)."""
+"""DEPTHWISE_CONV_2D: reference kernel depthwise_conv_2d.c; optimised (depthwise_conv_2d_optimized.c):
+the input offset folded into the bias, several channels at a time, in place through a ring of input
+rows where the output keeps the input's shape."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from tinyee.compile.call import Call, ScratchArg
-from tinyee.compile.ops._conv import conv_call
+from tinyee.compile.ops._conv import conv_call, folded_bias
 
 OP = "DEPTHWISE_CONV_2D"
 
@@ -16,14 +17,18 @@ def lower(ctx, op) -> Call:
 
 
 def optimize(ctx, c: Call) -> Call:
-    return dataclasses.replace(c, kernel="tee_depthwise_conv2d_simd_s8",
-                               args={**{k: v for k, v in c.args.items() if k != "output"}, "scratch": ScratchArg(),
+    bias = folded_bias(ctx, c, c.params["in_offset"], depthwise=True)
+    return dataclasses.replace(c, kernel="tee_depthwise_conv2d_simd_s8", arrays={**c.arrays, "folded_bias": bias},
+                               args={"input": c.args["input"], "filter": c.args["filter"], "scratch": ScratchArg(),
                                      "output": c.args["output"]})
 
 
 def with_scratch(c: Call, size: int) -> Call:
-    """With scratch (the row ring), output row y lands on input row y: the output may overwrite the input."""
-    return dataclasses.replace(c, scratch=size, in_place=(c.tensor("input"),) if size else ())
+    """Stride 1 with the output shaped as the input: output row y lands on input row y (the kernel keeps the
+    rows still to be read in a ring in scratch), so the output may overwrite the input."""
+    p = c.params
+    same = p["stride_h"] == p["stride_w"] == 1 and (p["out_h"], p["out_w"]) == (p["in_h"], p["in_w"])
+    return dataclasses.replace(c, scratch=size, in_place=(c.tensor("input"),) if same else ())
 
 
 def macs(p: dict) -> int:
