@@ -32,8 +32,25 @@ def _broadcast(ctx: LoweringContext, op: Op) -> dict:
             acc *= dims[i]
         return st
 
-    return dict(ndims=rank, out_dims=out, in1_strides=strides(ctx.tensor(op.inputs[0]).shape),
-                in2_strides=strides(ctx.tensor(op.inputs[1]).shape))
+    return _coalesced(out, strides(ctx.tensor(op.inputs[0]).shape), strides(ctx.tensor(op.inputs[1]).shape))
+
+
+def _coalesced(dims: list[int], st1: list[int], st2: list[int]) -> dict:
+    """The loop nest without size-1 dimensions and with each pair of adjacent dimensions that both inputs
+    walk alike (contiguously, or broadcast in both) merged into one, so the kernel's innermost runs are as
+    long as they can be."""
+    d, s1, s2 = [], [], []
+    for n, a, b in zip(dims[::-1], st1[::-1], st2[::-1]):
+        if n == 1:
+            continue
+        if d and a == s1[0] * d[0] and b == s2[0] * d[0]:
+            d[0] *= n
+        else:
+            d.insert(0, n)
+            s1.insert(0, a)
+            s2.insert(0, b)
+    return dict(ndims=len(d), out_dims=d, in1_strides=s1, in2_strides=s2) if d else \
+        dict(ndims=1, out_dims=[1], in1_strides=[0], in2_strides=[0])
 
 
 def binary_call(ctx: LoweringContext, op: Op, kind: str, multipliers) -> Call:
