@@ -32,6 +32,7 @@ typedef struct { int8_t v[16]; } int8x16_t;
 typedef struct { int32_t v[4]; } int32x4_t;
 typedef struct { uint32_t v[4]; } uint32x4_t;
 typedef struct { int16_t v[8]; } int16x8_t;
+typedef struct { uint16_t v[8]; } uint16x8_t;
 typedef uint16_t mve_pred16_t; /* one bit per byte lane */
 
 /* VCTP.8: the first n byte lanes active. */
@@ -207,6 +208,28 @@ static inline uint32x4_t vaddq_n_u32(uint32x4_t a, uint32_t x) {
 }
 static inline int32x4_t vldrwq_gather_shifted_offset_s32(const int32_t *base, uint32x4_t offset) {
     return vldrwq_gather_shifted_offset_z_s32(base, offset, 0xFFFFu);
+}
+/* VIDUP.U16: start, start + step, ... */
+static inline uint16x8_t vidupq_n_u16(uint32_t start, int step) {
+    uint16x8_t r;
+    for (int i = 0; i < 8; ++i) r.v[i] = (uint16_t)(start + (uint32_t)(i * step));
+    return r;
+}
+static inline uint16x8_t vmulq_n_u16(uint16x8_t a, uint16_t x) {
+    for (int i = 0; i < 8; ++i) a.v[i] = (uint16_t)(a.v[i] * x);
+    return a;
+}
+/* VCTP.16: the first n halfword lanes active (two predicate bits per lane). */
+static inline mve_pred16_t vctp16q(uint32_t n) { return n >= 8 ? 0xFFFFu : (mve_pred16_t)((1u << (2 * n)) - 1u); }
+/* VLDRB.S16 gather at byte offsets, with zeroing predication. */
+static inline int16x8_t vldrbq_gather_offset_z_s16(const int8_t *base, uint16x8_t offset, mve_pred16_t pred) {
+    int16x8_t r;
+    for (int i = 0; i < 8; ++i) r.v[i] = (pred >> (2 * i) & 1) ? base[offset.v[i]] : 0;
+    return r;
+}
+static inline void vstrbq_p_s16(int8_t *p, int16x8_t a, mve_pred16_t pred) {
+    for (int i = 0; i < 8; ++i)
+        if (pred >> (2 * i) & 1) p[i] = (int8_t)a.v[i];
 }
 #endif
 

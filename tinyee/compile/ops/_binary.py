@@ -8,7 +8,7 @@ import dataclasses
 
 from tinyee.compile import requant
 from tinyee.compile.call import Call, ScratchArg, tensor_args
-from tinyee.compile.ops.context import LoweringContext
+from tinyee.compile.ops.context import LoweringContext, coalesce_loops
 from tinyee.tflite import Op
 
 # Struct fields that make the kernel run over 256 values in a row (for lookup tables of SiLU's MUL).
@@ -32,25 +32,8 @@ def _broadcast(ctx: LoweringContext, op: Op) -> dict:
             acc *= dims[i]
         return st
 
-    return _coalesced(out, strides(ctx.tensor(op.inputs[0]).shape), strides(ctx.tensor(op.inputs[1]).shape))
-
-
-def _coalesced(dims: list[int], st1: list[int], st2: list[int]) -> dict:
-    """The loop nest without size-1 dimensions and with each pair of adjacent dimensions that both inputs
-    walk alike (contiguously, or broadcast in both) merged into one, so the kernel's innermost runs are as
-    long as they can be."""
-    d, s1, s2 = [], [], []
-    for n, a, b in zip(dims[::-1], st1[::-1], st2[::-1]):
-        if n == 1:
-            continue
-        if d and a == s1[0] * d[0] and b == s2[0] * d[0]:
-            d[0] *= n
-        else:
-            d.insert(0, n)
-            s1.insert(0, a)
-            s2.insert(0, b)
-    return dict(ndims=len(d), out_dims=d, in1_strides=s1, in2_strides=s2) if d else \
-        dict(ndims=1, out_dims=[1], in1_strides=[0], in2_strides=[0])
+    loop_dims, (st1, st2) = coalesce_loops(out, strides(ctx.tensor(op.inputs[0]).shape), strides(ctx.tensor(op.inputs[1]).shape))
+    return dict(ndims=len(loop_dims), out_dims=loop_dims, in1_strides=st1, in2_strides=st2)
 
 
 def binary_call(ctx: LoweringContext, op: Op, kind: str, multipliers) -> Call:

@@ -53,6 +53,25 @@ def same_padding(in_size: int, k: int, stride: int, dilation: int, out_size: int
     return max(total, 0) // 2
 
 
+def coalesce_loops(dims: list[int], *strides: list[int]) -> tuple[list[int], list[list[int]]]:
+    """A loop nest over `dims` (each operand walking it with its `strides`) without size-1 dimensions and
+    with adjacent dimensions that every operand walks alike merged, so innermost runs are as long as
+    they can be: (dims, strides per operand), at least one dimension."""
+    d: list[int] = []
+    st: list[list[int]] = [[] for _ in strides]
+    for i in range(len(dims) - 1, -1, -1):
+        n = dims[i]
+        if n == 1:
+            continue
+        if d and all(s[i] == own[0] * d[0] for s, own in zip(strides, st)):
+            d[0] *= n
+        else:
+            d.insert(0, n)
+            for s, own in zip(strides, st):
+                own.insert(0, s[i])
+    return (d, st) if d else ([1], [[0] for _ in strides])
+
+
 def contiguous_strides(shape) -> list[int]:
     st, acc = [0] * len(shape), 1
     for i in range(len(shape) - 1, -1, -1):

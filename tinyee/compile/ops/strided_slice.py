@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyee.compile.call import Call, tensor_args
-from tinyee.compile.ops.context import contiguous_strides
+from tinyee.compile.ops.context import coalesce_loops, contiguous_strides
 
 OP = "STRIDED_SLICE"
 
@@ -42,6 +42,7 @@ def lower(ctx, op) -> Call:
         start_off += start * st[ax]
     if int(np.prod(out_dims)) != ctx.size(op.outputs[0]):
         ctx.fail(op, f"slice of {out_dims} does not match the output shape {ctx.tensor(op.outputs[0]).shape}")
-    params = dict(ndims=len(dims), out_dims=out_dims, in_strides=in_strides, in_start=start_off)
+    loop_dims, (strides,) = coalesce_loops(out_dims, in_strides)
+    params = dict(ndims=len(loop_dims), out_dims=loop_dims, in_strides=strides, in_start=start_off)
     return Call(op, "tee_strided_copy_s8", "tee_gather_params", params, {},
                 tensor_args(input=op.inputs[0], output=op.outputs[0]))
