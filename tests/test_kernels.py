@@ -6,12 +6,16 @@ kernel path and compared with TFLM output for output. Zero mismatches is the bar
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from op_cases import GENERATORS, sample_inputs, tflm
 from tinyee.compile import compile_segments, write_sources
-from tinyee.compile.native import HostRunner, build_shared_library
+from tinyee.compile.native import HOST_PATHS, HostRunner, build_shared_library
+from tinyee.compile.sources import KERNEL_DIR
 from tinyee.tflite import TfliteModel
 
 CASES_PER_OP = 40
@@ -69,3 +73,14 @@ def test_kernel_matches_tflite_micro(library, op_name):
             assert mism == 0, f"{name}#{i} sample {k}: {mism} of {want.size} outputs differ\ngot  {got.reshape(-1)[:16]}\nwant {want.reshape(-1)[:16]}"
             checked += want.size
     assert checked > 0
+
+
+@pytest.mark.parametrize("path", sorted(HOST_PATHS))
+def test_requantization_shortcuts_equal_tflite_rounding(path, tmp_path):
+    """The optimised kernels' requantizations (per-channel split, Helium's four-lane VQRDMULH/VRSHL) equal
+    tee_requantize on edge, tie and random values over every shift (tests/c/requantize_check.c)."""
+    exe = tmp_path / "requantize_check"
+    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", *HOST_PATHS[path], f"-I{KERNEL_DIR}",
+                    str(Path(__file__).parent / "c" / "requantize_check.c"), "-o", str(exe)], check=True)
+    checked, bad = map(int, subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split())
+    assert checked == 640_000 and bad == 0

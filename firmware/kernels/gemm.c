@@ -1,5 +1,6 @@
 /* tee_gemm_s8. Helium: one row by four columns per step (tee_dot_1x4), requantized as one vector and
- * stored as four adjacent outputs. DSP and portable: two rows by two columns per step (tee_dot_2x2). */
+ * stored as four adjacent outputs. DSP and portable: two rows by two columns per step (tee_dot_2x2).
+ * Both walk columns outside and rows inside, so each column's requantization is set up once. */
 #include "tee_fixedpoint.h"
 #include "tee_gemm.h"
 #include "tee_simd.h"
@@ -33,40 +34,48 @@ void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
         gemm_columns_x4(g, b, tail > 1 ? b + bs : b, tail > 2 ? b + 2 * bs : b, b, c, tail, out);
 }
 #else
-static inline int8_t gemm_out(const tee_gemm_job *g, int32_t r, int32_t c, int32_t acc) {
-    if (g->col_bias) acc += g->col_bias[c];
-    if (g->row_bias) acc += g->row_bias[r];
-    const int32_t q = g->per_col ? c : 0;
-    return tee_clamp8(tee_requantize_nonneg(acc, g->mult[q], g->shift[q]) + g->out_offset, g->act_min, g->act_max);
+/* clamp(requantize(acc) + offset) of one output. */
+static inline int8_t gemm_out(const tee_gemm_job *g, const tee_channel_q *q, int32_t acc) {
+    return tee_clamp8(tee_requantize_channel(acc, q) + g->out_offset, g->act_min, g->act_max);
 }
 
+static inline tee_channel_q column_q(const tee_gemm_job *g, int32_t c) {
+    const int32_t k = g->per_col ? c : 0;
+    return tee_channel(g->col_bias ? g->col_bias[c] : 0, g->mult[k], g->shift[k]);
+}
+
+/* Column pairs outside, row pairs inside: each column's requantization is split once for all rows. */
 void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
     const tee_gemm_job local = *job; /* a copy the int8 stores below cannot alias, so it stays in registers */
     const tee_gemm_job *g = &local;
-    int32_t r = 0;
-    for (; r + 2 <= g->rows; r += 2) {
-        const int8_t *a0 = g->a + r * g->a_stride, *a1 = a0 + g->a_stride;
-        int8_t *o0 = out + r * g->out_stride, *o1 = o0 + g->out_stride;
-        int32_t c = 0;
-        for (; c + 2 <= g->cols; c += 2) {
+    const int32_t os = g->out_stride, as = g->a_stride;
+    int32_t c = 0;
+    for (; c + 2 <= g->cols; c += 2) {
+        const int8_t *b0 = g->b + c * g->b_stride, *b1 = b0 + g->b_stride;
+        const tee_channel_q q0 = column_q(g, c), q1 = column_q(g, c + 1);
+        const int8_t *a = g->a;
+        int8_t *o = out + c;
+        int32_t r = 0;
+        for (; r + 2 <= g->rows; r += 2, a += 2 * as, o += 2 * os) {
             int32_t acc[4];
-            const int8_t *b0 = g->b + c * g->b_stride;
-            tee_dot_2x2(a0, a1, b0, b0 + g->b_stride, g->depth, acc);
-            o0[c] = gemm_out(g, r, c, acc[0]);
-            o0[c + 1] = gemm_out(g, r, c + 1, acc[1]);
-            o1[c] = gemm_out(g, r + 1, c, acc[2]);
-            o1[c + 1] = gemm_out(g, r + 1, c + 1, acc[3]);
+            tee_dot_2x2(a, a + as, b0, b1, g->depth, acc);
+            const int32_t rb0 = g->row_bias ? g->row_bias[r] : 0, rb1 = g->row_bias ? g->row_bias[r + 1] : 0;
+            o[0] = gemm_out(g, &q0, acc[0] + rb0);
+            o[1] = gemm_out(g, &q1, acc[1] + rb0);
+            o[os] = gemm_out(g, &q0, acc[2] + rb1);
+            o[os + 1] = gemm_out(g, &q1, acc[3] + rb1);
         }
-        if (c < g->cols) {
-            const int8_t *b0 = g->b + c * g->b_stride;
-            o0[c] = gemm_out(g, r, c, tee_dot_1x1(a0, b0, g->depth));
-            o1[c] = gemm_out(g, r + 1, c, tee_dot_1x1(a1, b0, g->depth));
+        if (r < g->rows) {
+            const int32_t rb = g->row_bias ? g->row_bias[r] : 0;
+            o[0] = gemm_out(g, &q0, tee_dot_1x1(a, b0, g->depth) + rb);
+            o[1] = gemm_out(g, &q1, tee_dot_1x1(a, b1, g->depth) + rb);
         }
     }
-    if (r < g->rows) {
-        const int8_t *a0 = g->a + r * g->a_stride;
-        for (int32_t c = 0; c < g->cols; ++c)
-            out[r * g->out_stride + c] = gemm_out(g, r, c, tee_dot_1x1(a0, g->b + c * g->b_stride, g->depth));
+    if (c < g->cols) {
+        const int8_t *b0 = g->b + c * g->b_stride;
+        const tee_channel_q q0 = column_q(g, c);
+        for (int32_t r = 0; r < g->rows; ++r)
+            out[r * os + c] = gemm_out(g, &q0, tee_dot_1x1(g->a + r * as, b0, g->depth) + (g->row_bias ? g->row_bias[r] : 0));
     }
 }
 #endif

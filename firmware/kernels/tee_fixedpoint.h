@@ -51,6 +51,28 @@ static inline int32_t tee_requantize_nonneg(int32_t x, int32_t multiplier, int32
     return (high >> right) + ((high & mask) > threshold);
 }
 
+/* One output channel's bias, multiplier and shift with the shift split once, so that each of the
+ * channel's outputs pays only the arithmetic (the scalar optimised kernels). */
+typedef struct {
+    int32_t bias, mult, left, right;
+} tee_channel_q;
+
+static inline tee_channel_q tee_channel(int32_t bias, int32_t mult, int32_t shift) {
+    const tee_channel_q q = {bias, mult, shift > 0 ? shift : 0, shift > 0 ? 0 : -shift};
+    return q;
+}
+
+/* tee_requantize_nonneg(acc + q->bias, q->mult, shift), bit for bit, with the rounding right shift (ties
+ * away from zero) as floor((floor((h - [h < 0]) / 2^(n-1)) + 1) / 2): no masks to build per output.
+ * |h| < 2^31 for multipliers below 2^31, so h - 1 cannot wrap. */
+static inline int32_t tee_requantize_channel(int32_t acc, const tee_channel_q *q) {
+    const int32_t x = tee_shl32(acc + q->bias, q->left);
+    const int32_t h = (int32_t)(((int64_t)x * q->mult + (1 << 30)) >> 31);
+    if (!q->right) return h;
+    const int32_t t = (h - (h < 0)) >> (q->right - 1);
+    return (t >> 1) + (t & 1);
+}
+
 /* Saturating x * 2^exponent (exponent > 0) as gemmlowp's SaturatingRoundingMultiplyByPOT. */
 static inline int32_t tee_sat_shl(int32_t x, int exponent) {
     int32_t threshold = (int32_t)(((int64_t)1 << (31 - exponent)) - 1);
