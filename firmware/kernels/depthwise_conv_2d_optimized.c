@@ -102,9 +102,10 @@ void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *i
             for (; c + 4 <= channels; c += 4) {
                 int32_t acc[4];
                 tee_depthwise_4(c, filter + c, channels, x_at, taps, acc);
-                for (int32_t i = 0; i < 4; ++i)
-                    out[c + i] = tee_clamp8(tee_requantize_nonneg(acc[i] + bias[c + i], p->mult[c + i], p->shift[c + i]) +
-                                                out_offset, act_min, act_max);
+                for (int32_t i = 0; i < 4; ++i) {
+                    const tee_channel_q q = tee_channel(bias[c + i], p->mult[c + i], p->shift[c + i]);
+                    out[c + i] = tee_clamp8(tee_requantize_channel(acc[i], &q) + out_offset, act_min, act_max);
+                }
             }
             for (; c < channels; ++c)
                 out[c] = tee_clamp8(tee_requantize_nonneg(window_1(c, filter, channels, x_at, taps, bias[c]), p->mult[c],
