@@ -12,18 +12,18 @@ static inline int32_t rescale_input(const tee_binary_params *p, int32_t v, int32
     return tee_requantize(tee_shl32(v + offset, p->left_shift), mult, shift);
 }
 
-/* Output requantization, offset and activation clamp shared by all four ops. */
-static inline int8_t finish(const tee_binary_params *p, int32_t raw) {
-    return (int8_t)tee_min32(tee_max32(tee_requantize_nonneg(raw, p->out_mult, p->out_shift) + p->out_offset, p->act_min),
-                             p->act_max);
+/* Output requantization (q: the output multiplier and shift, split once per run), offset and
+ * activation clamp shared by all four ops. */
+static inline int8_t finish(const tee_binary_params *p, const tee_channel_q *q, int32_t raw) {
+    return tee_clamp8(tee_requantize_channel(raw, q) + p->out_offset, p->act_min, p->act_max);
 }
 
 /* ADD, SUB or SQUARED_DIFFERENCE of one pair of values, each input rescaled on the fly. */
-static inline int8_t rescaled_element(const tee_binary_params *p, int32_t a, int32_t b) {
+static inline int8_t rescaled_element(const tee_binary_params *p, const tee_channel_q *q, int32_t a, int32_t b) {
     const int32_t sx = rescale_input(p, a, p->in1_offset, p->in1_mult, p->in1_shift);
     const int32_t sy = rescale_input(p, b, p->in2_offset, p->in2_mult, p->in2_shift);
-    if (p->op == TEE_SQUARED_DIFFERENCE) return finish(p, (sx - sy) * (sx - sy));
-    return finish(p, p->op == TEE_ADD ? sx + sy : sx - sy);
+    if (p->op == TEE_SQUARED_DIFFERENCE) return finish(p, q, (sx - sy) * (sx - sy));
+    return finish(p, q, p->op == TEE_ADD ? sx + sy : sx - sy);
 }
 
 #if defined(TEE_PATH_MVE)
@@ -72,19 +72,20 @@ static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1
     (void)simd;
 #endif
     const int32_t *t1 = tables ? tables + 128 : NULL, *t2 = tables ? tables + 256 + 128 : NULL;
+    const tee_channel_q q = tee_channel(0, p->out_mult, p->out_shift);
     if (!tables && p->op == TEE_MUL) {
         const int32_t o1 = p->in1_offset, o2 = p->in2_offset;
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, (*in1 + o1) * (*in2 + o2));
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, &q, (*in1 + o1) * (*in2 + o2));
     } else if (!tables) {
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = rescaled_element(p, *in1, *in2);
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = rescaled_element(p, &q, *in1, *in2);
     } else if (p->op == TEE_ADD) {
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, t1[*in1] + t2[*in2]);
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, &q, t1[*in1] + t2[*in2]);
     } else if (p->op == TEE_SUB) {
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, t1[*in1] - t2[*in2]);
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, &q, t1[*in1] - t2[*in2]);
     } else { /* SQUARED_DIFFERENCE */
         for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) {
             const int32_t d = t1[*in1] - t2[*in2];
-            out[i] = finish(p, d * d);
+            out[i] = finish(p, &q, d * d);
         }
     }
 }
