@@ -8,6 +8,9 @@
 
 #if defined(TEE_PATH_MVE)
 static const uint32_t EVEN_LANES[4] = {0, 2, 4, 6};
+#define PAIRS 1 /* Helium has the registers to share weights and requantization between two pixels */
+#else
+#define PAIRS 0
 #endif
 
 /* Stride 1 with the output shaped as the input: then the output may overwrite the input. */
@@ -29,11 +32,88 @@ static inline int32_t window_1(int32_t c, const int8_t *w, int32_t w_stride, con
     return acc;
 }
 
+/* Where each tap of the pixel whose window starts at input column in_x0 reads: rows[ky] (NULL: outside
+ * the input) at column in_x0 + kx * dil_w, or the zero-point row outside the input. */
+static inline void tap_table(const tee_conv_params *p, const int8_t *const *rows, const int8_t *zero_row, int32_t in_x0,
+                             const int8_t **x_at) {
+    const int32_t channels = p->in_c, step = p->dil_w * channels;
+    const int inside = in_x0 >= 0 && in_x0 + (p->k_w - 1) * p->dil_w < p->in_w;
+    for (int32_t ky = 0; ky < p->k_h; ++ky, x_at += p->k_w) {
+        const int8_t *row = rows[ky];
+        if (!row) {
+            for (int32_t kx = 0; kx < p->k_w; ++kx) x_at[kx] = zero_row;
+        } else if (inside) { /* the common case: no column checks */
+            const int8_t *x = row + in_x0 * channels;
+            for (int32_t kx = 0; kx < p->k_w; ++kx, x += step) x_at[kx] = x;
+        } else {
+            for (int32_t kx = 0, ix = in_x0; kx < p->k_w; ++kx, ix += p->dil_w)
+                x_at[kx] = ix >= 0 && ix < p->in_w ? row + ix * channels : zero_row;
+        }
+    }
+}
+
+/* Output channels of one or two horizontally adjacent pixels (`pixels`; taps xa, xb) into out, out + channels. */
+static inline void pixels_out(const tee_conv_params *p, const int8_t *filter, const int8_t *const *xa,
+                              const int8_t *const *xb, int32_t taps, int32_t pixels, int8_t *out) {
+    const int32_t channels = p->in_c, out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t *bias = p->folded_bias;
+    int32_t c = 0;
+#if defined(TEE_PATH_MVE)
+    const uint32x4_t even = vldrwq_u32(EVEN_LANES), odd = vaddq_n_u32(even, 1);
+    for (; c + 8 <= channels; c += 8) {
+        int32x4_t acc[4];
+        tee_depthwise_x8_2px(c, filter + c, channels, xa, xb, taps, acc);
+        /* Each channel's bias, multiplier and shift gathered in the lanes' order, once for both pixels. */
+        const int32x4_t be = vldrwq_gather_shifted_offset_s32(bias + c, even);
+        const int32x4_t bo = vldrwq_gather_shifted_offset_s32(bias + c, odd);
+        const int32x4_t me = vldrwq_gather_shifted_offset_s32(p->mult + c, even);
+        const int32x4_t mo = vldrwq_gather_shifted_offset_s32(p->mult + c, odd);
+        const tee_shift_x4 se = tee_split_shift_x4(vldrwq_gather_shifted_offset_s32(p->shift + c, even));
+        const tee_shift_x4 so = tee_split_shift_x4(vldrwq_gather_shifted_offset_s32(p->shift + c, odd));
+        /* Narrowing into the bottom and top halves interleaves the lanes back into channel order. */
+        vstrbq_s16(out + c, vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), tee_finish_x4(vaddq_s32(acc[0], be), me, se,
+                                                                                  out_offset, act_min, act_max)),
+                                        tee_finish_x4(vaddq_s32(acc[1], bo), mo, so, out_offset, act_min, act_max)));
+        if (pixels == 2)
+            vstrbq_s16(out + channels + c,
+                       vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), tee_finish_x4(vaddq_s32(acc[2], be), me, se, out_offset,
+                                                                             act_min, act_max)),
+                                   tee_finish_x4(vaddq_s32(acc[3], bo), mo, so, out_offset, act_min, act_max)));
+    }
+    for (; c < channels; c += 4) {
+        const mve_pred16_t pred = vctp32q((uint32_t)(channels - c));
+        const int32x4_t b = vldrwq_z_s32(bias + c, pred), m = vldrwq_z_s32(p->mult + c, pred);
+        const tee_shift_x4 sh = tee_split_shift_x4(vldrwq_z_s32(p->shift + c, pred));
+        for (int32_t k = 0; k < pixels; ++k)
+            tee_store_x4(out + k * channels + c,
+                         vaddq_s32(tee_depthwise_x4(c, filter + c, channels, k ? xb : xa, taps, pred), b), m, sh,
+                         out_offset, act_min, act_max, channels - c);
+    }
+#else
+    for (int32_t k = 0; k < pixels; ++k, out += channels) {
+        const int8_t *const *x = k ? xb : xa;
+        for (c = 0; c + 4 <= channels; c += 4) {
+            int32_t acc[4];
+            tee_depthwise_4(c, filter + c, channels, x, taps, acc);
+            for (int32_t i = 0; i < 4; ++i) {
+                const tee_channel_q q = tee_channel(bias[c + i], p->mult[c + i], p->shift[c + i]);
+                out[c + i] = tee_clamp8(tee_requantize_channel(acc[i], &q) + out_offset, act_min, act_max);
+            }
+        }
+        for (; c < channels; ++c) {
+            const tee_channel_q q = tee_channel(window_1(c, filter, channels, x, taps, bias[c]), p->mult[c], p->shift[c]);
+            out[c] = tee_clamp8(tee_requantize_channel(0, &q) + out_offset, act_min, act_max);
+        }
+    }
+#endif
+}
+
 /* DEPTHWISE_CONV_2D (depth multiplier 1). The input offset is out of the inner loop:
  * sum (x + in_offset) w = sum x w + in_offset sum w, the second term in p->folded_bias; so a tap
  * outside the input reads the zero-point row (x + in_offset = 0) and every pixel has all taps.
- * Helium: sixteen channels at a time (tee_depthwise_x16), then four (tee_depthwise_x4), with vector
- * requantization; otherwise four at a time (tee_depthwise_4).
+ * On Helium pixels go in horizontal pairs (pixels_out), eight channels at a time in int16 lanes, each
+ * weight vector and each channel's requantization serving both pixels; otherwise one pixel, four
+ * channels at a time.
  * In place (output shaped as the input, stride 1): output row y is written over input row y, so
  * input rows y - pad_h * dil_h .. y, which the rows from y on still read, are kept in a ring of
  * pad_h * dil_h + 1 rows in scratch, each saved just before it is overwritten. */
@@ -41,9 +121,8 @@ void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *i
                                   int8_t *out) {
     const tee_conv_params local = *params; /* not aliased by the int8 stores, so kept in registers */
     const tee_conv_params *p = &local;
-    const int8_t *x_at[MAX_TAPS];
-    const int32_t channels = p->in_c, out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
-    const int32_t *bias = p->folded_bias;
+    const int8_t *x_at[2][MAX_TAPS];
+    const int32_t channels = p->in_c;
     const int32_t row_bytes = (int32_t)p->in_w * channels, ring_rows = p->pad_h * p->dil_h + 1;
     const int32_t taps = (int32_t)p->k_h * p->k_w;
     int8_t *zero_row = scratch, *ring = in_place(p) ? scratch + channels : NULL;
@@ -60,57 +139,10 @@ void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *i
                        : ring && back >= 0 ? ring + (ring_y >= back ? ring_y - back : ring_y - back + ring_rows) * row_bytes
                                            : in + iy * row_bytes;
         }
-        for (int32_t ox = 0; ox < p->out_w; ++ox, out += channels) {
-            const int32_t in_x0 = ox * p->stride_w - p->pad_w;
-            for (int32_t ky = 0, t = 0; ky < p->k_h; ++ky)
-                for (int32_t kx = 0; kx < p->k_w; ++kx, ++t) {
-                    const int32_t ix = in_x0 + kx * p->dil_w;
-                    x_at[t] = rows[ky] && ix >= 0 && ix < p->in_w ? rows[ky] + ix * channels : zero_row;
-                }
-            int32_t c = 0;
-#if defined(TEE_PATH_MVE)
-            for (; c + 16 <= channels; c += 16) {
-                int32x4_t even[2], odd[2];
-                tee_depthwise_x16(c, filter + c, channels, x_at, taps, even, odd);
-                for (int32_t j = 0; j < 2; ++j) {
-                    /* Each channel's bias, multiplier and shift gathered in the lanes' order. */
-                    const int32_t ch = c + 8 * j;
-                    const uint32x4_t e = vldrwq_u32(EVEN_LANES), o = vaddq_n_u32(e, 1);
-                    const int32x4_t ve = tee_finish_x4(
-                        vaddq_s32(even[j], vldrwq_gather_shifted_offset_s32(bias + ch, e)),
-                        vldrwq_gather_shifted_offset_s32(p->mult + ch, e),
-                        tee_split_shift_x4(vldrwq_gather_shifted_offset_s32(p->shift + ch, e)), out_offset, act_min,
-                        act_max);
-                    const int32x4_t vo = tee_finish_x4(
-                        vaddq_s32(odd[j], vldrwq_gather_shifted_offset_s32(bias + ch, o)),
-                        vldrwq_gather_shifted_offset_s32(p->mult + ch, o),
-                        tee_split_shift_x4(vldrwq_gather_shifted_offset_s32(p->shift + ch, o)), out_offset, act_min,
-                        act_max);
-                    /* Narrowing into the bottom and top halves interleaves the lanes back into channel order. */
-                    vstrbq_s16(out + ch, vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), ve), vo));
-                }
-            }
-            for (; c < channels; c += 4) {
-                const mve_pred16_t pred = vctp32q((uint32_t)(channels - c));
-                const int32x4_t acc = vaddq_s32(tee_depthwise_x4(c, filter + c, channels, x_at, taps, pred),
-                                                vldrwq_z_s32(bias + c, pred));
-                tee_store_x4(out + c, acc, vldrwq_z_s32(p->mult + c, pred),
-                             tee_split_shift_x4(vldrwq_z_s32(p->shift + c, pred)), out_offset, act_min, act_max,
-                             channels - c);
-            }
-#else
-            for (; c + 4 <= channels; c += 4) {
-                int32_t acc[4];
-                tee_depthwise_4(c, filter + c, channels, x_at, taps, acc);
-                for (int32_t i = 0; i < 4; ++i) {
-                    const tee_channel_q q = tee_channel(bias[c + i], p->mult[c + i], p->shift[c + i]);
-                    out[c + i] = tee_clamp8(tee_requantize_channel(acc[i], &q) + out_offset, act_min, act_max);
-                }
-            }
-            for (; c < channels; ++c)
-                out[c] = tee_clamp8(tee_requantize_nonneg(window_1(c, filter, channels, x_at, taps, bias[c]), p->mult[c],
-                                                          p->shift[c]) + out_offset, act_min, act_max);
-#endif
+        for (int32_t ox = 0, pixels; ox < p->out_w; ox += pixels, out += pixels * channels) {
+            pixels = PAIRS && ox + 1 < p->out_w ? 2 : 1;
+            for (int32_t k = 0; k < pixels; ++k) tap_table(p, rows, zero_row, (ox + k) * p->stride_w - p->pad_w, x_at[k]);
+            pixels_out(p, filter, x_at[0], x_at[pixels - 1], taps, pixels, out);
         }
     }
 }

@@ -119,25 +119,24 @@ TEE_ALWAYS_INLINE int32x4_t tee_dot_1x4(const int8_t *a, const int8_t *b0, const
     }
     return vsetq_lane_s32(s3, vsetq_lane_s32(s2, vsetq_lane_s32(s1, vdupq_n_s32(s0), 1), 2), 3);
 }
-/* Depthwise window of channels c..c+15 in int16 lanes, eight channels per VMULLB/VMULLT pair:
- * even[j] lane i is channel c + 8j + 2i, odd[j] lane i channel c + 8j + 2i + 1. Tap t's weights for
- * channel c are at w[t * w_stride], its inputs at x[t][c]. */
-TEE_ALWAYS_INLINE void tee_depthwise_x16(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x,
-                                         int32_t taps, int32x4_t even[2], int32x4_t odd[2]) {
-    int32x4_t e0 = vdupq_n_s32(0), o0 = e0, e1 = e0, o1 = e0;
+/* Depthwise windows of two pixels (tap pointers xa, xb) over channels c..c+7, in int16 lanes with one
+ * VMULLB/VMULLT pair per pixel and tap, each weight vector serving both pixels: acc[0] (even) and acc[1]
+ * (odd) for pixel a, acc[2] and acc[3] for pixel b; even lane i is channel c + 2i, odd lane i channel
+ * c + 2i + 1. Tap t's weights for channel c are at w[t * w_stride]. */
+TEE_ALWAYS_INLINE void tee_depthwise_x8_2px(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *xa,
+                                            const int8_t *const *xb, int32_t taps, int32x4_t acc[4]) {
+    int32x4_t ea = vdupq_n_s32(0), oa = ea, eb = ea, ob = ea;
     for (int32_t t = 0; t < taps; ++t, w += w_stride) {
-        const int8_t *xt = x[t] + c, *wt = w;
-        const int16x8_t xa = vldrbq_s16(xt), wa = vldrbq_s16(wt);
-        e0 = vaddq_s32(e0, vmullbq_int_s16(xa, wa));
-        o0 = vaddq_s32(o0, vmulltq_int_s16(xa, wa));
-        const int16x8_t xb = vldrbq_s16(xt + 8), wb = vldrbq_s16(wt + 8);
-        e1 = vaddq_s32(e1, vmullbq_int_s16(xb, wb));
-        o1 = vaddq_s32(o1, vmulltq_int_s16(xb, wb));
+        const int16x8_t wv = vldrbq_s16(w), va = vldrbq_s16(xa[t] + c), vb = vldrbq_s16(xb[t] + c);
+        ea = vaddq_s32(ea, vmullbq_int_s16(va, wv));
+        oa = vaddq_s32(oa, vmulltq_int_s16(va, wv));
+        eb = vaddq_s32(eb, vmullbq_int_s16(vb, wv));
+        ob = vaddq_s32(ob, vmulltq_int_s16(vb, wv));
     }
-    even[0] = e0;
-    odd[0] = o0;
-    even[1] = e1;
-    odd[1] = o1;
+    acc[0] = ea;
+    acc[1] = oa;
+    acc[2] = eb;
+    acc[3] = ob;
 }
 
 /* Depthwise window of channels c..c+3 (lanes beyond the predicate p read nothing):
