@@ -32,24 +32,22 @@ static inline int32_t window_1(int32_t c, const int8_t *w, int32_t w_stride, con
     return acc;
 }
 
-/* Where each tap of the pixel whose window starts at input column in_x0 reads: rows[ky] (NULL: outside
- * the input) at column in_x0 + kx * dil_w, or the zero-point row outside the input. */
-static inline void tap_table(const tee_conv_params *p, const int8_t *const *rows, const int8_t *zero_row, int32_t in_x0,
-                             const int8_t **x_at) {
-    const int32_t channels = p->in_c, step = p->dil_w * channels;
-    const int inside = in_x0 >= 0 && in_x0 + (p->k_w - 1) * p->dil_w < p->in_w;
-    for (int32_t ky = 0; ky < p->k_h; ++ky, x_at += p->k_w) {
-        const int8_t *row = rows[ky];
-        if (!row) {
-            for (int32_t kx = 0; kx < p->k_w; ++kx) x_at[kx] = zero_row;
-        } else if (inside) { /* the common case: no column checks */
-            const int8_t *x = row + in_x0 * channels;
-            for (int32_t kx = 0; kx < p->k_w; ++kx, x += step) x_at[kx] = x;
-        } else {
-            for (int32_t kx = 0, ix = in_x0; kx < p->k_w; ++kx, ix += p->dil_w)
-                x_at[kx] = ix >= 0 && ix < p->in_w ? row + ix * channels : zero_row;
+/* Where each tap of the pixel whose window starts at input column in_x0 reads. Kernel row ky reads
+ * rows[ky] + column * units[ky]: an input row (units = channels), or the zero-point row (units = 0)
+ * above and below the input; columns outside the input read the zero-point row too. */
+static inline void tap_table(const tee_conv_params *p, const int8_t *const *rows, const int32_t *units,
+                             const int8_t *zero_row, int32_t in_x0, const int8_t **x_at) {
+    if (in_x0 >= 0 && in_x0 + (p->k_w - 1) * p->dil_w < p->in_w) { /* the common case: no column checks */
+        for (int32_t ky = 0; ky < p->k_h; ++ky) {
+            const int8_t *x = rows[ky] + in_x0 * units[ky];
+            const int32_t step = p->dil_w * units[ky];
+            for (int32_t kx = 0; kx < p->k_w; ++kx, x += step) *x_at++ = x;
         }
+        return;
     }
+    for (int32_t ky = 0; ky < p->k_h; ++ky)
+        for (int32_t kx = 0, ix = in_x0; kx < p->k_w; ++kx, ix += p->dil_w)
+            *x_at++ = ix >= 0 && ix < p->in_w ? rows[ky] + ix * units[ky] : zero_row;
 }
 
 /* Output channels of one or two horizontally adjacent pixels (`pixels`; taps xa, xb) into out, out + channels. */
@@ -62,23 +60,28 @@ static inline void pixels_out(const tee_conv_params *p, const int8_t *filter, co
     const uint32x4_t even = vldrwq_u32(EVEN_LANES), odd = vaddq_n_u32(even, 1);
     for (; c + 8 <= channels; c += 8) {
         int32x4_t acc[4];
-        tee_depthwise_x8_2px(c, filter + c, channels, xa, xb, taps, acc);
-        /* Each channel's bias, multiplier and shift gathered in the lanes' order, once for both pixels. */
-        const int32x4_t be = vldrwq_gather_shifted_offset_s32(bias + c, even);
-        const int32x4_t bo = vldrwq_gather_shifted_offset_s32(bias + c, odd);
-        const int32x4_t me = vldrwq_gather_shifted_offset_s32(p->mult + c, even);
-        const int32x4_t mo = vldrwq_gather_shifted_offset_s32(p->mult + c, odd);
-        const tee_shift_x4 se = tee_split_shift_x4(vldrwq_gather_shifted_offset_s32(p->shift + c, even));
-        const tee_shift_x4 so = tee_split_shift_x4(vldrwq_gather_shifted_offset_s32(p->shift + c, odd));
-        /* Narrowing into the bottom and top halves interleaves the lanes back into channel order. */
-        vstrbq_s16(out + c, vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), tee_finish_x4(vaddq_s32(acc[0], be), me, se,
-                                                                                  out_offset, act_min, act_max)),
-                                        tee_finish_x4(vaddq_s32(acc[1], bo), mo, so, out_offset, act_min, act_max)));
+        int32_t sums[16]; /* pixel a's channels c..c+7, then pixel b's, in channel order */
         if (pixels == 2)
-            vstrbq_s16(out + channels + c,
-                       vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), tee_finish_x4(vaddq_s32(acc[2], be), me, se, out_offset,
-                                                                             act_min, act_max)),
-                                   tee_finish_x4(vaddq_s32(acc[3], bo), mo, so, out_offset, act_min, act_max)));
+            tee_depthwise_x8_2px(c, filter + c, channels, xa, xb, taps, acc);
+        else
+            tee_depthwise_x8(c, filter + c, channels, xa, taps, acc);
+        /* Scattered back into channel order, so that each channel's parameters load contiguously and the
+         * requantization needs few vectors at a time (eight registers do not hold both pixels' lanes and
+         * both parities' parameters). */
+        vstrwq_scatter_shifted_offset_s32(sums, even, acc[0]);
+        vstrwq_scatter_shifted_offset_s32(sums, odd, acc[1]);
+        if (pixels == 2) {
+            vstrwq_scatter_shifted_offset_s32(sums + 8, even, acc[2]);
+            vstrwq_scatter_shifted_offset_s32(sums + 8, odd, acc[3]);
+        }
+        for (int32_t j = 0; j < 8; j += 4) {
+            const int32x4_t b = vldrwq_s32(bias + c + j), m = vldrwq_s32(p->mult + c + j);
+            const tee_shift_x4 sh = tee_split_shift_x4(vldrwq_s32(p->shift + c + j));
+            tee_store_x4(out + c + j, vaddq_s32(vldrwq_s32(sums + j), b), m, sh, out_offset, act_min, act_max, 4);
+            if (pixels == 2)
+                tee_store_x4(out + channels + c + j, vaddq_s32(vldrwq_s32(sums + 8 + j), b), m, sh, out_offset, act_min,
+                             act_max, 4);
+        }
     }
     for (; c < channels; c += 4) {
         const mve_pred16_t pred = vctp32q((uint32_t)(channels - c));
@@ -129,19 +132,23 @@ void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *i
     memset(zero_row, (int8_t)(-p->in_offset), (size_t)channels);
     for (int32_t oy = 0, ring_y = 0; oy < p->out_h; ++oy, ring_y = ring_y + 1 == ring_rows ? 0 : ring_y + 1) {
         if (ring) memcpy(ring + ring_y * row_bytes, in + oy * row_bytes, (size_t)row_bytes);
-        /* This output row's input rows (NULL outside the input), from the ring where they were overwritten. */
+        /* This output row's input rows (the zero-point row outside the input), from the ring where they
+         * were overwritten. */
         const int8_t *rows[MAX_TAPS];
+        int32_t units[MAX_TAPS];
         const int32_t in_y0 = oy * p->stride_h - p->pad_h;
         for (int32_t ky = 0; ky < p->k_h; ++ky) {
             const int32_t iy = in_y0 + ky * p->dil_h;
             const int32_t back = oy - iy; /* rows ago that row was saved, when in place */
-            rows[ky] = iy < 0 || iy >= p->in_h ? NULL
+            const int outside = iy < 0 || iy >= p->in_h;
+            units[ky] = outside ? 0 : channels;
+            rows[ky] = outside ? zero_row
                        : ring && back >= 0 ? ring + (ring_y >= back ? ring_y - back : ring_y - back + ring_rows) * row_bytes
                                            : in + iy * row_bytes;
         }
         for (int32_t ox = 0, pixels; ox < p->out_w; ox += pixels, out += pixels * channels) {
             pixels = PAIRS && ox + 1 < p->out_w ? 2 : 1;
-            for (int32_t k = 0; k < pixels; ++k) tap_table(p, rows, zero_row, (ox + k) * p->stride_w - p->pad_w, x_at[k]);
+            for (int32_t k = 0; k < pixels; ++k) tap_table(p, rows, units, zero_row, (ox + k) * p->stride_w - p->pad_w, x_at[k]);
             pixels_out(p, filter, x_at[0], x_at[pixels - 1], taps, pixels, out);
         }
     }

@@ -139,6 +139,19 @@ TEE_ALWAYS_INLINE void tee_depthwise_x8_2px(int32_t c, const int8_t *w, int32_t 
     acc[3] = ob;
 }
 
+/* tee_depthwise_x8_2px for one pixel: acc[0] even lanes, acc[1] odd lanes. */
+TEE_ALWAYS_INLINE void tee_depthwise_x8(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x,
+                                        int32_t taps, int32x4_t acc[2]) {
+    int32x4_t e = vdupq_n_s32(0), o = e;
+    for (int32_t t = 0; t < taps; ++t, w += w_stride) {
+        const int16x8_t wv = vldrbq_s16(w), v = vldrbq_s16(x[t] + c);
+        e = vaddq_s32(e, vmullbq_int_s16(v, wv));
+        o = vaddq_s32(o, vmulltq_int_s16(v, wv));
+    }
+    acc[0] = e;
+    acc[1] = o;
+}
+
 /* Depthwise window of channels c..c+3 (lanes beyond the predicate p read nothing):
  * lane i = sum over taps t of x[t][c + i] * w[t * w_stride + i]. */
 TEE_ALWAYS_INLINE int32x4_t tee_depthwise_x4(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x,

@@ -231,6 +231,10 @@ static inline void vstrbq_p_s16(int8_t *p, int16x8_t a, mve_pred16_t pred) {
     for (int i = 0; i < 8; ++i)
         if (pred >> (2 * i) & 1) p[i] = (int8_t)a.v[i];
 }
+/* VSTRW.32 scatter, offsets in words. */
+static inline void vstrwq_scatter_shifted_offset_s32(int32_t *base, uint32x4_t offset, int32x4_t a) {
+    for (int i = 0; i < 4; ++i) base[offset.v[i]] = a.v[i];
+}
 #endif
 
 #endif
