@@ -31,8 +31,9 @@ void tee_batch_matmul_gemm_s8(const tee_batch_matmul_params *p, const int8_t *lh
     int8_t *packed_lhs = (int8_t *)(row_bias + p->rows);
     int8_t *packed_rhs = packed_lhs + (p->pack_lhs ? p->rows * p->depth : 0);
     const int32_t lo = p->lhs_offset, ro = p->rhs_offset;
+    const int8_t shift = (int8_t)p->shift; /* -31..30, as the gemm's per-channel shifts */
     tee_gemm_job g = {.rows = p->rows, .cols = p->cols, .depth = p->depth, .out_stride = p->cols,
-                  .col_bias = col_bias, .row_bias = row_bias, .mult = &p->mult, .shift = &p->shift, .per_col = 0,
+                  .col_bias = col_bias, .row_bias = row_bias, .mult = &p->mult, .shift = &shift, .per_col = 0,
                   .out_offset = p->out_offset, .act_min = -128, .act_max = 127};
     const int32_t batches = p->batch[0] * p->batch[1] * p->batch[2];
     for (int32_t batch = 0; batch < batches; ++batch, out += p->rows * p->cols) {

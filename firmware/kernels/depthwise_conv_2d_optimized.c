@@ -76,7 +76,7 @@ static inline void pixels_out(const tee_conv_params *p, const int8_t *filter, co
         }
         for (int32_t j = 0; j < 8; j += 4) {
             const int32x4_t b = vldrwq_s32(bias + c + j), m = vldrwq_s32(p->mult + c + j);
-            const tee_shift_x4 sh = tee_split_shift_x4(vldrwq_s32(p->shift + c + j));
+            const tee_shift_x4 sh = tee_split_shift_x4(vldrbq_s32(p->shift + c + j));
             tee_store_x4(out + c + j, vaddq_s32(vldrwq_s32(sums + j), b), m, sh, out_offset, act_min, act_max, 4);
             if (pixels == 2)
                 tee_store_x4(out + channels + c + j, vaddq_s32(vldrwq_s32(sums + 8 + j), b), m, sh, out_offset, act_min,
@@ -86,7 +86,7 @@ static inline void pixels_out(const tee_conv_params *p, const int8_t *filter, co
     for (; c < channels; c += 4) {
         const mve_pred16_t pred = vctp32q((uint32_t)(channels - c));
         const int32x4_t b = vldrwq_z_s32(bias + c, pred), m = vldrwq_z_s32(p->mult + c, pred);
-        const tee_shift_x4 sh = tee_split_shift_x4(vldrwq_z_s32(p->shift + c, pred));
+        const tee_shift_x4 sh = tee_split_shift_x4(vldrbq_z_s32(p->shift + c, pred));
         for (int32_t k = 0; k < pixels; ++k)
             tee_store_x4(out + k * channels + c,
                          vaddq_s32(tee_depthwise_x4(c, filter + c, channels, k ? xb : xa, taps, pred), b), m, sh,

@@ -13,7 +13,7 @@ TEE_ALWAYS_INLINE void gemm_columns_x4(const tee_gemm_job *g, const int8_t *b0, 
     const mve_pred16_t p = vctp32q((uint32_t)n);
     const int32x4_t bias = g->col_bias ? vldrwq_z_s32(g->col_bias + c, p) : vdupq_n_s32(0);
     const int32x4_t mult = g->per_col ? vldrwq_z_s32(g->mult + c, p) : vdupq_n_s32(g->mult[0]);
-    const tee_shift_x4 shift = tee_split_shift_x4(g->per_col ? vldrwq_z_s32(g->shift + c, p) : vdupq_n_s32(g->shift[0]));
+    const tee_shift_x4 shift = tee_split_shift_x4(g->per_col ? vldrbq_z_s32(g->shift + c, p) : vdupq_n_s32(g->shift[0]));
     const int8_t *a = g->a;
     out += c;
     for (int32_t r = 0; r < g->rows; ++r, a += g->a_stride, out += g->out_stride) {

@@ -14,7 +14,8 @@ typedef struct {
     const int8_t *a, *b;
     int32_t a_stride, b_stride, out_stride;
     const int32_t *col_bias, *row_bias; /* either may be NULL */
-    const int32_t *mult, *shift;
+    const int32_t *mult;
+    const int8_t *shift;
     int32_t per_col; /* 1: mult/shift per column; 0: one for all */
     int32_t out_offset, act_min, act_max;
 } tee_gemm_job;

@@ -55,6 +55,7 @@ static inline int32x4_t vldrbq_z_s32(const int8_t *p, mve_pred16_t pred) {
     for (int i = 0; i < 4; ++i) r.v[i] = (pred >> (4 * i) & 1) ? p[i] : 0;
     return r;
 }
+static inline int32x4_t vldrbq_s32(const int8_t *p) { return vldrbq_z_s32(p, 0xFFFFu); }
 static inline uint32x4_t vreinterpretq_u32_s32(int32x4_t a) {
     uint32x4_t r;
     for (int i = 0; i < 4; ++i) r.v[i] = (uint32_t)a.v[i];

@@ -17,7 +17,8 @@ typedef struct {
     int16_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
     int16_t depth_multiplier; /* depthwise only */
     int32_t in_offset, out_offset, act_min, act_max;
-    const int32_t *mult, *shift; /* per output channel */
+    const int32_t *mult; /* per output channel */
+    const int8_t *shift;
     const int32_t *folded_bias;  /* optimised kernels only: bias + in_offset * sum of each output channel's filter */
 } tee_conv_params;
 
@@ -38,7 +39,8 @@ void tee_depthwise_conv2d_simd_s8(const tee_conv_params *p, const int8_t *in, co
 typedef struct {
     int32_t rows, in_depth, out_depth;
     int32_t in_offset, filter_offset, out_offset, act_min, act_max;
-    const int32_t *mult, *shift; /* out_depth entries, or 1 when per_channel is 0 */
+    const int32_t *mult; /* out_depth entries, or 1 when per_channel is 0 */
+    const int8_t *shift;
     int32_t per_channel;
     const int32_t *folded_bias; /* gemm kernel only: bias + in_offset * sum of each output's weights */
 } tee_fc_params;

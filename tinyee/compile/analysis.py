@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyee.compile.call import Call, IntsArg, TableArg, TensorArg
+from tinyee.compile.call import Call, IntsArg, TableArg, TensorArg, array_ctype
 from tinyee.compile.emit import CompiledSegment
 from tinyee.compile.footprint import call_macs
 
@@ -26,7 +26,7 @@ def inner_loop_path(features: list[str]) -> str:
 def _const_bytes(seg: CompiledSegment, c: Call) -> int:
     tensors = {a.index for a in c.args.values() if isinstance(a, TensorArg) and a.index >= 0
                and seg.model.tensors[a.index].is_const}
-    arrays = sum(4 * len(v) for v in c.arrays.values())
+    arrays = sum(array_ctype(f)[1] * len(v) for f, v in c.arrays.items())
     extra = sum(len(a.values) * (1 if isinstance(a, TableArg) else 4) for a in c.args.values()
                 if isinstance(a, (TableArg, IntsArg)))
     return sum(seg.model.tensors[t].nbytes for t in tensors) + arrays + extra

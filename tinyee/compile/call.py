@@ -44,6 +44,14 @@ class IntArg:
 
 Arg = TensorArg | TensorListArg | ScratchArg | TableArg | IntsArg | IntArg
 
+# C element type and bytes of the per-channel parameter arrays: shifts (-31..30) are int8, the rest int32.
+ARRAY_CTYPES = {"shift": ("int8_t", 1)}
+DEFAULT_ARRAY_CTYPE = ("int32_t", 4)
+
+
+def array_ctype(field_name: str) -> tuple[str, int]:
+    return ARRAY_CTYPES.get(field_name, DEFAULT_ARRAY_CTYPE)
+
 
 @dataclass
 class Call:
@@ -51,7 +59,7 @@ class Call:
     kernel: str                                # C function ("" for an op that only aliases)
     struct: str | None = None                  # C parameter struct type (None: no struct argument)
     params: dict = field(default_factory=dict)   # struct field -> int | list[int]
-    arrays: dict = field(default_factory=dict)   # struct field -> int32 values, emitted as const arrays
+    arrays: dict = field(default_factory=dict)   # struct field -> values, emitted as const arrays (array_ctype)
     args: dict[str, Arg] = field(default_factory=dict)  # role -> value, in C argument order after the struct
     alias: tuple[int, int] | None = None       # (output, input): output shares the input's bytes (RESHAPE)
     scratch: int = 0                           # bytes of working memory while it runs (sized by the C kernel)

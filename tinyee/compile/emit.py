@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyee.cascade import entropy_lut
-from tinyee.compile.call import Call, IntArg, IntsArg, ScratchArg, TableArg, TensorArg, TensorListArg
+from tinyee.compile.call import Call, IntArg, IntsArg, ScratchArg, TableArg, TensorArg, TensorListArg, array_ctype
 from tinyee.compile.plan import Plan
 from tinyee.compile.sources import API_HEADER
 from tinyee.tflite import TfliteModel
@@ -61,8 +61,8 @@ def _c_value(v) -> str:
 
 
 def struct_definition(c: Call, name: str, overrides: dict | None = None) -> str:
-    """C definition of a call's constant parameter struct `name` (and the int32 arrays it points to)."""
-    arrays = "".join(_c_array("int32_t", f"{name}_{field}", values) for field, values in c.arrays.items())
+    """C definition of a call's constant parameter struct `name` (and the arrays it points to)."""
+    arrays = "".join(_c_array(array_ctype(field)[0], f"{name}_{field}", values) for field, values in c.arrays.items())
     params = {**c.params, **(overrides or {})}
     fields = [f".{k} = {_c_value(v)}" for k, v in params.items()] + [f".{k} = {name}_{k}" for k in c.arrays]
     return arrays + f"static const {c.struct} {name} = {{{', '.join(fields)}}};\n"
