@@ -31,14 +31,22 @@ static void im2col_row(const tee_conv_params *p, const int8_t *in, int32_t oy, i
     }
 }
 
-/* im2col rows built per matrix product: the column (output channel) setup is shared by this many pixels. */
-#define PIXELS_PER_PASS 8
+/* im2col rows built per matrix product, so that each output channel's setup serves that many pixels:
+ * an even number (the DSP path takes rows in pairs) from 2 to 8, as many as fit IM2COL_BYTES (more
+ * scratch would raise the arena for little gain). */
+#define IM2COL_BYTES 2048
 
-/* PIXELS_PER_PASS im2col rows, or none for a 1x1, stride 1, unpadded convolution (the input is the matrix). */
+static int32_t pixels_per_pass(int32_t depth) {
+    const int32_t n = IM2COL_BYTES / depth & ~1;
+    return n < 2 ? 2 : n > 8 ? 8 : n;
+}
+
+/* pixels_per_pass im2col rows, or none for a 1x1, stride 1, unpadded convolution (the input is the matrix). */
 int32_t tee_conv2d_gemm_s8_scratch_size(const tee_conv_params *p) {
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
                           p->pad_w == 0;
-    return pointwise ? 0 : PIXELS_PER_PASS * (int32_t)p->k_h * p->k_w * p->in_c;
+    const int32_t depth = (int32_t)p->k_h * p->k_w * p->in_c;
+    return pointwise ? 0 : pixels_per_pass(depth) * depth;
 }
 
 void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
@@ -55,10 +63,11 @@ void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t
         tee_gemm_s8(&g, out);
         return;
     }
+    const int32_t per_pass = pixels_per_pass(depth);
     g.a = scratch;
     g.a_stride = depth;
-    for (int32_t px = 0; px < pixels; px += PIXELS_PER_PASS) {
-        g.rows = pixels - px < PIXELS_PER_PASS ? pixels - px : PIXELS_PER_PASS;
+    for (int32_t px = 0; px < pixels; px += per_pass) {
+        g.rows = pixels - px < per_pass ? pixels - px : per_pass;
         for (int32_t i = 0; i < g.rows; ++i)
             im2col_row(p, in, (px + i) / p->out_w, (px + i) % p->out_w, scratch + i * depth);
         tee_gemm_s8(&g, out + px * p->out_c);
