@@ -18,7 +18,7 @@ from tinyee.compile.sources import KERNEL_DIR, kernel_sources
 from tinyee.errors import TinyeeError
 
 # Which inner loops of the optimised kernels a host build runs: the portable C ones, or the DSP or
-# Helium ones with plain-C definitions of their intrinsics (firmware/kernels/tee_simd_emulation.h).
+# Helium ones with plain-C definitions of their intrinsics (firmware/kernels/tee_emulate_{dsp,mve}.h).
 HOST_PATHS = {"portable": [], "dsp": ["-DTEE_EMULATE_DSP"], "mve": ["-DTEE_EMULATE_MVE"]}
 
 

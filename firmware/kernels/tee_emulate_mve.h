@@ -1,33 +1,11 @@
-/* Plain-C definitions of the ACLE DSP and MVE intrinsics that tee_simd.h uses, with the Arm ARM's
- * semantics, so host tests can run the DSP and Helium kernel paths bit for bit (the QEMU tests run
- * them on the emulated Cortex-M4 and Cortex-M55 with the real instructions). */
-#ifndef TEE_SIMD_EMULATION_H
-#define TEE_SIMD_EMULATION_H
+/* Plain-C definitions of the MVE intrinsics that tee_mve.h and the Helium kernels use, with the Arm
+ * ARM's semantics, so host tests run the Helium path bit for bit (the QEMU tests run it on the
+ * emulated Cortex-M55 with the real instructions). */
+#ifndef TEE_EMULATE_MVE_H
+#define TEE_EMULATE_MVE_H
 
 #include <stdint.h>
 
-#if defined(TEE_EMULATE_DSP)
-static inline int32_t tee_lo16(int32_t v) { return (int16_t)(v & 0xFFFF); }
-static inline int32_t tee_hi16(int32_t v) { return (int16_t)(((uint32_t)v >> 16) & 0xFFFF); }
-static inline int32_t tee_pack16(int32_t lo, int32_t hi) {
-    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
-}
-
-/* SXTB16: sign-extend bytes 0 and 2 into the two halfwords. */
-static inline int32_t __sxtb16(int32_t v) { return tee_pack16((int8_t)(v & 0xFF), (int8_t)((v >> 16) & 0xFF)); }
-/* SMLAD: acc + lo*lo + hi*hi (wrapping; the Q flag is not modelled). */
-static inline int32_t __smlad(int32_t a, int32_t b, int32_t acc) {
-    return (int32_t)((uint32_t)acc + (uint32_t)(tee_lo16(a) * tee_lo16(b)) + (uint32_t)(tee_hi16(a) * tee_hi16(b)));
-}
-static inline int32_t __smlabb(int32_t a, int32_t b, int32_t acc) {
-    return (int32_t)((uint32_t)acc + (uint32_t)(tee_lo16(a) * tee_lo16(b)));
-}
-static inline int32_t __smlatt(int32_t a, int32_t b, int32_t acc) {
-    return (int32_t)((uint32_t)acc + (uint32_t)(tee_hi16(a) * tee_hi16(b)));
-}
-#endif
-
-#if defined(TEE_EMULATE_MVE)
 typedef struct { int8_t v[16]; } int8x16_t;
 typedef struct { int32_t v[4]; } int32x4_t;
 typedef struct { uint32_t v[4]; } uint32x4_t;
@@ -236,6 +214,5 @@ static inline void vstrbq_p_s16(int8_t *p, int16x8_t a, mve_pred16_t pred) {
 static inline void vstrwq_scatter_shifted_offset_s32(int32_t *base, uint32x4_t offset, int32x4_t a) {
     for (int i = 0; i < 4; ++i) base[offset.v[i]] = a.v[i];
 }
-#endif
 
 #endif

@@ -1,0 +1,100 @@
+/* DSP-extension (SXTB16 + SMLAD, two multiply-accumulates per instruction) and portable inner loops
+ * of the optimised kernels; included by tee_simd.h everywhere but on Helium. */
+#ifndef TEE_DSP_H
+#define TEE_DSP_H
+
+#if defined(TEE_PATH_DSP)
+/* Four int8 values from any address (Cortex-M4/M7 LDR allows unaligned addresses). */
+static inline int32_t tee_load4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* SXTB16 of the value rotated right by 8 (bytes 1 and 3). ACLE has no rotated form and
+ * GCC does not fold the rotation in, so on the target it is one instruction of inline assembly. */
+#if defined(__ARM_FEATURE_DSP)
+static inline int32_t tee_sxtb16_ror8(int32_t v) {
+    int32_t r;
+    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+#else
+static inline int32_t tee_ror8(int32_t v) { return (int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24)); }
+static inline int32_t tee_sxtb16_ror8(int32_t v) { return __sxtb16(tee_ror8(v)); }
+#endif
+#endif
+
+/* Dot products of rows a0, a1 with rows b0, b1 over n int8 values: acc = {a0.b0, a0.b1, a1.b0, a1.b1}. */
+static inline void tee_dot_2x2(const int8_t *a0, const int8_t *a1, const int8_t *b0, const int8_t *b1, int32_t n,
+                               int32_t acc[4]) {
+    int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, i = 0;
+#if defined(TEE_PATH_DSP)
+    const int8_t *pa0 = a0, *pa1 = a1, *pb0 = b0, *pb1 = b1; /* post-incremented: fewer live registers */
+    for (int32_t k = n >> 2; k > 0; --k, pa0 += 4, pa1 += 4, pb0 += 4, pb1 += 4) {
+        /* SXTB16 of x and of x rotated by 8 give bytes (0, 2) and (1, 3) as int16 pairs. */
+        const int32_t x0 = tee_load4(pa0), x1 = tee_load4(pa1);
+        const int32_t y0 = tee_load4(pb0), y1 = tee_load4(pb1);
+        const int32_t x0e = __sxtb16(x0), x0o = tee_sxtb16_ror8(x0);
+        const int32_t x1e = __sxtb16(x1), x1o = tee_sxtb16_ror8(x1);
+        const int32_t y0e = __sxtb16(y0), y0o = tee_sxtb16_ror8(y0);
+        const int32_t y1e = __sxtb16(y1), y1o = tee_sxtb16_ror8(y1);
+        s00 = __smlad(x0o, y0o, __smlad(x0e, y0e, s00));
+        s01 = __smlad(x0o, y1o, __smlad(x0e, y1e, s01));
+        s10 = __smlad(x1o, y0o, __smlad(x1e, y0e, s10));
+        s11 = __smlad(x1o, y1o, __smlad(x1e, y1e, s11));
+    }
+    i = n & ~3;
+#endif
+    for (; i < n; ++i) {
+        s00 += a0[i] * b0[i];
+        s01 += a0[i] * b1[i];
+        s10 += a1[i] * b0[i];
+        s11 += a1[i] * b1[i];
+    }
+    acc[0] = s00;
+    acc[1] = s01;
+    acc[2] = s10;
+    acc[3] = s11;
+}
+
+/* Dot product of rows a and b over n int8 values. */
+static inline int32_t tee_dot_1x1(const int8_t *a, const int8_t *b, int32_t n) {
+    int32_t s = 0, i = 0;
+#if defined(TEE_PATH_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const int32_t x = tee_load4(a + i), y = tee_load4(b + i);
+        s = __smlad(tee_sxtb16_ror8(x), tee_sxtb16_ror8(y), __smlad(__sxtb16(x), __sxtb16(y), s));
+    }
+#endif
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+/* Depthwise window of channels c..c+3: acc[i] = sum over taps t of x[t][c + i] * w[t * w_stride + i]. */
+static inline void tee_depthwise_4(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x, int32_t taps,
+                                   int32_t acc[4]) {
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int32_t t = 0; t < taps; ++t, w += w_stride) {
+#if defined(TEE_PATH_DSP)
+        const int32_t xv = tee_load4(x[t] + c), wv = tee_load4(w);
+        const int32_t xe = __sxtb16(xv), xo = tee_sxtb16_ror8(xv);
+        const int32_t we = __sxtb16(wv), wo = tee_sxtb16_ror8(wv);
+        s0 = __smlabb(xe, we, s0);
+        s2 = __smlatt(xe, we, s2);
+        s1 = __smlabb(xo, wo, s1);
+        s3 = __smlatt(xo, wo, s3);
+#else
+        const int8_t *xt = x[t] + c;
+        s0 += xt[0] * w[0];
+        s1 += xt[1] * w[1];
+        s2 += xt[2] * w[2];
+        s3 += xt[3] * w[3];
+#endif
+    }
+    acc[0] = s0;
+    acc[1] = s1;
+    acc[2] = s2;
+    acc[3] = s3;
+}
+
+#endif
