@@ -37,6 +37,15 @@ TEE_ALWAYS_INLINE int32x4_t lanes_x4(const int8_t *in, int32_t stride, const int
     return vldrwq_gather_shifted_offset_z_s32(table, vreinterpretq_u32_s32(vaddq_n_s32(v, 128)), pred);
 }
 
+/* rescale_input of -128..127 into table[0..255], four values per step. */
+static void rescale_table_x4(const tee_binary_params *p, int32_t offset, int32_t mult, int32_t shift, int32_t *table) {
+    const int32x4_t left = vdupq_n_s32(p->left_shift), m = vdupq_n_s32(mult);
+    const tee_shift_x4 sh = tee_split_shift_x4(vdupq_n_s32(shift));
+    int32x4_t v = vsetq_lane_s32(-125, vsetq_lane_s32(-126, vsetq_lane_s32(-127, vdupq_n_s32(-128), 1), 2), 3);
+    for (int32_t i = 0; i < 256; i += 4, v = vaddq_n_s32(v, 4))
+        vstrwq_s32(table + i, tee_requantize_x4(vshlq_s32(vaddq_n_s32(v, offset), left), m, sh));
+}
+
 /* A run of n outputs with innermost strides 0 or 1, four per step; `op` is a constant in each caller. */
 TEE_ALWAYS_INLINE void run_x4(const tee_binary_params *p, tee_binary_op op, const int8_t *in1, int32_t s1,
                               const int8_t *in2, int32_t s2, int32_t n, const int32_t *tables, int8_t *out) {
@@ -118,7 +127,7 @@ void tee_binary_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *
     binary_loop(p, in1, in2, NULL, 0, out);
 }
 
-/* Optimised MUL (and the others where tables do not pay off): the reference loop, Helium runs where it can. */
+/* Optimised MUL: the reference loop, with Helium runs where the strides allow. */
 int32_t tee_binary_simd_s8_scratch_size(const tee_binary_params *p) {
     (void)p;
     return 0;
@@ -139,16 +148,8 @@ void tee_binary_table_s8(const tee_binary_params *p, const int8_t *in1, const in
                          int8_t *out) {
     int32_t *tables = (int32_t *)(void *)scratch; /* the arena planner aligns scratch to 16 bytes */
 #if defined(TEE_PATH_MVE)
-    const int32x4_t left = vdupq_n_s32(p->left_shift);
-    const tee_shift_x4 shift1 = tee_split_shift_x4(vdupq_n_s32(p->in1_shift));
-    const tee_shift_x4 shift2 = tee_split_shift_x4(vdupq_n_s32(p->in2_shift));
-    int32x4_t v = vsetq_lane_s32(-125, vsetq_lane_s32(-126, vsetq_lane_s32(-127, vdupq_n_s32(-128), 1), 2), 3);
-    for (int32_t i = 0; i < 256; i += 4, v = vaddq_n_s32(v, 4)) {
-        vstrwq_s32(tables + i, tee_requantize_x4(vshlq_s32(vaddq_n_s32(v, p->in1_offset), left),
-                                                 vdupq_n_s32(p->in1_mult), shift1));
-        vstrwq_s32(tables + 256 + i, tee_requantize_x4(vshlq_s32(vaddq_n_s32(v, p->in2_offset), left),
-                                                       vdupq_n_s32(p->in2_mult), shift2));
-    }
+    rescale_table_x4(p, p->in1_offset, p->in1_mult, p->in1_shift, tables);
+    rescale_table_x4(p, p->in2_offset, p->in2_mult, p->in2_shift, tables + 256);
 #else
     for (int32_t v = -128; v < 128; ++v) {
         tables[v + 128] = rescale_input(p, v, p->in1_offset, p->in1_mult, p->in1_shift);

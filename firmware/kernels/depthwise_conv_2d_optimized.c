@@ -25,12 +25,13 @@ int32_t tee_depthwise_conv2d_simd_s8_scratch_size(const tee_conv_params *p) {
     return p->in_c + (in_place(p) ? (p->pad_h * p->dil_h + 1) * (int32_t)p->in_w * p->in_c : 0);
 }
 
-/* Channel c alone: folded bias plus the window's products (tap t's weight at w[t * w_stride + c]). */
-static inline int32_t window_1(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x, int32_t taps,
-                               int32_t acc) {
+/* Channel c alone: the window's products (tap t's weight at w[t * w_stride + c]). */
+static inline int32_t window_1(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x, int32_t taps) {
+    int32_t acc = 0;
     for (int32_t t = 0; t < taps; ++t) acc += x[t][c] * w[t * w_stride + c];
     return acc;
 }
+
 
 /* Where each tap of the pixel whose window starts at input column in_x0 reads. Kernel row ky reads
  * rows[ky] + column * units[ky]: an input row (units = channels), or the zero-point row (units = 0)
@@ -53,6 +54,7 @@ static inline void tap_table(const tee_conv_params *p, const int8_t *const *rows
 /* Output channels of one or two horizontally adjacent pixels (`pixels`; taps xa, xb) into out, out + channels. */
 static inline void pixels_out(const tee_conv_params *p, const int8_t *filter, const int8_t *const *xa,
                               const int8_t *const *xb, int32_t taps, int32_t pixels, int8_t *out) {
+    /* Held in registers: the int8 stores to out might alias *p as far as the compiler knows. */
     const int32_t channels = p->in_c, out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
     const int32_t *bias = p->folded_bias;
     int32_t c = 0;
@@ -104,8 +106,9 @@ static inline void pixels_out(const tee_conv_params *p, const int8_t *filter, co
             }
         }
         for (; c < channels; ++c) {
-            const tee_channel_q q = tee_channel(window_1(c, filter, channels, x, taps, bias[c]), p->mult[c], p->shift[c]);
-            out[c] = tee_clamp8(tee_requantize_channel(0, &q) + out_offset, act_min, act_max);
+            const tee_channel_q q = tee_channel(bias[c], p->mult[c], p->shift[c]);
+            out[c] = tee_clamp8(tee_requantize_channel(window_1(c, filter, channels, x, taps), &q) + out_offset,
+                                act_min, act_max);
         }
     }
 #endif

@@ -39,6 +39,8 @@ static inline int8_t gemm_out(const tee_gemm_job *g, const tee_channel_q *q, int
     return tee_clamp8(tee_requantize_channel(acc, q) + g->out_offset, g->act_min, g->act_max);
 }
 
+static inline int32_t row_bias(const tee_gemm_job *g, int32_t r) { return g->row_bias ? g->row_bias[r] : 0; }
+
 static inline tee_channel_q column_q(const tee_gemm_job *g, int32_t c) {
     const int32_t k = g->per_col ? c : 0;
     return tee_channel(g->col_bias ? g->col_bias[c] : 0, g->mult[k], g->shift[k]);
@@ -59,14 +61,14 @@ void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
         for (; r + 2 <= g->rows; r += 2, a += 2 * as, o += 2 * os) {
             int32_t acc[4];
             tee_dot_2x2(a, a + as, b0, b1, g->depth, acc);
-            const int32_t rb0 = g->row_bias ? g->row_bias[r] : 0, rb1 = g->row_bias ? g->row_bias[r + 1] : 0;
+            const int32_t rb0 = row_bias(g, r), rb1 = row_bias(g, r + 1);
             o[0] = gemm_out(g, &q0, acc[0] + rb0);
             o[1] = gemm_out(g, &q1, acc[1] + rb0);
             o[os] = gemm_out(g, &q0, acc[2] + rb1);
             o[os + 1] = gemm_out(g, &q1, acc[3] + rb1);
         }
         if (r < g->rows) {
-            const int32_t rb = g->row_bias ? g->row_bias[r] : 0;
+            const int32_t rb = row_bias(g, r);
             o[0] = gemm_out(g, &q0, tee_dot_1x1(a, b0, g->depth) + rb);
             o[1] = gemm_out(g, &q1, tee_dot_1x1(a, b1, g->depth) + rb);
         }
@@ -75,7 +77,7 @@ void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
         const int8_t *b0 = g->b + c * g->b_stride;
         const tee_channel_q q0 = column_q(g, c);
         for (int32_t r = 0; r < g->rows; ++r)
-            out[r * os + c] = gemm_out(g, &q0, tee_dot_1x1(g->a + r * as, b0, g->depth) + (g->row_bias ? g->row_bias[r] : 0));
+            out[r * os + c] = gemm_out(g, &q0, tee_dot_1x1(g->a + r * as, b0, g->depth) + row_bias(g, r));
     }
 }
 #endif

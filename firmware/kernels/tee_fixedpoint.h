@@ -39,18 +39,6 @@ static inline int32_t tee_requantize(int32_t x, int32_t multiplier, int32_t shif
     return tee_rounding_divide_by_pot(tee_sat_rounding_doubling_high_mul(tee_shl32(x, left), multiplier), right);
 }
 
-/* tee_requantize for multipliers >= 0, which all of TFLite's quantized multipliers are: then srdhm's
- * -1 x -1 saturation cannot occur and its check can go (the optimised kernels' requantization). */
-static inline int32_t tee_requantize_nonneg(int32_t x, int32_t multiplier, int32_t shift) {
-    const int left = shift > 0 ? shift : 0;
-    const int right = left - shift; /* 0..31 for TFLite's multipliers */
-    const int32_t high = (int32_t)(((int64_t)tee_shl32(x, left) * multiplier + (1 << 30)) >> 31);
-    /* tee_rounding_divide_by_pot with 32-bit masks, exact for exponents 0..31 */
-    const int32_t mask = (int32_t)((1u << right) - 1u);
-    const int32_t threshold = (mask >> 1) + (high < 0);
-    return (high >> right) + ((high & mask) > threshold);
-}
-
 /* One output channel's bias, multiplier and shift with the shift split once, so that each of the
  * channel's outputs pays only the arithmetic (the scalar optimised kernels). */
 typedef struct {
@@ -62,9 +50,10 @@ static inline tee_channel_q tee_channel(int32_t bias, int32_t mult, int32_t shif
     return q;
 }
 
-/* tee_requantize_nonneg(acc + q->bias, q->mult, shift), bit for bit, with the rounding right shift (ties
- * away from zero) as floor((floor((h - [h < 0]) / 2^(n-1)) + 1) / 2): no masks to build per output.
- * |h| < 2^31 for multipliers below 2^31, so h - 1 cannot wrap. */
+/* tee_requantize(acc + q->bias, q->mult, shift), bit for bit, for multipliers >= 0 (all of TFLite's
+ * quantized multipliers are): then the high multiply's -1 x -1 saturation cannot occur, and the
+ * rounding right shift (ties away from zero) is floor((floor((h - [h < 0]) / 2^(n-1)) + 1) / 2), with no
+ * masks to build per output. |h| < 2^31 for multipliers below 2^31, so h - 1 cannot wrap. */
 static inline int32_t tee_requantize_channel(int32_t acc, const tee_channel_q *q) {
     const int32_t x = tee_shl32(acc + q->bias, q->left);
     const int32_t h = (int32_t)(((int64_t)x * q->mult + (1 << 30)) >> 31);
