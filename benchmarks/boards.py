@@ -15,9 +15,9 @@ from pathlib import Path
 from tinyee.boards import list_boards, load_board
 from tinyee.compile.firmware import build_firmware
 from tinyee.manifest import Manifest
+from results_files import RESULTS, save
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def main() -> None:
@@ -45,9 +45,8 @@ def main() -> None:
             row["emulated_instructions_to_exit_median"] = [r["emulated_instructions"]["median"] for r in summary["per_exit"]]
             row["host_agreement"] = summary["host_agreement"]
         rows.append(row)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     result = {"model_id": manifest.model_id, "samples": args.samples, "boards": rows}
-    (RESULTS / "boards.json").write_text(json.dumps(result, indent=2) + "\n")
+    save("boards", result)
     print(json.dumps(result, indent=2))
 
 

@@ -28,9 +28,9 @@ from tinyee.export import export_checkpoint
 from tinyee.model import ModelConfig, load_checkpoint, preset
 from tinyee.model.costs import head_costs
 from tinyee.train import TrainConfig, train
+from results_files import RESULTS, save
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 HEADS = ("linear", "slvit", "bof")
 
 
@@ -87,9 +87,8 @@ def main() -> None:
                   TrainConfig(epochs=args.finetune_epochs, freeze_backbone=True, distill=0.5), init_model=model)
         rows[name] = evaluate(name, run, test_set)
         print(json.dumps({k: v for k, v in rows[name].items() if k != "curve"}, indent=1))
-    RESULTS.mkdir(parents=True, exist_ok=True)
     result = {"epochs": args.epochs, "finetune_epochs": args.finetune_epochs, "rows": list(rows.values())}
-    out_file.write_text(json.dumps(result, indent=2) + "\n")
+    save("exit_heads", result)
     plot(result["rows"], RESULTS / "exit_heads.png")
 
 

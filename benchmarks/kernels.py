@@ -16,7 +16,6 @@ Writes benchmarks/results/kernels.json and benchmarks/results/kernels.md.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -29,9 +28,9 @@ from tinyee.compile import KERNEL_SETS
 from tinyee.data import load_shipped
 from tinyee.eval.evaluate import quantized_inputs
 from tinyee.manifest import Manifest
+from results_files import save
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def measure(board, export_dir: Path, manifest: Manifest, kernels: str, inputs: list[np.ndarray]) -> dict:
@@ -121,9 +120,7 @@ def main() -> None:
     result = {"model_id": manifest.model_id, "samples": args.samples,
               "units": "emulated instructions (QEMU -icount shift=0): instruction counts, not time",
               "boards": reports}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "kernels.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "kernels.md").write_text(markdown(result))
+    save("kernels", result, markdown(result))
     print(markdown(result))
 
 

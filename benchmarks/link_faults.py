@@ -16,7 +16,6 @@ Writes benchmarks/results/link_faults.json and benchmarks/results/link_faults.md
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -40,9 +39,9 @@ from tinyee.device import DeviceError, DeviceLink  # noqa: E402
 from tinyee.eval.evaluate import int8_exit_probs, quantized_inputs  # noqa: E402
 from tinyee.export import export_checkpoint  # noqa: E402
 from tinyee.targets import QemuTarget  # noqa: E402
+from results_files import save  # noqa: E402
 
 RATES = (0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.10)
-OUT = ROOT / "benchmarks" / "results"
 
 
 def measure(link: DeviceLink, plan: BenchPlan, out: Path, exact_ticks: bool) -> dict:
@@ -98,8 +97,6 @@ def main() -> None:
             link.port = FaultyPort(link.port, rate=0.01, seed=1)
             rows.append({"board": board.name, "rate": 0.01, **measure(link, qemu_plan, work / "qemu", False)})
         print(rows[-1], flush=True)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "link_faults.json").write_text(json.dumps(rows, indent=2) + "\n")
     lines = ["| board | byte damage/drop rate (each way) | samples | completed | lost | not run | wrong accepted | "
              "commands resent | damaged frames | unanswered tries | damaged bytes | seconds |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -109,7 +106,7 @@ def main() -> None:
                      f"{r['wrong_accepted']} | {r['retries']:,} | {r['damaged_frames']:,} | {r['silent_tries']:,} | "
                      f"{r['damaged_bytes']:,} | {r['seconds']} |")
     lines += [f"\n{r['board']} at {100 * r['rate']:g}%: {r['run_ended']}" for r in rows if r["run_ended"]]
-    (OUT / "link_faults.md").write_text("\n".join(lines) + "\n")
+    save("link_faults", rows, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

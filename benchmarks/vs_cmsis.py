@@ -16,7 +16,6 @@ Writes benchmarks/results/vs_cmsis.json and benchmarks/results/vs_cmsis.md.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -30,11 +29,11 @@ from tinyee.data import load_shipped
 from tinyee.export import export_checkpoint
 from tinyee.export.importer import import_tflite
 from tinyee.manifest import Manifest
+from results_files import save
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 PEER = SHARED / "reference" / "peer-tflm-cmsis.md"
-RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "build" / "vs_cmsis"
 BOARDS = {"M4": "mps2-an386", "M55": "mps3-an547"}
 MODELS = {"MobileViT cascade": None, "IC ResNet-8": "ic_resnet8_int8.tflite", "KWS DS-CNN": "kws_dscnn_int8.tflite"}
@@ -174,9 +173,7 @@ def main() -> None:
             rows.append(measure(model, core, args.samples, peer))
             print(f"{model} on {core}: {rows[-1]['instructions'] / 1e6:.2f} M instructions, "
                   f"{rows[-1]['vs_cmsis_nn']}x TFLM + CMSIS-NN", flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "vs_cmsis.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (RESULTS / "vs_cmsis.md").write_text(markdown(rows))
+    save("vs_cmsis", rows, markdown(rows))
     print(markdown(rows))
 
 
