@@ -51,14 +51,38 @@ static inline void tap_table(const tee_conv_params *p, const int8_t *const *rows
             *x_at++ = ix >= 0 && ix < p->in_w ? rows[ky] + ix * units[ky] : zero_row;
 }
 
+#if !defined(TEE_PATH_MVE)
+/* One pixel's output channels, four at a time; full_range (the activation range is all of int8) is a
+ * constant in each call, so that the clamp is one SSAT where it can be. */
+TEE_ALWAYS_INLINE void pixel_channels(const tee_conv_params *p, const int8_t *filter, const int8_t *const *x,
+                                      int32_t taps, int full_range, int8_t *out) {
+    const int32_t channels = p->in_c, out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
+    const int32_t *bias = p->folded_bias;
+    int32_t c = 0;
+    for (; c + 4 <= channels; c += 4) {
+        int32_t acc[4];
+        tee_depthwise_4(c, filter + c, channels, x, taps, acc);
+        for (int32_t i = 0; i < 4; ++i) {
+            const tee_channel_q q = tee_channel(bias[c + i], p->mult[c + i], p->shift[c + i]);
+            out[c + i] = tee_clamp8_act(tee_requantize_channel(acc[i], &q) + out_offset, act_min, act_max, full_range);
+        }
+    }
+    for (; c < channels; ++c) {
+        const tee_channel_q q = tee_channel(bias[c], p->mult[c], p->shift[c]);
+        out[c] = tee_clamp8_act(tee_requantize_channel(window_1(c, filter, channels, x, taps), &q) + out_offset,
+                                act_min, act_max, full_range);
+    }
+}
+#endif
+
 /* Output channels of one or two horizontally adjacent pixels (`pixels`; taps xa, xb) into out, out + channels. */
 static inline void pixels_out(const tee_conv_params *p, const int8_t *filter, const int8_t *const *xa,
                               const int8_t *const *xb, int32_t taps, int32_t pixels, int8_t *out) {
     /* Held in registers: the int8 stores to out might alias *p as far as the compiler knows. */
-    const int32_t channels = p->in_c, out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
-    const int32_t *bias = p->folded_bias;
-    int32_t c = 0;
+    const int32_t channels = p->in_c, act_min = p->act_min, act_max = p->act_max;
 #if defined(TEE_PATH_MVE)
+    const int32_t out_offset = p->out_offset, *bias = p->folded_bias;
+    int32_t c = 0;
     const uint32x4_t even = vldrwq_u32(EVEN_LANES), odd = vaddq_n_u32(even, 1);
     for (; c + 8 <= channels; c += 8) {
         int32x4_t acc[4];
@@ -96,20 +120,10 @@ static inline void pixels_out(const tee_conv_params *p, const int8_t *filter, co
     }
 #else
     for (int32_t k = 0; k < pixels; ++k, out += channels) {
-        const int8_t *const *x = k ? xb : xa;
-        for (c = 0; c + 4 <= channels; c += 4) {
-            int32_t acc[4];
-            tee_depthwise_4(c, filter + c, channels, x, taps, acc);
-            for (int32_t i = 0; i < 4; ++i) {
-                const tee_channel_q q = tee_channel(bias[c + i], p->mult[c + i], p->shift[c + i]);
-                out[c + i] = tee_clamp8(tee_requantize_channel(acc[i], &q) + out_offset, act_min, act_max);
-            }
-        }
-        for (; c < channels; ++c) {
-            const tee_channel_q q = tee_channel(bias[c], p->mult[c], p->shift[c]);
-            out[c] = tee_clamp8(tee_requantize_channel(window_1(c, filter, channels, x, taps), &q) + out_offset,
-                                act_min, act_max);
-        }
+        if (act_min == -128 && act_max == 127)
+            pixel_channels(p, filter, k ? xb : xa, taps, 1, out);
+        else
+            pixel_channels(p, filter, k ? xb : xa, taps, 0, out);
     }
 #endif
 }

@@ -12,6 +12,22 @@ static inline int32_t tee_min32(int32_t a, int32_t b) { return a < b ? a : b; }
 static inline int32_t tee_max32(int32_t a, int32_t b) { return a > b ? a : b; }
 static inline int8_t tee_clamp8(int32_t v, int32_t lo, int32_t hi) { return (int8_t)tee_min32(tee_max32(v, lo), hi); }
 
+/* clamp(v, lo, hi) where full_range (lo = -128, hi = 127; a constant where the kernels call it) is one
+ * SSAT on cores that have it: most layers' activation range is all of int8, and GCC does not turn the
+ * two compares into SSAT itself. */
+static inline int8_t tee_clamp8_act(int32_t v, int32_t lo, int32_t hi, int full_range) {
+#if defined(__ARM_FEATURE_SAT)
+    if (full_range) {
+        int32_t r;
+        __asm("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+        return (int8_t)r;
+    }
+#else
+    (void)full_range;
+#endif
+    return tee_clamp8(v, lo, hi);
+}
+
 /* Wrapping shift left (the C++ reference multiplies by 1 << n and relies on wrap-around). */
 static inline int32_t tee_shl32(int32_t x, int n) { return (int32_t)((uint32_t)x << n); }
 
@@ -40,23 +56,39 @@ static inline int32_t tee_requantize(int32_t x, int32_t multiplier, int32_t shif
 }
 
 /* One output channel's bias, multiplier and shift with the shift split once, so that each of the
- * channel's outputs pays only the arithmetic (the scalar optimised kernels). */
+ * channel's outputs pays only the arithmetic (the scalar optimised kernels). mult2 is the multiplier
+ * doubled and wrapped to int32 (2m - 2^32), the form tee_high_mul takes. */
 typedef struct {
-    int32_t bias, mult, left, right;
+    int32_t bias, mult2, left, right;
 } tee_channel_q;
 
 static inline tee_channel_q tee_channel(int32_t bias, int32_t mult, int32_t shift) {
-    const tee_channel_q q = {bias, mult, shift > 0 ? shift : 0, shift > 0 ? 0 : -shift};
+    const tee_channel_q q = {bias, (int32_t)((uint32_t)mult << 1), shift > 0 ? shift : 0, shift > 0 ? 0 : -shift};
     return q;
 }
 
-/* tee_requantize(acc + q->bias, q->mult, shift), bit for bit, for multipliers >= 0 (all of TFLite's
- * quantized multipliers are): then the high multiply's -1 x -1 saturation cannot occur, and the
- * rounding right shift (ties away from zero) is floor((floor((h - [h < 0]) / 2^(n-1)) + 1) / 2), with no
- * masks to build per output. |h| < 2^31 for multipliers below 2^31, so h - 1 cannot wrap. */
+/* tee_sat_rounding_doubling_high_mul(x, m) for m in [2^30, 2^31), from mult2 = 2m - 2^32 (wrapped):
+ * x + round(x * mult2 / 2^32) = round(x * 2m / 2^32) exactly, since x * 2^32 / 2^32 is an integer,
+ * and that is floor((x m + 2^30) / 2^31). On the DSP extension it is one SMMLAR instead of a 64-bit
+ * multiply-accumulate, a constant and two shifts. */
+static inline int32_t tee_high_mul(int32_t x, int32_t mult2) {
+#if defined(__ARM_FEATURE_DSP)
+    int32_t r;
+    __asm("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(mult2), "r"(x));
+    return r;
+#else
+    return (int32_t)(((int64_t)x * (int64_t)(uint32_t)mult2 + 0x80000000LL) >> 32);
+#endif
+}
+
+/* tee_requantize(acc + q->bias, multiplier, shift), bit for bit, for multipliers in [2^30, 2^31)
+ * (QuantizeMultiplier's range; the code generator keeps the reference kernel for a zero one): then
+ * the high multiply's -1 x -1 saturation cannot occur, and the rounding right shift (ties away from
+ * zero) is floor((floor((h - [h < 0]) / 2^(n-1)) + 1) / 2), with no masks to build per output.
+ * |h| < 2^31 for multipliers below 2^31, so h - 1 cannot wrap. */
 static inline int32_t tee_requantize_channel(int32_t acc, const tee_channel_q *q) {
     const int32_t x = tee_shl32(acc + q->bias, q->left);
-    const int32_t h = (int32_t)(((int64_t)x * q->mult + (1 << 30)) >> 31);
+    const int32_t h = tee_high_mul(x, q->mult2);
     if (!q->right) return h;
     const int32_t t = (h - (h < 0)) >> (q->right - 1);
     return (t >> 1) + (t & 1);

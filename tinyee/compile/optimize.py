@@ -45,6 +45,14 @@ def _silu_pairs(model: TfliteModel, calls: list[Call]) -> dict[int, int]:
     return pairs
 
 
+def _normalized_multipliers(c: Call) -> bool:
+    """Whether every requantization multiplier of the call is in [2^30, 2^31), as the optimised kernels'
+    scalar requantization needs (tee_high_mul). QuantizeMultiplier gives 0 for a multiplier below 2^-31,
+    whose outputs are all the zero point; such a call keeps its reference kernel."""
+    values = list(c.arrays.get("mult", ())) + [c.params[k] for k in ("mult", "out_mult") if k in c.params]
+    return all(v >= 1 << 30 for v in values)
+
+
 def _lut_call(model: TfliteModel, chain: list[Call], table: list[int]) -> Call:
     last = chain[-1]
     x, y = chain[0].op.inputs[0], last.op.outputs[0]
@@ -62,7 +70,8 @@ def optimize(models: list[TfliteModel], calls: list[list[Call]]) -> list[list[Ca
         chains = {step: [c] for step, c in enumerate(cs) if c.op.name in UNARY_TABLE_OPS and step not in pairs}
         chains.update({mul: [cs[step], cs[mul]] for step, mul in pairs.items()})
         candidates = {step: OPS[c.op.name].optimize(ctx, c) for step, c in enumerate(cs)
-                      if step not in chains and step not in pairs and hasattr(OPS[c.op.name], "optimize")}
+                      if step not in chains and step not in pairs and hasattr(OPS[c.op.name], "optimize")
+                      and _normalized_multipliers(c)}
         plans.append((pairs, chains, candidates))
     tables, sizes = query_kernels([chain for _, chains, _ in plans for chain in chains.values()],
                                   [c for _, _, candidates in plans for c in candidates.values()])
