@@ -45,10 +45,9 @@ void tee_batch_matmul_gemm_s8(const tee_batch_matmul_params *p, const int8_t *lh
         pack_rows(r, p->cols, p->depth, p->rhs_col_stride, p->rhs_depth_stride,
                   p->pack_rhs ? packed_rhs : NULL, col_bias, lo);
         for (int32_t c = 0; c < p->cols; ++c) col_bias[c] += p->depth * lo * ro;
+        /* An operand read in place has depth stride 1, so its rows are depth apart (or it has one row). */
         g.a = p->pack_lhs ? packed_lhs : l;
-        g.a_stride = p->pack_lhs ? p->depth : p->lhs_row_stride;
         g.b = p->pack_rhs ? packed_rhs : r;
-        g.b_stride = p->pack_rhs ? p->depth : p->rhs_col_stride;
         tee_gemm_s8(&g, out);
     }
 }

@@ -52,20 +52,18 @@ int32_t tee_conv2d_gemm_s8_scratch_size(const tee_conv_params *p) {
 void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
                         int8_t *out) {
     const int32_t depth = (int32_t)p->k_h * p->k_w * p->in_c;
-    tee_gemm_job g = {.cols = p->out_c, .depth = depth, .b = filter, .b_stride = depth, .out_stride = p->out_c,
+    tee_gemm_job g = {.cols = p->out_c, .depth = depth, .b = filter, .out_stride = p->out_c,
                   .col_bias = p->folded_bias, .mult = p->mult, .shift = p->shift, .per_col = 1,
                   .out_offset = p->out_offset, .act_min = p->act_min, .act_max = p->act_max};
     const int32_t pixels = (int32_t)p->out_h * p->out_w;
     if (!scratch) { /* 1x1, stride 1, no padding: the input already is the im2col matrix */
         g.rows = pixels;
         g.a = in;
-        g.a_stride = depth;
         tee_gemm_s8(&g, out);
         return;
     }
     const int32_t per_pass = pixels_per_pass(depth);
     g.a = scratch;
-    g.a_stride = depth;
     for (int32_t px = 0; px < pixels; px += per_pass) {
         g.rows = pixels - px < per_pass ? pixels - px : per_pass;
         for (int32_t i = 0; i < g.rows; ++i)

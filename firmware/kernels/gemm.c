@@ -16,7 +16,7 @@ TEE_ALWAYS_INLINE void gemm_columns_x4(const tee_gemm_job *g, const int8_t *b0, 
     const tee_shift_x4 shift = tee_split_shift_x4(g->per_col ? vldrbq_z_s32(g->shift + c, p) : vdupq_n_s32(g->shift[0]));
     const int8_t *a = g->a;
     out += c;
-    for (int32_t r = 0; r < g->rows; ++r, a += g->a_stride, out += g->out_stride) {
+    for (int32_t r = 0; r < g->rows; ++r, a += g->depth, out += g->out_stride) {
         int32x4_t acc = vaddq_s32(tee_dot_1x4(a, b0, b1, b2, b3, g->depth), bias);
         if (g->row_bias) acc = vaddq_n_s32(acc, g->row_bias[r]);
         tee_store_x4(out, acc, mult, shift, g->out_offset, g->act_min, g->act_max, n);
@@ -26,7 +26,7 @@ TEE_ALWAYS_INLINE void gemm_columns_x4(const tee_gemm_job *g, const int8_t *b0, 
 void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
     const tee_gemm_job local = *job; /* a copy the int8 stores below cannot alias, so it stays in registers */
     const tee_gemm_job *g = &local;
-    const int32_t bs = g->b_stride, tail = g->cols & 3, whole = g->cols - tail;
+    const int32_t bs = g->depth, tail = g->cols & 3, whole = g->cols - tail;
     const int8_t *b = g->b;
     int32_t c = 0;
     for (; c < whole; c += 4, b += 4 * bs) gemm_columns_x4(g, b, b + bs, b + 2 * bs, b + 3 * bs, c, 4, out);
@@ -50,17 +50,17 @@ static inline tee_channel_q column_q(const tee_gemm_job *g, int32_t c) {
 void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
     const tee_gemm_job local = *job; /* a copy the int8 stores below cannot alias, so it stays in registers */
     const tee_gemm_job *g = &local;
-    const int32_t os = g->out_stride, as = g->a_stride;
+    const int32_t os = g->out_stride, as = g->depth;
     int32_t c = 0;
     for (; c + 2 <= g->cols; c += 2) {
-        const int8_t *b0 = g->b + c * g->b_stride, *b1 = b0 + g->b_stride;
+        const int8_t *b0 = g->b + c * as, *b1 = b0 + as;
         const tee_channel_q q0 = column_q(g, c), q1 = column_q(g, c + 1);
         const int8_t *a = g->a;
         int8_t *o = out + c;
         int32_t r = 0;
         for (; r + 2 <= g->rows; r += 2, a += 2 * as, o += 2 * os) {
             int32_t acc[4];
-            tee_dot_2x2(a, a + as, b0, b1, g->depth, acc);
+            tee_dot_2x2(a, b0, as, acc);
             const int32_t rb0 = row_bias(g, r), rb1 = row_bias(g, r + 1);
             o[0] = gemm_out(g, &q0, acc[0] + rb0);
             o[1] = gemm_out(g, &q1, acc[1] + rb0);
@@ -74,7 +74,7 @@ void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
         }
     }
     if (c < g->cols) {
-        const int8_t *b0 = g->b + c * g->b_stride;
+        const int8_t *b0 = g->b + c * as;
         const tee_channel_q q0 = column_q(g, c);
         for (int32_t r = 0; r < g->rows; ++r)
             out[r * os + c] = gemm_out(g, &q0, tee_dot_1x1(g->a + r * as, b0, g->depth) + row_bias(g, r));

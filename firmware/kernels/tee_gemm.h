@@ -1,6 +1,6 @@
 /* The int8 matrix product behind the optimised CONV_2D, FULLY_CONNECTED and BATCH_MATMUL kernels:
  *     out[r][c] = requantize(col_bias[c] + row_bias[r] + sum_d a[r][d] * b[c][d])
- * with the rows of a and b contiguous over d (blocking per inner-loop path: gemm.c). Zero points are folded out of the inner loop:
+ * with the rows of a and b contiguous over d and depth apart (blocking per inner-loop path: gemm.c). Zero points are folded out of the inner loop:
  * sum (x + xo)(w + wo) = sum x w + wo sum x + xo sum w + d xo wo. For constant weights the code
  * generator adds xo sum w to the bias; im2col pads with the input zero point, so padding adds 0.
  * The int32 sums equal the reference kernels' sums, so the outputs match them bit for bit. */
@@ -12,7 +12,7 @@
 typedef struct {
     int32_t rows, cols, depth;
     const int8_t *a, *b;
-    int32_t a_stride, b_stride, out_stride;
+    int32_t out_stride;
     const int32_t *col_bias, *row_bias; /* either may be NULL */
     const int32_t *mult;
     const int8_t *shift;
