@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from op_cases import GENERATORS, sample_inputs, tflm
+from op_models import OpModel, options
 from tinyee.compile import compile_segments, write_sources
 from tinyee.compile.native import HOST_PATHS, HostRunner, build_shared_library
 from tinyee.compile.sources import KERNEL_DIR
@@ -85,3 +86,35 @@ def test_requantization_shortcuts_equal_tflite_rounding(path, tmp_path):
                     str(Path(__file__).parent / "c" / "requantize_check.c"), "-o", str(exe)], check=True)
     checked, bad = map(int, subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split())
     assert checked == 633_280 and bad == 0
+
+
+def zero_multiplier_models(rng) -> list[bytes]:
+    """FULLY_CONNECTED and MUL whose output multipliers are below 2^-31, so QuantizeMultiplier gives 0."""
+    fc = OpModel()
+    x = fc.tensor([3, 8], 1e-6, 5)
+    f = fc.tensor([4, 8], [1e-6], 0, rng.integers(-127, 128, (4, 8)))
+    y = fc.tensor([3, 4], 100.0, -7)
+    fc.op("FULLY_CONNECTED", [x, f], [y], options("FullyConnectedOptions"), "FullyConnectedOptions")
+    mul = OpModel()
+    a, b, z = mul.tensor([2, 300], 1e-6, 3), mul.tensor([2, 300], 1e-6, -4), mul.tensor([2, 300], 100.0, 9)
+    mul.op("MUL", [a, b], [z], options("MulOptions"), "MulOptions")
+    return [fc.build([x], [y]), mul.build([a, b], [z])]
+
+
+@pytest.mark.parametrize("path", ["portable", "dsp"])
+def test_zero_multiplier_keeps_the_reference_kernel(path, tmp_path):
+    """The optimised kernels' scalar requantization (SMMLAR) needs multipliers in [2^30, 2^31): a call with a
+    zero one keeps its reference kernel, and its outputs (all the zero point) still match TFLite Micro."""
+    rng = np.random.default_rng(3)
+    data = zero_multiplier_models(rng)
+    segments = compile_segments([TfliteModel(d, f"zero-multiplier#{i}") for i, d in enumerate(data)], "optimized")
+    assert [c.kernel for s in segments for c in s.calls] == ["tee_fully_connected_s8", "tee_binary_s8"]
+    write_sources(tmp_path, segments, "zero-multiplier", [], 0, kernels="optimized")
+    runner = HostRunner(build_shared_library(tmp_path, tmp_path / "kernels.so", path=path), segments)
+    for model, seg in zip(data, segments):
+        inputs = [rng.integers(-128, 128, t.shape).astype(np.int8) for t in seg.model.inputs]
+        for t, v in zip(seg.model.inputs, inputs):
+            runner.write(seg, t.index, v)
+        runner.run(seg.index)
+        got = runner.view(seg, seg.model.outputs[0].index)
+        assert np.array_equal(got.reshape(-1), tflm(model, inputs).reshape(-1))

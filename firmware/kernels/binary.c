@@ -12,18 +12,24 @@ static inline int32_t rescale_input(const tee_binary_params *p, int32_t v, int32
     return tee_requantize(tee_shl32(v + offset, p->left_shift), mult, shift);
 }
 
-/* Output requantization (q: the output multiplier and shift, split once per run), offset and
- * activation clamp shared by all four ops. */
-static inline int8_t finish(const tee_binary_params *p, const tee_channel_q *q, int32_t raw) {
-    return tee_clamp8(tee_requantize_channel(raw, q) + p->out_offset, p->act_min, p->act_max);
+/* The reference kernel's element: TFLite's arithmetic as is. ADD, SUB and SQUARED_DIFFERENCE
+ * rescale each input first; MUL multiplies the offset inputs. */
+static int8_t reference_element(const tee_binary_params *p, int32_t a, int32_t b) {
+    int32_t raw;
+    if (p->op == TEE_MUL) {
+        raw = (a + p->in1_offset) * (b + p->in2_offset);
+    } else {
+        const int32_t sx = rescale_input(p, a, p->in1_offset, p->in1_mult, p->in1_shift);
+        const int32_t sy = rescale_input(p, b, p->in2_offset, p->in2_mult, p->in2_shift);
+        raw = p->op == TEE_SQUARED_DIFFERENCE ? (sx - sy) * (sx - sy) : p->op == TEE_ADD ? sx + sy : sx - sy;
+    }
+    return tee_clamp8(tee_requantize(raw, p->out_mult, p->out_shift) + p->out_offset, p->act_min, p->act_max);
 }
 
-/* ADD, SUB or SQUARED_DIFFERENCE of one pair of values, each input rescaled on the fly. */
-static inline int8_t rescaled_element(const tee_binary_params *p, const tee_channel_q *q, int32_t a, int32_t b) {
-    const int32_t sx = rescale_input(p, a, p->in1_offset, p->in1_mult, p->in1_shift);
-    const int32_t sy = rescale_input(p, b, p->in2_offset, p->in2_mult, p->in2_shift);
-    if (p->op == TEE_SQUARED_DIFFERENCE) return finish(p, q, (sx - sy) * (sx - sy));
-    return finish(p, q, p->op == TEE_ADD ? sx + sy : sx - sy);
+/* The optimised kernels' output requantization (q: split once per run), offset and clamp;
+ * full_range (the activation range is all of int8) is a constant where the loops are compiled. */
+TEE_ALWAYS_INLINE int8_t finish(const tee_binary_params *p, const tee_channel_q *q, int32_t raw, int full_range) {
+    return tee_clamp8_act(tee_requantize_channel(raw, q) + p->out_offset, p->act_min, p->act_max, full_range);
 }
 
 #if defined(TEE_PATH_MVE)
@@ -63,13 +69,40 @@ TEE_ALWAYS_INLINE void run_x4(const tee_binary_params *p, tee_binary_op op, cons
 }
 #endif
 
+/* An optimised run of n outputs, one element per step: MUL as is, the others from their tables. */
+TEE_ALWAYS_INLINE void run_scalar(const tee_binary_params *p, const tee_channel_q *q, int full_range,
+                                  const int8_t *in1, int32_t s1, const int8_t *in2, int32_t s2, int32_t n,
+                                  const int32_t *tables, int8_t *out) {
+    if (p->op == TEE_MUL) {
+        const int32_t o1 = p->in1_offset, o2 = p->in2_offset;
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, q, (*in1 + o1) * (*in2 + o2), full_range);
+        return;
+    }
+    const int32_t *t1 = tables + 128, *t2 = tables + 256 + 128;
+    if (p->op == TEE_ADD) {
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, q, t1[*in1] + t2[*in2], full_range);
+    } else if (p->op == TEE_SUB) {
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, q, t1[*in1] - t2[*in2], full_range);
+    } else { /* SQUARED_DIFFERENCE */
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) {
+            const int32_t d = t1[*in1] - t2[*in2];
+            out[i] = finish(p, q, d * d, full_range);
+        }
+    }
+}
+
 /* One innermost run of n outputs. With tables (256 rescaled values per input, indexed by value + 128),
  * each element costs one requantization instead of three, in a loop specialised per op. `simd`: the
- * optimised kernels, which on Helium take runs with strides 0 or 1 four elements at a time. */
+ * optimised kernels (tables for all but MUL), which on Helium take runs with strides 0 or 1 four
+ * elements at a time; otherwise the reference kernel. */
 static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1, const int8_t *in2, int32_t s2,
                        int32_t n, const int32_t *tables, int simd, int8_t *out) {
+    if (!simd) {
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = reference_element(p, *in1, *in2);
+        return;
+    }
 #if defined(TEE_PATH_MVE)
-    if (simd && (tables || p->op == TEE_MUL) && (s1 == 0 || s1 == 1) && (s2 == 0 || s2 == 1)) {
+    if ((s1 == 0 || s1 == 1) && (s2 == 0 || s2 == 1)) {
         switch (p->op) {
         case TEE_ADD: run_x4(p, TEE_ADD, in1, s1, in2, s2, n, tables, out); return;
         case TEE_SUB: run_x4(p, TEE_SUB, in1, s1, in2, s2, n, tables, out); return;
@@ -77,26 +110,12 @@ static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1
         default: run_x4(p, TEE_SQUARED_DIFFERENCE, in1, s1, in2, s2, n, tables, out); return;
         }
     }
-#else
-    (void)simd;
 #endif
-    const int32_t *t1 = tables ? tables + 128 : NULL, *t2 = tables ? tables + 256 + 128 : NULL;
     const tee_channel_q q = tee_channel(0, p->out_mult, p->out_shift);
-    if (!tables && p->op == TEE_MUL) {
-        const int32_t o1 = p->in1_offset, o2 = p->in2_offset;
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, &q, (*in1 + o1) * (*in2 + o2));
-    } else if (!tables) {
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = rescaled_element(p, &q, *in1, *in2);
-    } else if (p->op == TEE_ADD) {
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, &q, t1[*in1] + t2[*in2]);
-    } else if (p->op == TEE_SUB) {
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, &q, t1[*in1] - t2[*in2]);
-    } else { /* SQUARED_DIFFERENCE */
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) {
-            const int32_t d = t1[*in1] - t2[*in2];
-            out[i] = finish(p, &q, d * d);
-        }
-    }
+    if (p->act_min == -128 && p->act_max == 127)
+        run_scalar(p, &q, 1, in1, s1, in2, s2, n, tables, out);
+    else
+        run_scalar(p, &q, 0, in1, s1, in2, s2, n, tables, out);
 }
 
 static void binary_loop(const tee_binary_params *params, const int8_t *in1, const int8_t *in2, const int32_t *tables,
@@ -127,7 +146,7 @@ void tee_binary_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *
     binary_loop(p, in1, in2, NULL, 0, out);
 }
 
-/* Optimised MUL: the reference loop, with Helium runs where the strides allow. */
+/* Optimised MUL: the output requantization split once per run; on Helium four elements per step. */
 int32_t tee_binary_simd_s8_scratch_size(const tee_binary_params *p) {
     (void)p;
     return 0;

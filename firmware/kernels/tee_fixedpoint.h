@@ -77,7 +77,9 @@ static inline int32_t tee_high_mul(int32_t x, int32_t mult2) {
     __asm("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(mult2), "r"(x));
     return r;
 #else
-    return (int32_t)(((int64_t)x * (int64_t)(uint32_t)mult2 + 0x80000000LL) >> 32);
+    /* What SMMLAR computes, (x * 2^32 + x * mult2 + 2^31) / 2^32, so that host builds agree with the target
+     * for a zero multiplier too (x, not 0; the kernels are never given one). */
+    return (int32_t)(((int64_t)x * ((int64_t)mult2 + 4294967296LL) + 0x80000000LL) >> 32);
 #endif
 }
 
