@@ -46,10 +46,22 @@ static inline tee_channel_q column_q(const tee_gemm_job *g, int32_t c) {
     return tee_channel(g->col_bias ? g->col_bias[c] : 0, g->mult[k], g->shift[k]);
 }
 
-/* Column pairs outside, row pairs inside: each column's requantization is split once for all rows.
- * full_range is a constant in each of the two calls, so that one of them clamps with SSAT. */
-TEE_ALWAYS_INLINE void gemm_blocks(const tee_gemm_job *g, int full_range, int8_t *out) {
+/* The 2x2 block's four outputs; full_range is a constant in each call, so one of them clamps with SSAT. */
+TEE_ALWAYS_INLINE void block_out(const tee_gemm_job *g, const tee_channel_q *q0, const tee_channel_q *q1,
+                                 const int32_t acc[4], int32_t rb0, int32_t rb1, int full_range, int8_t *o) {
+    const int32_t os = g->out_stride;
+    o[0] = gemm_out(g, q0, acc[0] + rb0, full_range);
+    o[1] = gemm_out(g, q1, acc[1] + rb0, full_range);
+    o[os] = gemm_out(g, q0, acc[2] + rb1, full_range);
+    o[os + 1] = gemm_out(g, q1, acc[3] + rb1, full_range);
+}
+
+/* Column pairs outside, row pairs inside: each column's requantization is split once for all rows. */
+void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
+    const tee_gemm_job local = *job; /* a copy the int8 stores below cannot alias, so it stays in registers */
+    const tee_gemm_job *g = &local;
     const int32_t os = g->out_stride, as = g->depth;
+    const int full_range = g->act_min == -128 && g->act_max == 127;
     int32_t c = 0;
     for (; c + 2 <= g->cols; c += 2) {
         const int8_t *b0 = g->b + c * as, *b1 = b0 + as;
@@ -61,30 +73,22 @@ TEE_ALWAYS_INLINE void gemm_blocks(const tee_gemm_job *g, int full_range, int8_t
             int32_t acc[4];
             tee_dot_2x2(a, b0, as, acc);
             const int32_t rb0 = row_bias(g, r), rb1 = row_bias(g, r + 1);
-            o[0] = gemm_out(g, &q0, acc[0] + rb0, full_range);
-            o[1] = gemm_out(g, &q1, acc[1] + rb0, full_range);
-            o[os] = gemm_out(g, &q0, acc[2] + rb1, full_range);
-            o[os + 1] = gemm_out(g, &q1, acc[3] + rb1, full_range);
+            if (full_range)
+                block_out(g, &q0, &q1, acc, rb0, rb1, 1, o);
+            else
+                block_out(g, &q0, &q1, acc, rb0, rb1, 0, o);
         }
         if (r < g->rows) {
             const int32_t rb = row_bias(g, r);
-            o[0] = gemm_out(g, &q0, tee_dot_1x1(a, b0, g->depth) + rb, full_range);
-            o[1] = gemm_out(g, &q1, tee_dot_1x1(a, b1, g->depth) + rb, full_range);
+            o[0] = gemm_out(g, &q0, tee_dot_1x1(a, b0, g->depth) + rb, 0);
+            o[1] = gemm_out(g, &q1, tee_dot_1x1(a, b1, g->depth) + rb, 0);
         }
     }
     if (c < g->cols) {
         const int8_t *b0 = g->b + c * as;
         const tee_channel_q q0 = column_q(g, c);
         for (int32_t r = 0; r < g->rows; ++r)
-            out[r * os + c] = gemm_out(g, &q0, tee_dot_1x1(g->a + r * as, b0, g->depth) + row_bias(g, r), full_range);
+            out[r * os + c] = gemm_out(g, &q0, tee_dot_1x1(g->a + r * as, b0, g->depth) + row_bias(g, r), 0);
     }
-}
-
-void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
-    const tee_gemm_job local = *job; /* a copy the int8 stores below cannot alias, so it stays in registers */
-    if (local.act_min == -128 && local.act_max == 127)
-        gemm_blocks(&local, 1, out);
-    else
-        gemm_blocks(&local, 0, out);
 }
 #endif
