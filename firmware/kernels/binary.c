@@ -112,10 +112,14 @@ static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1
     }
 #endif
     const tee_channel_q q = tee_channel(0, p->out_mult, p->out_shift);
+#if defined(TEE_PATH_MVE)
+    run_scalar(p, &q, 0, in1, s1, in2, s2, n, tables, out); /* strided runs only: not worth a second copy */
+#else
     if (p->act_min == -128 && p->act_max == 127)
         run_scalar(p, &q, 1, in1, s1, in2, s2, n, tables, out);
     else
         run_scalar(p, &q, 0, in1, s1, in2, s2, n, tables, out);
+#endif
 }
 
 static void binary_loop(const tee_binary_params *params, const int8_t *in1, const int8_t *in2, const int32_t *tables,
