@@ -3,34 +3,7 @@
  * run four elements per step where the innermost strides are 0 or 1. */
 #include <stddef.h>
 
-#include "tinyee_kernels.h"
-#include "tee_fixedpoint.h"
-#include "tee_simd.h"
-
-/* ADD, SUB and SQUARED_DIFFERENCE first rescale each input on its own (a function of the int8 value). */
-static inline int32_t rescale_input(const tee_binary_params *p, int32_t v, int32_t offset, int32_t mult, int32_t shift) {
-    return tee_requantize(tee_shl32(v + offset, p->left_shift), mult, shift);
-}
-
-/* The reference kernel's element: TFLite's arithmetic as is. ADD, SUB and SQUARED_DIFFERENCE
- * rescale each input first; MUL multiplies the offset inputs. */
-static int8_t reference_element(const tee_binary_params *p, int32_t a, int32_t b) {
-    int32_t raw;
-    if (p->op == TEE_MUL) {
-        raw = (a + p->in1_offset) * (b + p->in2_offset);
-    } else {
-        const int32_t sx = rescale_input(p, a, p->in1_offset, p->in1_mult, p->in1_shift);
-        const int32_t sy = rescale_input(p, b, p->in2_offset, p->in2_mult, p->in2_shift);
-        raw = p->op == TEE_SQUARED_DIFFERENCE ? (sx - sy) * (sx - sy) : p->op == TEE_ADD ? sx + sy : sx - sy;
-    }
-    return tee_clamp8(tee_requantize(raw, p->out_mult, p->out_shift) + p->out_offset, p->act_min, p->act_max);
-}
-
-/* The optimised kernels' output requantization (q: split once per run), offset and clamp;
- * full_range (the activation range is all of int8) is a constant where the loops are compiled. */
-TEE_ALWAYS_INLINE int8_t finish(const tee_binary_params *p, const tee_channel_q *q, int32_t raw, int full_range) {
-    return tee_clamp8_act(tee_requantize_channel(raw, q) + p->out_offset, p->act_min, p->act_max, full_range);
-}
+#include "tee_binary.h"
 
 #if defined(TEE_PATH_MVE)
 /* Four lanes of one input: its tabulated rescaling (table: 256 entries for -128..127) gathered, or the
@@ -41,15 +14,6 @@ TEE_ALWAYS_INLINE int32x4_t lanes_x4(const int8_t *in, int32_t stride, const int
     const int32x4_t v = vldrbq_z_s32(in, pred);
     if (!table) return vaddq_n_s32(v, offset);
     return vldrwq_gather_shifted_offset_z_s32(table, vreinterpretq_u32_s32(vaddq_n_s32(v, 128)), pred);
-}
-
-/* rescale_input of -128..127 into table[0..255], four values per step. */
-static void rescale_table_x4(const tee_binary_params *p, int32_t offset, int32_t mult, int32_t shift, int32_t *table) {
-    const int32x4_t left = vdupq_n_s32(p->left_shift), m = vdupq_n_s32(mult);
-    const tee_shift_x4 sh = tee_split_shift_x4(vdupq_n_s32(shift));
-    int32x4_t v = vsetq_lane_s32(-125, vsetq_lane_s32(-126, vsetq_lane_s32(-127, vdupq_n_s32(-128), 1), 2), 3);
-    for (int32_t i = 0; i < 256; i += 4, v = vaddq_n_s32(v, 4))
-        vstrwq_s32(table + i, tee_requantize_x4(vshlq_s32(vaddq_n_s32(v, offset), left), m, sh));
 }
 
 /* A run of n outputs with innermost strides 0 or 1, four per step; `op` is a constant in each caller. */
@@ -75,18 +39,18 @@ TEE_ALWAYS_INLINE void run_scalar(const tee_binary_params *p, const tee_channel_
                                   const int32_t *tables, int8_t *out) {
     if (p->op == TEE_MUL) {
         const int32_t o1 = p->in1_offset, o2 = p->in2_offset;
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, q, (*in1 + o1) * (*in2 + o2), full_range);
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = tee_binary_finish(p, q, (*in1 + o1) * (*in2 + o2), full_range);
         return;
     }
     const int32_t *t1 = tables + 128, *t2 = tables + 256 + 128;
     if (p->op == TEE_ADD) {
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, q, t1[*in1] + t2[*in2], full_range);
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = tee_binary_finish(p, q, t1[*in1] + t2[*in2], full_range);
     } else if (p->op == TEE_SUB) {
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(p, q, t1[*in1] - t2[*in2], full_range);
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = tee_binary_finish(p, q, t1[*in1] - t2[*in2], full_range);
     } else { /* SQUARED_DIFFERENCE */
         for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) {
             const int32_t d = t1[*in1] - t2[*in2];
-            out[i] = finish(p, q, d * d, full_range);
+            out[i] = tee_binary_finish(p, q, d * d, full_range);
         }
     }
 }
@@ -98,7 +62,7 @@ TEE_ALWAYS_INLINE void run_scalar(const tee_binary_params *p, const tee_channel_
 static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1, const int8_t *in2, int32_t s2,
                        int32_t n, const int32_t *tables, int simd, int8_t *out) {
     if (!simd) {
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = reference_element(p, *in1, *in2);
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = tee_binary_reference(p, *in1, *in2);
         return;
     }
 #if defined(TEE_PATH_MVE)
@@ -170,14 +134,21 @@ int32_t tee_binary_table_s8_scratch_size(const tee_binary_params *p) {
 void tee_binary_table_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *scratch,
                          int8_t *out) {
     int32_t *tables = (int32_t *)(void *)scratch; /* the arena planner aligns scratch to 16 bytes */
-#if defined(TEE_PATH_MVE)
-    rescale_table_x4(p, p->in1_offset, p->in1_mult, p->in1_shift, tables);
-    rescale_table_x4(p, p->in2_offset, p->in2_mult, p->in2_shift, tables + 256);
-#else
-    for (int32_t v = -128; v < 128; ++v) {
-        tables[v + 128] = rescale_input(p, v, p->in1_offset, p->in1_mult, p->in1_shift);
-        tables[v + 384] = rescale_input(p, v, p->in2_offset, p->in2_mult, p->in2_shift);
-    }
-#endif
+    tee_binary_rescale_table(p, 0, tables);
+    tee_binary_rescale_table(p, 1, tables + 256);
     binary_loop(p, in1, in2, tables, 1, out);
+}
+
+void tee_binary_rescale_table(const tee_binary_params *p, int second, int32_t *table) {
+    const int32_t offset = second ? p->in2_offset : p->in1_offset;
+#if defined(TEE_PATH_MVE)
+    const int32x4_t left = vdupq_n_s32(p->left_shift), m = vdupq_n_s32(second ? p->in2_mult : p->in1_mult);
+    const tee_shift_x4 sh = tee_split_shift_x4(vdupq_n_s32(second ? p->in2_shift : p->in1_shift));
+    int32x4_t v = vsetq_lane_s32(-125, vsetq_lane_s32(-126, vsetq_lane_s32(-127, vdupq_n_s32(-128), 1), 2), 3);
+    for (int32_t i = 0; i < 256; i += 4, v = vaddq_n_s32(v, 4))
+        vstrwq_s32(table + i, tee_requantize_x4(vshlq_s32(vaddq_n_s32(v, offset), left), m, sh));
+#else
+    (void)offset;
+    for (int32_t v = -128; v < 128; ++v) table[v + 128] = tee_binary_rescale(p, v, second);
+#endif
 }

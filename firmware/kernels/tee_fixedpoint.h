@@ -12,15 +12,15 @@ static inline int32_t tee_min32(int32_t a, int32_t b) { return a < b ? a : b; }
 static inline int32_t tee_max32(int32_t a, int32_t b) { return a > b ? a : b; }
 static inline int8_t tee_clamp8(int32_t v, int32_t lo, int32_t hi) { return (int8_t)tee_min32(tee_max32(v, lo), hi); }
 
-/* clamp(v, lo, hi) where full_range (lo = -128, hi = 127; a constant where the kernels call it) is one
+/* clamp(v, lo, hi) (an int8 value, as int32) where full_range (lo = -128, hi = 127; a constant where the kernels call it) is one
  * SSAT on cores that have it: most layers' activation range is all of int8, and GCC does not turn the
  * two compares into SSAT itself. */
-static inline int8_t tee_clamp8_act(int32_t v, int32_t lo, int32_t hi, int full_range) {
+static inline int32_t tee_clamp8_act(int32_t v, int32_t lo, int32_t hi, int full_range) {
 #if defined(__ARM_FEATURE_SAT)
     if (full_range) {
         int32_t r;
         __asm("ssat %0, #8, %1" : "=r"(r) : "r"(v));
-        return (int8_t)r;
+        return r;
     }
 #else
     (void)full_range;
