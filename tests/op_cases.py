@@ -276,6 +276,38 @@ GENERATORS = {
 }
 
 
+def case_layer_norm(rng) -> bytes:
+    """LayerNorm over the last axis as TFLite's int8 converter writes it (MEAN, SQUARED_DIFFERENCE, MEAN, ADD,
+    RSQRT, MUL, MUL, MUL, SUB, ADD, as onnx2tf's exports do), calibrated on random data: what the optimised
+    set fuses into one kernel (tinyee/compile/fuse.py)."""
+    import tensorflow as tf
+
+    rows, depth = int(rng.integers(1, 20)), int(rng.integers(3, 70))
+    gamma = rng.normal(1.0, 0.3, depth).astype(np.float32)
+    beta = rng.normal(0.0, 0.5, depth).astype(np.float32)
+    centre, spread = float(rng.normal(0.0, 1.0)), float(rng.uniform(0.3, 4.0))
+
+    @tf.function(input_signature=[tf.TensorSpec([rows, depth], tf.float32)])
+    def layer_norm(x):
+        mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+        variance = tf.reduce_mean(tf.math.squared_difference(x, mean), axis=-1, keepdims=True)
+        scale = tf.math.rsqrt(variance + 1e-5) * gamma
+        return x * scale + (beta - mean * scale)
+
+    samples = [rng.normal(centre, spread, (rows, depth)).astype(np.float32) for _ in range(32)]
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([layer_norm.get_concrete_function()], layer_norm)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x] for x in samples)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+# Chains of ops the optimised set runs as one kernel, by the name of the fused call.
+FUSED_GENERATORS = {"LAYER_NORM": case_layer_norm}
+ALL_GENERATORS = {**GENERATORS, **FUSED_GENERATORS}
+
+
 def sample_inputs(rng, model: TfliteModel, op_name: str, k: int):
     out = []
     for t in model.inputs:

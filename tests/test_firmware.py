@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from faults import FaultyPort
-from op_cases import GENERATORS, sample_inputs, tflm
+from op_cases import ALL_GENERATORS, sample_inputs, tflm
 from tinyee.bench import BenchPlan, run_bench
 from tinyee.boards import list_boards, load_board
 from tinyee.cascade import cascade
@@ -184,7 +184,7 @@ def test_qemu_entropy_cascade_with_bof_and_slvit_exits(mixed_heads_export, tmp_p
 # Cortex-M4, Helium on the emulated Cortex-M55 (test_kernels runs the same loops on the host).
 ON_TARGET_PATHS = [("mps2-an386", "dsp"), ("mps3-an547", "mve")]
 OPTIMISED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "ADD", "SUB", "MUL",
-                 "SQUARED_DIFFERENCE", "SOFTMAX", "LOGISTIC", "RSQRT", "HARD_SWISH")
+                 "SQUARED_DIFFERENCE", "SOFTMAX", "LOGISTIC", "RSQRT", "HARD_SWISH", "LAYER_NORM")
 ON_TARGET_CASES = 6
 MAX_CASE_BYTES = 2500  # inputs + output per case: each byte crosses the emulated UART as hex
 
@@ -201,7 +201,7 @@ def test_optimised_kernels_match_tflite_micro_on_the_emulated_core(board_name, p
     for name in OPTIMISED_OPS:
         found = 0
         while found < ON_TARGET_CASES:
-            data = GENERATORS[name](rng)
+            data = ALL_GENERATORS[name](rng)
             m = TfliteModel(data, f"{name}#{found}")
             if sum(t.nbytes for t in m.inputs) + m.outputs[0].nbytes <= MAX_CASE_BYTES:
                 cases.append((name, data, m))
@@ -210,7 +210,7 @@ def test_optimised_kernels_match_tflite_micro_on_the_emulated_core(board_name, p
     used = {c.kernel for s in segments for c in s.calls}
     assert {"tee_conv2d_gemm_s8", "tee_depthwise_conv2d_simd_s8", "tee_fully_connected_gemm_s8",
             "tee_batch_matmul_gemm_s8", "tee_binary_table_s8", "tee_binary_simd_s8", "tee_softmax_table_s8",
-            "tee_lut_s8"} - used == set()
+            "tee_lut_s8", "tee_layer_norm_s8"} - used == set()
     write_sources(tmp_path / "src", segments, "on-target-conformance", [], 0)
     board = load_board(board_name)
     image = build_image(tmp_path / "src", segments, board, tmp_path, "-O2", "on-target-conformance", 0, "optimized")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from op_cases import GENERATORS, sample_inputs, tflm
+from op_cases import ALL_GENERATORS, FUSED_GENERATORS, GENERATORS, sample_inputs, tflm
 from op_models import OpModel, options
 from tinyee.compile import compile_segments, write_sources
 from tinyee.compile.native import HOST_PATHS, HostRunner, build_shared_library
@@ -20,13 +20,15 @@ from tinyee.compile.sources import KERNEL_DIR
 from tinyee.tflite import TfliteModel
 
 CASES_PER_OP = 40
+CASES_PER_FUSED_CHAIN = 12
 SAMPLES_PER_CASE = 3
 
 
 @pytest.fixture(scope="module")
 def cases():
     rng = np.random.default_rng(2026)
-    return [(name, i, gen(rng)) for name, gen in GENERATORS.items() for i in range(CASES_PER_OP)]
+    return [(name, i, gen(rng)) for name, gen in ALL_GENERATORS.items()
+            for i in range(CASES_PER_OP if name in GENERATORS else CASES_PER_FUSED_CHAIN)]
 
 
 # The reference kernels, and the optimised kernels with each inner-loop path (DSP and Helium through
@@ -42,7 +44,7 @@ def library(request, cases, tmp_path_factory):
     out = tmp_path_factory.mktemp("kernels")
     write_sources(out, segments, "kernel-conformance", [], 0, kernels=kernels)
     runner = HostRunner(build_shared_library(out, out / "kernels.so", path=path), segments)
-    return cases, segments, runner
+    return cases, segments, runner, kernels
 
 
 def test_optimised_kernels_are_used(cases):
@@ -50,19 +52,24 @@ def test_optimised_kernels_are_used(cases):
     models = [TfliteModel(data, f"{name}#{i}") for name, i, data in cases]
     used = {c.kernel for s in compile_segments(models, "optimized") for c in s.calls}
     assert {"tee_conv2d_gemm_s8", "tee_depthwise_conv2d_simd_s8", "tee_fully_connected_gemm_s8",
-            "tee_batch_matmul_gemm_s8", "tee_binary_table_s8", "tee_binary_simd_s8", "tee_softmax_table_s8", "tee_lut_s8"} <= used
+            "tee_batch_matmul_gemm_s8", "tee_binary_table_s8", "tee_binary_simd_s8", "tee_softmax_table_s8", "tee_lut_s8",
+            "tee_layer_norm_s8"} <= used
     assert not {"tee_logistic_s8", "tee_rsqrt_s8", "tee_hard_swish_s8"} & used
 
 
-@pytest.mark.parametrize("op_name", sorted(GENERATORS))
+@pytest.mark.parametrize("op_name", sorted(ALL_GENERATORS))
 def test_kernel_matches_tflite_micro(library, op_name):
-    cases, segments, runner = library
+    """Every case of the op (or fused chain) on this kernel set and path equals TFLM output for output."""
+    cases, segments, runner, kernels = library
     rng = np.random.default_rng(7)
     checked = 0
     for (name, i, data), seg in zip(cases, segments):
         if name != op_name:
             continue
-        assert [c.op.name for c in seg.calls] == [op_name]
+        if op_name in FUSED_GENERATORS:  # one fused call in the optimised set, the chain's ops in the reference
+            assert ([c.op.name for c in seg.calls] == [op_name]) == (kernels == "optimized")
+        else:
+            assert [c.op.name for c in seg.calls] == [op_name]
         for k in range(SAMPLES_PER_CASE):
             inputs = sample_inputs(rng, seg.model, op_name, k)
             want = tflm(data, inputs)

@@ -215,4 +215,23 @@ static inline void vstrwq_scatter_shifted_offset_s32(int32_t *base, uint32x4_t o
     for (int i = 0; i < 4; ++i) base[offset.v[i]] = a.v[i];
 }
 
+/* Scalar operands, the predicated word store and the predicated add-across-lanes (LayerNorm). */
+static inline int32x4_t vsubq_n_s32(int32x4_t a, int32_t x) {
+    for (int i = 0; i < 4; ++i) a.v[i] = (int32_t)((uint32_t)a.v[i] - (uint32_t)x);
+    return a;
+}
+static inline int32x4_t vmulq_n_s32(int32x4_t a, int32_t x) {
+    for (int i = 0; i < 4; ++i) a.v[i] = (int32_t)((uint32_t)a.v[i] * (uint32_t)x);
+    return a;
+}
+static inline void vstrwq_p_s32(int32_t *p, int32x4_t a, mve_pred16_t pred) {
+    for (int i = 0; i < 4; ++i)
+        if (pred >> (4 * i) & 1) p[i] = a.v[i];
+}
+static inline int32_t vaddvaq_p_s32(int32_t acc, int32x4_t a, mve_pred16_t pred) {
+    for (int i = 0; i < 4; ++i)
+        if (pred >> (4 * i) & 1) acc = (int32_t)((uint32_t)acc + (uint32_t)a.v[i]);
+    return acc;
+}
+
 #endif

@@ -14,6 +14,8 @@
 
 /* For the small blocks of the hot loops, which GCC would otherwise keep as calls. */
 #define TEE_ALWAYS_INLINE static inline __attribute__((always_inline))
+/* For a loop whose registers must not be shared with its caller's. */
+#define TEE_NOINLINE __attribute__((noinline))
 
 #if defined(__ARM_FEATURE_MVE)
 #include <arm_mve.h>

@@ -121,6 +121,24 @@ typedef struct {
 
 void tee_mean_s8(const tee_mean_params *p, const int8_t *in, int8_t *out);
 
+/* LayerNorm over the last axis as onnx2tf writes it, ten int8 ops (tinyee/compile/fuse.py), in one
+ * pass per row: each op's own requantization, bit for bit, nothing in between stored. The binary
+ * ops' inputs are in the order their names say; their activation range is all of int8. */
+typedef struct {
+    int32_t rows, depth;
+    tee_mean_params mean, variance;       /* m = MEAN(x), v = MEAN(square) */
+    tee_binary_params square;             /* SQUARED_DIFFERENCE(x, m) */
+    tee_binary_params plus_epsilon;       /* e = ADD(v, epsilon); r = RSQRT(e) by table */
+    tee_binary_params scale;              /* s = MUL(r, gamma) */
+    tee_binary_params scale_x, scale_mean; /* MUL(x, s), MUL(m, s) */
+    tee_binary_params offset;             /* b = SUB(beta, MUL(m, s)) */
+    tee_binary_params sum;                /* y = ADD(MUL(x, s), b) */
+} tee_layer_norm_params;
+
+int32_t tee_layer_norm_s8_scratch_size(const tee_layer_norm_params *p);
+void tee_layer_norm_s8(const tee_layer_norm_params *p, const int8_t *in, const int8_t *gamma, const int8_t *beta,
+                       const int8_t *epsilon, const int8_t *rsqrt, int8_t *scratch, int8_t *out);
+
 typedef struct {
     int32_t ndims;
     int32_t out_dims[TEE_MAX_DIMS];

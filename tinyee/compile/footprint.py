@@ -8,8 +8,8 @@ from tinyee.compile.ops import OPS
 
 
 def call_macs(c: Call) -> int:
-    """int8 multiply-accumulates of one kernel call (0 for calls that do none)."""
-    module = OPS[c.op.name]
+    """int8 multiply-accumulates of one kernel call (0 for calls that do none, fused chains included)."""
+    module = OPS.get(c.op.name)
     return module.macs(c.params) if hasattr(module, "macs") and c.params else 0
 
 

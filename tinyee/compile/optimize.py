@@ -3,9 +3,9 @@
 Each op's registry module proposes its optimised call (``optimize``); the kernel's C
 ``<kernel>_scratch_size`` then sizes its scratch or refuses it, and a refused call keeps its
 reference kernel. Element-wise functions of one value (``TABLE_PARAMS``), and SiLU's LOGISTIC + MUL
-pair, become 256-entry lookup tables computed by running the reference kernels natively. Which
-instructions the optimised kernels use (Helium, DSP extension, portable C) follows from the
-board's compiler flags.
+pair, become 256-entry lookup tables computed by running the reference kernels natively, and
+LayerNorm's ten ops one kernel (fuse.py). Which instructions the optimised kernels use (Helium, DSP
+extension, portable C) follows from the board's compiler flags.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from tinyee.compile.buildtime import query_kernels
 from tinyee.compile.call import Call, IntArg, TableArg, TensorArg
+from tinyee.compile.fuse import layer_norms, with_table
 from tinyee.compile.ops import OPS
 from tinyee.compile.ops.context import LoweringContext
 from tinyee.tflite import TfliteModel
@@ -72,25 +73,32 @@ def optimize(models: list[TfliteModel], calls: list[list[Call]]) -> list[list[Ca
         candidates = {step: OPS[c.op.name].optimize(ctx, c) for step, c in enumerate(cs)
                       if step not in chains and step not in pairs and hasattr(OPS[c.op.name], "optimize")
                       and _normalized_multipliers(c)}
-        plans.append((pairs, chains, candidates))
-    tables, sizes = query_kernels([chain for _, chains, _ in plans for chain in chains.values()],
-                                  [c for _, _, candidates in plans for c in candidates.values()])
-    tables, sizes = iter(tables), iter(sizes)
+        plans.append((pairs, chains, candidates, layer_norms(model, cs)))
+    singles = [c for _, _, candidates, _ in plans for c in candidates.values()]
+    tables, sizes = query_kernels([chain for _, chains, _, _ in plans for chain in chains.values()],
+                                  singles + [n.call for *_, norms in plans for n in norms])
+    tables, single_sizes, norm_sizes = iter(tables), iter(sizes[:len(singles)]), iter(sizes[len(singles):])
     out = []
-    for model, cs, (pairs, chains, candidates) in zip(models, calls, plans):
+    for model, cs, (pairs, chains, candidates, norms) in zip(models, calls, plans):
         table_of = {step: next(tables) for step in chains}
-        rewritten = []
+        rewritten = {}
         for step, c in enumerate(cs):
             if step in pairs:
                 continue  # computed by its MUL's table
             if step in chains:
                 c = _lut_call(model, chains[step], table_of[step])
             elif step in candidates:
-                size = next(sizes)
+                size = next(single_sizes)
                 if size >= 0:
                     module = OPS[c.op.name]
                     c = (module.with_scratch(candidates[step], size) if hasattr(module, "with_scratch")
                          else dataclasses.replace(candidates[step], scratch=size))
-            rewritten.append(c)
-        out.append(rewritten)
+            rewritten[step] = c
+        for norm in norms:  # one fused call where the chain's last op was
+            size = next(norm_sizes)
+            if size >= 0:
+                for step in norm.steps.values():
+                    del rewritten[step]
+                rewritten[norm.steps["sum"]] = with_table(norm, table_of[norm.steps["rsqrt"]], size)
+        out.append([rewritten[step] for step in sorted(rewritten)])
     return out
