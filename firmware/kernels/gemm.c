@@ -35,7 +35,7 @@ void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
 }
 #else
 /* clamp(requantize(acc) + offset) of one output; full_range: the activation range is all of int8. */
-TEE_ALWAYS_INLINE int8_t gemm_out(const tee_gemm_job *g, const tee_channel_q *q, int32_t acc, int full_range) {
+TEE_ALWAYS_INLINE int32_t gemm_out(const tee_gemm_job *g, const tee_channel_q *q, int32_t acc, int full_range) {
     return tee_clamp8_act(tee_requantize_channel(acc, q) + g->out_offset, g->act_min, g->act_max, full_range);
 }
 
@@ -50,10 +50,13 @@ static inline tee_channel_q column_q(const tee_gemm_job *g, int32_t c) {
 TEE_ALWAYS_INLINE void block_out(const tee_gemm_job *g, const tee_channel_q *q0, const tee_channel_q *q1,
                                  const int32_t acc[4], int32_t rb0, int32_t rb1, int full_range, int8_t *o) {
     const int32_t os = g->out_stride;
-    o[0] = gemm_out(g, q0, acc[0] + rb0, full_range);
-    o[1] = gemm_out(g, q1, acc[1] + rb0, full_range);
-    o[os] = gemm_out(g, q0, acc[2] + rb1, full_range);
-    o[os + 1] = gemm_out(g, q1, acc[3] + rb1, full_range);
+    /* Column by column, so that each column's constants load once. */
+    const int32_t y0 = gemm_out(g, q0, acc[0] + rb0, full_range), y2 = gemm_out(g, q0, acc[2] + rb1, full_range);
+    const int32_t y1 = gemm_out(g, q1, acc[1] + rb0, full_range), y3 = gemm_out(g, q1, acc[3] + rb1, full_range);
+    o[0] = (int8_t)y0;
+    o[1] = (int8_t)y1;
+    o[os] = (int8_t)y2;
+    o[os + 1] = (int8_t)y3;
 }
 
 /* Column pairs outside, row pairs inside: each column's requantization is split once for all rows. */
