@@ -26,41 +26,49 @@ static inline int32_t tee_sxtb16_ror8(int32_t v) { return __sxtb16(tee_ror8(v));
 #endif
 
 #if defined(__ARM_FEATURE_DSP)
-/* tee_dot_2x2's inner loop on the target, four depths per pass: rows b0, b1 are unpacked once (SXTB16 of
+/* tee_dot_2x2's inner loop on the target, four depths per step: rows b0, b1 are unpacked once (SXTB16 of
  * x and of x rotated by 8 give bytes (0, 2) and (1, 3) as int16 pairs), then a1 and a0 in turn, each
- * into the same two registers. 14 registers in all and 22 instructions per 16 multiply-accumulates;
- * GCC's schedule of the same C spills one register and does not post-increment (25). */
-static inline void dot_2x2_passes(const int8_t **pa, const int8_t **pb, int32_t n, int32_t passes, int32_t s[4]) {
+ * into the same two registers: 14 registers in all, 20 instructions per 16 multiply-accumulates plus
+ * the loop's two per pair of steps (GCC's schedule of the same C spills one register and does not
+ * post-increment: 25 per step). */
+#define TEE_DOT_2X2_STEP                                                                                          \
+    "ldr %[y1o], [%[b], %[n]]\n\t"                                                                               \
+    "ldr %[y0o], [%[b]], #4\n\t"                                                                                 \
+    "sxtb16 %[y1e], %[y1o]\n\t"                                                                                  \
+    "sxtb16 %[y1o], %[y1o], ror #8\n\t"                                                                          \
+    "sxtb16 %[y0e], %[y0o]\n\t"                                                                                  \
+    "sxtb16 %[y0o], %[y0o], ror #8\n\t"                                                                          \
+    "ldr %[x], [%[a], %[n]]\n\t"                                                                                 \
+    "sxtb16 %[xe], %[x]\n\t"                                                                                     \
+    "sxtb16 %[x], %[x], ror #8\n\t"                                                                              \
+    "smlad %[s10], %[xe], %[y0e], %[s10]\n\t"                                                                    \
+    "smlad %[s11], %[xe], %[y1e], %[s11]\n\t"                                                                    \
+    "smlad %[s10], %[x], %[y0o], %[s10]\n\t"                                                                     \
+    "smlad %[s11], %[x], %[y1o], %[s11]\n\t"                                                                     \
+    "ldr %[x], [%[a]], #4\n\t"                                                                                   \
+    "sxtb16 %[xe], %[x]\n\t"                                                                                     \
+    "sxtb16 %[x], %[x], ror #8\n\t"                                                                              \
+    "smlad %[s00], %[xe], %[y0e], %[s00]\n\t"                                                                    \
+    "smlad %[s01], %[xe], %[y1e], %[s01]\n\t"                                                                    \
+    "smlad %[s00], %[x], %[y0o], %[s00]\n\t"                                                                     \
+    "smlad %[s01], %[x], %[y1o], %[s01]\n\t"
+
+/* steps (>= 1) of four depths from a, a + n and b, b + n into s; a and b advance past them. An odd
+ * step first, then pairs of steps per loop pass. */
+static inline void dot_2x2_steps(const int8_t **pa, const int8_t **pb, int32_t n, int32_t steps, int32_t s[4]) {
     const int8_t *a = *pa, *b = *pb;
-    int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3], x, xe, y0e, y0o, y1e, y1o;
-    __asm volatile("1:\n\t"
-                   "ldr %[y1o], [%[b], %[n]]\n\t"
-                   "ldr %[y0o], [%[b]], #4\n\t"
-                   "sxtb16 %[y1e], %[y1o]\n\t"
-                   "sxtb16 %[y1o], %[y1o], ror #8\n\t"
-                   "sxtb16 %[y0e], %[y0o]\n\t"
-                   "sxtb16 %[y0o], %[y0o], ror #8\n\t"
-                   "ldr %[x], [%[a], %[n]]\n\t"
-                   "sxtb16 %[xe], %[x]\n\t"
-                   "sxtb16 %[x], %[x], ror #8\n\t"
-                   "smlad %[s10], %[xe], %[y0e], %[s10]\n\t"
-                   "smlad %[s11], %[xe], %[y1e], %[s11]\n\t"
-                   "smlad %[s10], %[x], %[y0o], %[s10]\n\t"
-                   "smlad %[s11], %[x], %[y1o], %[s11]\n\t"
-                   "ldr %[x], [%[a]], #4\n\t"
-                   "sxtb16 %[xe], %[x]\n\t"
-                   "sxtb16 %[x], %[x], ror #8\n\t"
-                   "smlad %[s00], %[xe], %[y0e], %[s00]\n\t"
-                   "smlad %[s01], %[xe], %[y1e], %[s01]\n\t"
-                   "smlad %[s00], %[x], %[y0o], %[s00]\n\t"
-                   "smlad %[s01], %[x], %[y1o], %[s01]\n\t"
-                   "subs %[k], %[k], #1\n\t"
-                   "bne 1b"
-                   : [a] "+r"(a), [b] "+r"(b), [k] "+r"(passes), [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10),
-                     [s11] "+r"(s11), [x] "=&r"(x), [xe] "=&r"(xe), [y0e] "=&r"(y0e), [y0o] "=&r"(y0o),
-                     [y1e] "=&r"(y1e), [y1o] "=&r"(y1o)
-                   : [n] "r"(n)
-                   : "cc", "memory");
+    int32_t s00 = s[0], s01 = s[1], s10 = s[2], s11 = s[3], x, xe, y0e, y0o, y1e, y1o, pairs = steps >> 1;
+#define TEE_DOT_2X2_OPERANDS                                                                                    \
+    [a] "+r"(a), [b] "+r"(b), [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [x] "=&r"(x), \
+        [xe] "=&r"(xe), [y0e] "=&r"(y0e), [y0o] "=&r"(y0o), [y1e] "=&r"(y1e), [y1o] "=&r"(y1o)
+    if (steps & 1) __asm volatile(TEE_DOT_2X2_STEP : TEE_DOT_2X2_OPERANDS : [n] "r"(n) : "memory");
+    if (pairs)
+        __asm volatile("1:\n\t" TEE_DOT_2X2_STEP TEE_DOT_2X2_STEP "subs %[k], %[k], #1\n\t"
+                       "bne 1b"
+                       : TEE_DOT_2X2_OPERANDS, [k] "+r"(pairs)
+                       : [n] "r"(n)
+                       : "cc", "memory");
+#undef TEE_DOT_2X2_OPERANDS
     *pa = a;
     *pb = b;
     s[0] = s00;
@@ -77,7 +85,7 @@ static inline void tee_dot_2x2(const int8_t *a, const int8_t *b, int32_t n, int3
     int32_t s[4] = {0, 0, 0, 0}, i = 0;
 #if defined(__ARM_FEATURE_DSP)
     const int8_t *pa = a, *pb = b;
-    if (n >= 4) dot_2x2_passes(&pa, &pb, n, n >> 2, s);
+    if (n >= 4) dot_2x2_steps(&pa, &pb, n, n >> 2, s);
     i = n & ~3;
 #elif defined(TEE_PATH_DSP)
     const int8_t *pa = a, *pb = b;
