@@ -11,6 +11,18 @@ static inline void copy_run(const int8_t *in, int32_t step, int32_t n, int8_t *o
         memcpy(out, in, (size_t)n);
         return;
     }
+    if (step == 1 && (n == 2 || n == 4)) { /* MobileViT's patch (un)folding: runs of a 2x2 patch's pixels */
+        if (n == 2) {
+            int16_t v;
+            memcpy(&v, in, 2);
+            memcpy(out, &v, 2);
+        } else {
+            int32_t v;
+            memcpy(&v, in, 4);
+            memcpy(out, &v, 4);
+        }
+        return;
+    }
 #if defined(TEE_PATH_MVE)
     if (n >= 8 && step > 0 && step <= 0xFFFF / 7) { /* eight bytes per gather, at 16-bit offsets 0, step, .., 7 step */
         const uint16x8_t at = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)step);
