@@ -43,13 +43,18 @@ static void softmax(const tee_softmax_params *params, const int8_t *in, const in
 
 void tee_softmax_s8(const tee_softmax_params *p, const int8_t *in, int8_t *out) { softmax(p, in, 0, out); }
 
-/* 256 exponentials pay off from about two elements per entry on. */
+/* The exponentials of diff = 0, -1, .., diff_min: below diff_min they are 0 and never looked up. */
+static int32_t table_entries(const tee_softmax_params *p) { return 1 - (p->diff_min < -255 ? -255 : p->diff_min); }
+
+/* The table pays off from about one element per entry on: the reference computes each element's
+ * exponential twice. */
 int32_t tee_softmax_table_s8_scratch_size(const tee_softmax_params *p) {
-    return p->rows * p->depth < 512 ? -1 : 256 * (int32_t)sizeof(int32_t);
+    const int32_t entries = table_entries(p);
+    return p->rows * p->depth < entries ? -1 : entries * (int32_t)sizeof(int32_t);
 }
 
 void tee_softmax_table_s8(const tee_softmax_params *p, const int8_t *in, int8_t *scratch, int8_t *out) {
     int32_t *exps = (int32_t *)(void *)scratch; /* the arena planner aligns scratch to 16 bytes */
-    for (int32_t i = 0; i < 256; ++i) exps[i] = softmax_exp(p, -i);
+    for (int32_t i = 0, n = table_entries(p); i < n; ++i) exps[i] = softmax_exp(p, -i);
     softmax(p, in, exps, out);
 }
