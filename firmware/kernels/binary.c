@@ -148,7 +148,9 @@ void tee_binary_rescale_table(const tee_binary_params *p, int second, int32_t *t
     for (int32_t i = 0; i < 256; i += 4, v = vaddq_n_s32(v, 4))
         vstrwq_s32(table + i, tee_requantize_x4(vshlq_s32(vaddq_n_s32(v, offset), left), m, sh));
 #else
-    (void)offset;
-    for (int32_t v = -128; v < 128; ++v) table[v + 128] = tee_binary_rescale(p, v, second);
+    /* tee_binary_rescale with the shift split once: the code generator gives this kernel normalized
+     * input multipliers only (tinyee/compile/ops/_binary.py). */
+    const tee_channel_q q = tee_channel(0, second ? p->in2_mult : p->in1_mult, second ? p->in2_shift : p->in1_shift);
+    for (int32_t v = -128; v < 128; ++v) table[v + 128] = tee_requantize_channel(tee_shl32(v + offset, p->left_shift), &q);
 #endif
 }

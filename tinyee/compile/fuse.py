@@ -132,6 +132,8 @@ def _checked(model: TfliteModel, calls: list[Call], steps: dict[str, int], tenso
     if any(params[r]["out_mult"] < 1 << 30 or params[r]["out_shift"] > -1
            or (params[r]["act_min"], params[r]["act_max"]) != (-128, 127) for r in BINARY_ROLES):
         return None
+    if any(params[r][m] < 1 << 30 for r in ("square", "offset", "sum") for m in ("in1_mult", "in2_mult")):
+        return None  # their inputs' rescaling tables use the same requantization
     last = calls[steps["sum"]].op
     op = Op(last.index, NAME, (tensor_of["x"], tensor_of["gamma"], tensor_of["beta"], tensor_of["epsilon"]),
             (tensor_of["sum"],), None)

@@ -70,9 +70,10 @@ def optimize(models: list[TfliteModel], calls: list[list[Call]]) -> list[list[Ca
         pairs = _silu_pairs(model, cs)
         chains = {step: [c] for step, c in enumerate(cs) if c.op.name in UNARY_TABLE_OPS and step not in pairs}
         chains.update({mul: [cs[step], cs[mul]] for step, mul in pairs.items()})
-        candidates = {step: OPS[c.op.name].optimize(ctx, c) for step, c in enumerate(cs)
-                      if step not in chains and step not in pairs and hasattr(OPS[c.op.name], "optimize")
-                      and _normalized_multipliers(c)}
+        proposed = {step: OPS[c.op.name].optimize(ctx, c) for step, c in enumerate(cs)
+                    if step not in chains and step not in pairs and hasattr(OPS[c.op.name], "optimize")
+                    and _normalized_multipliers(c)}
+        candidates = {step: c for step, c in proposed.items() if c is not None}
         plans.append((pairs, chains, candidates, layer_norms(model, cs)))
     singles = [c for _, _, candidates, _ in plans for c in candidates.values()]
     tables, sizes = query_kernels([chain for _, chains, _, _ in plans for chain in chains.values()],

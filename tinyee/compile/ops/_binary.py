@@ -63,8 +63,11 @@ def simd_rewrite(ctx, c: Call) -> Call:
     return dataclasses.replace(c, kernel="tee_binary_simd_s8")
 
 
-def table_rewrite(ctx, c: Call) -> Call:
-    """Each input's rescaling tabulated in scratch first (binary.c decides where it pays off)."""
+def table_rewrite(ctx, c: Call) -> Call | None:
+    """Each input's rescaling tabulated in scratch first (binary.c decides where it pays off), with the
+    scalar requantization, which takes normalized multipliers only (a zero one keeps the reference)."""
+    if min(c.params["in1_mult"], c.params["in2_mult"]) < 1 << 30:
+        return None
     return dataclasses.replace(c, kernel="tee_binary_table_s8",
                                args={"input1": c.args["input1"], "input2": c.args["input2"], "scratch": ScratchArg(),
                                      "output": c.args["output"]})
