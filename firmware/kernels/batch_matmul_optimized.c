@@ -7,12 +7,13 @@
 /* Each row sum of a strided [n, depth] view, times sum_scale, into sums; copies the rows to dst unless it is NULL. */
 static void pack_rows(const int8_t *src, int32_t n, int32_t depth, int32_t n_stride, int32_t d_stride, int8_t *dst,
                       int32_t *sums, int32_t sum_scale) {
-    for (int32_t i = 0; i < n; ++i) {
+    for (int32_t i = 0; i < n; ++i, src += n_stride) {
         int32_t s = 0;
-        for (int32_t k = 0; k < depth; ++k) {
-            const int8_t v = src[i * n_stride + k * d_stride];
-            if (dst) dst[i * depth + k] = v;
-            s += v;
+        const int8_t *v = src;
+        if (dst) {
+            for (int8_t *end = dst + depth; dst != end; v += d_stride) s += *dst++ = *v;
+        } else {
+            for (const int8_t *end = src + depth; v != end; ++v) s += *v; /* d_stride 1 where not copied */
         }
         sums[i] = s * sum_scale;
     }
