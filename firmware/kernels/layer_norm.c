@@ -6,11 +6,11 @@
  * kernel does. Helium runs each pass four elements at a time. */
 #include "tee_binary.h"
 
-#define TABLES 5 /* x in the square, beta and m*s in the offset, x*s and b in the sum */
+#define TABLES 4 /* x in the square, m*s in the offset, x*s and b in the sum */
 
-/* The tables, then one row of s (int8) and of b's rescaling (int32). */
+/* The tables, beta's rescaling per channel, then one row of b's rescaling (int32) and of s (int8). */
 int32_t tee_layer_norm_s8_scratch_size(const tee_layer_norm_params *p) {
-    return (TABLES * 256 + p->depth) * (int32_t)sizeof(int32_t) + p->depth;
+    return (TABLES * 256 + 2 * p->depth) * (int32_t)sizeof(int32_t) + p->depth;
 }
 
 /* MEAN's requantization of a row's sum (mean.c). */
@@ -20,7 +20,8 @@ static int32_t row_mean(const tee_mean_params *m, int32_t sum) {
 }
 
 typedef struct {
-    const int32_t *x, *beta, *ms, *xs, *b; /* each indexed by the int8 value */
+    const int32_t *x, *ms, *xs, *b; /* each indexed by the int8 value */
+    const int32_t *beta;            /* indexed by channel */
 } rescaled_tables;
 
 #if defined(TEE_PATH_MVE)
@@ -46,13 +47,13 @@ static int32_t sum_of_squares(const tee_layer_norm_params *p, const rescaled_tab
 }
 
 static void scales_and_offsets(const tee_layer_norm_params *p, const rescaled_tables *t, const int8_t *gamma,
-                               const int8_t *beta, int32_t r_term, int32_t m_term, int8_t *s_row, int32_t *b_row) {
+                               int32_t r_term, int32_t m_term, int8_t *s_row, int32_t *b_row) {
     for (int32_t c = 0; c < p->depth; c += 4) {
         const mve_pred16_t pred = vctp32q((uint32_t)(p->depth - c));
         const int32x4_t g = vaddq_n_s32(vldrbq_z_s32(gamma + c, pred), p->scale.in2_offset);
         const int32x4_t s = finish_x4(&p->scale, vmulq_n_s32(g, r_term));
         const int32x4_t ms = finish_x4(&p->scale_mean, vmulq_n_s32(vaddq_n_s32(s, p->scale_mean.in2_offset), m_term));
-        const int32x4_t bt = gather_x4(t->beta, vldrbq_z_s32(beta + c, pred), pred);
+        const int32x4_t bt = vldrwq_z_s32(t->beta + c, pred);
         const int32x4_t b = finish_x4(&p->offset, vsubq_s32(bt, gather_x4(t->ms, ms, pred)));
         vstrbq_p_s32(s_row + c, s, pred);
         vstrwq_p_s32(b_row + c, gather_x4(t->b, b, pred), pred);
@@ -112,21 +113,21 @@ static TEE_NOINLINE void scales(const tee_binary_params *scale, int32_t depth, c
     for (const int8_t *end = gamma + depth; gamma != end; ++gamma) *s_row++ = (int8_t)finish(&o, r_term * (*gamma + g_offset));
 }
 
-static TEE_NOINLINE void offsets(const tee_layer_norm_params *p, const rescaled_tables *t, const int8_t *beta,
-                                 int32_t m_term, const int8_t *s_row, int32_t *b_row) {
+static TEE_NOINLINE void offsets(const tee_layer_norm_params *p, const rescaled_tables *t, int32_t m_term,
+                                 const int8_t *s_row, int32_t *b_row) {
     const out_q o_mean = out_of(&p->scale_mean), o_offset = out_of(&p->offset);
     const int32_t s_offset = p->scale_mean.in2_offset;
     const int32_t *beta_rescaled = t->beta, *ms_rescaled = t->ms, *b_rescaled = t->b;
-    for (const int8_t *end = beta + p->depth; beta != end; ++beta) {
+    for (const int8_t *end = s_row + p->depth; s_row != end;) {
         const int32_t ms = finish(&o_mean, m_term * (*s_row++ + s_offset));
-        *b_row++ = b_rescaled[finish(&o_offset, beta_rescaled[*beta] - ms_rescaled[ms])];
+        *b_row++ = b_rescaled[finish(&o_offset, *beta_rescaled++ - ms_rescaled[ms])];
     }
 }
 
 static void scales_and_offsets(const tee_layer_norm_params *p, const rescaled_tables *t, const int8_t *gamma,
-                               const int8_t *beta, int32_t r_term, int32_t m_term, int8_t *s_row, int32_t *b_row) {
+                               int32_t r_term, int32_t m_term, int8_t *s_row, int32_t *b_row) {
     scales(&p->scale, p->depth, gamma, r_term, s_row);
-    offsets(p, t, beta, m_term, s_row, b_row);
+    offsets(p, t, m_term, s_row, b_row);
 }
 
 static TEE_NOINLINE void outputs(const tee_layer_norm_params *p, const rescaled_tables *t, const int8_t *in,
@@ -144,21 +145,21 @@ static TEE_NOINLINE void outputs(const tee_layer_norm_params *p, const rescaled_
 void tee_layer_norm_s8(const tee_layer_norm_params *p, const int8_t *in, const int8_t *gamma, const int8_t *beta,
                        const int8_t *epsilon, const int8_t *rsqrt, int8_t *scratch, int8_t *out) {
     int32_t *tables = (int32_t *)(void *)scratch; /* the arena planner aligns scratch to 16 bytes */
-    int32_t *b_row = tables + TABLES * 256;
+    int32_t *beta_row = tables + TABLES * 256, *b_row = beta_row + p->depth;
     int8_t *s_row = (int8_t *)(b_row + p->depth);
     tee_binary_rescale_table(&p->square, 0, tables);
-    tee_binary_rescale_table(&p->offset, 0, tables + 256);
-    tee_binary_rescale_table(&p->offset, 1, tables + 512);
-    tee_binary_rescale_table(&p->sum, 0, tables + 768);
-    tee_binary_rescale_table(&p->sum, 1, tables + 1024);
-    const rescaled_tables t = {tables + 128, tables + 384, tables + 640, tables + 896, tables + 1152};
+    tee_binary_rescale_table(&p->offset, 1, tables + 256);
+    tee_binary_rescale_table(&p->sum, 0, tables + 512);
+    tee_binary_rescale_table(&p->sum, 1, tables + 768);
+    for (int32_t c = 0; c < p->depth; ++c) beta_row[c] = tee_binary_rescale(&p->offset, beta[c], 0);
+    const rescaled_tables t = {tables + 128, tables + 384, tables + 640, tables + 896, beta_row};
     for (int32_t row = 0; row < p->rows; ++row, in += p->depth, out += p->depth) {
         int32_t sum = 0;
         for (int32_t c = 0; c < p->depth; ++c) sum += in[c];
         const int32_t mean = row_mean(&p->mean, sum);
         const int32_t variance = row_mean(&p->variance, sum_of_squares(p, &t, in, tee_binary_rescale(&p->square, mean, 1)));
         const int32_t r = rsqrt[tee_binary_reference(&p->plus_epsilon, variance, *epsilon) + 128];
-        scales_and_offsets(p, &t, gamma, beta, r + p->scale.in1_offset, mean + p->scale_mean.in1_offset, s_row, b_row);
+        scales_and_offsets(p, &t, gamma, r + p->scale.in1_offset, mean + p->scale_mean.in1_offset, s_row, b_row);
         outputs(p, &t, in, s_row, b_row, out); /* in place (out == in): each x is read before its output is written */
     }
 }
