@@ -96,7 +96,8 @@ def test_requantization_shortcuts_equal_tflite_rounding(path, tmp_path):
 
 
 def zero_multiplier_models(rng) -> list[bytes]:
-    """FULLY_CONNECTED and MUL whose output multipliers are below 2^-31, so QuantizeMultiplier gives 0."""
+    """FULLY_CONNECTED and MUL whose output multipliers are below 2^-31, so QuantizeMultiplier gives 0, and an
+    ADD whose first input's rescaling multiplier is."""
     fc = OpModel()
     x = fc.tensor([3, 8], 1e-6, 5)
     f = fc.tensor([4, 8], [1e-6], 0, rng.integers(-127, 128, (4, 8)))
@@ -105,7 +106,10 @@ def zero_multiplier_models(rng) -> list[bytes]:
     mul = OpModel()
     a, b, z = mul.tensor([2, 300], 1e-6, 3), mul.tensor([2, 300], 1e-6, -4), mul.tensor([2, 300], 100.0, 9)
     mul.op("MUL", [a, b], [z], options("MulOptions"), "MulOptions")
-    return [fc.build([x], [y]), mul.build([a, b], [z])]
+    add = OpModel()
+    u, v, w = add.tensor([2, 300], 1e-12, 3), add.tensor([2, 300], 0.5, -4), add.tensor([2, 300], 0.5, 9)
+    add.op("ADD", [u, v], [w], options("AddOptions"), "AddOptions")
+    return [fc.build([x], [y]), mul.build([a, b], [z]), add.build([u, v], [w])]
 
 
 @pytest.mark.parametrize("path", ["portable", "dsp"])
@@ -115,7 +119,7 @@ def test_zero_multiplier_keeps_the_reference_kernel(path, tmp_path):
     rng = np.random.default_rng(3)
     data = zero_multiplier_models(rng)
     segments = compile_segments([TfliteModel(d, f"zero-multiplier#{i}") for i, d in enumerate(data)], "optimized")
-    assert [c.kernel for s in segments for c in s.calls] == ["tee_fully_connected_s8", "tee_binary_s8"]
+    assert [c.kernel for s in segments for c in s.calls] == ["tee_fully_connected_s8", "tee_binary_s8", "tee_binary_s8"]
     write_sources(tmp_path, segments, "zero-multiplier", [], 0, kernels="optimized")
     runner = HostRunner(build_shared_library(tmp_path, tmp_path / "kernels.so", path=path), segments)
     for model, seg in zip(data, segments):
