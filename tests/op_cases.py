@@ -276,10 +276,10 @@ GENERATORS = {
 }
 
 
-def case_layer_norm(rng) -> bytes:
+def case_layer_norm(rng, expose_mean: bool = False) -> bytes:
     """LayerNorm over the last axis as TFLite's int8 converter writes it (MEAN, SQUARED_DIFFERENCE, MEAN, ADD,
     RSQRT, MUL, MUL, MUL, SUB, ADD, as onnx2tf's exports do), calibrated on random data: what the optimised
-    set fuses into one kernel (tinyee/compile/fuse.py)."""
+    set fuses into one kernel (tinyee/compile/fuse.py). expose_mean: the mean is a second model output."""
     import tensorflow as tf
 
     rows, depth = int(rng.integers(1, 20)), int(rng.integers(3, 70))
@@ -292,7 +292,8 @@ def case_layer_norm(rng) -> bytes:
         mean = tf.reduce_mean(x, axis=-1, keepdims=True)
         variance = tf.reduce_mean(tf.math.squared_difference(x, mean), axis=-1, keepdims=True)
         scale = tf.math.rsqrt(variance + 1e-5) * gamma
-        return x * scale + (beta - mean * scale)
+        y = x * scale + (beta - mean * scale)
+        return (y, mean) if expose_mean else y
 
     samples = [rng.normal(centre, spread, (rows, depth)).astype(np.float32) for _ in range(32)]
     converter = tf.lite.TFLiteConverter.from_concrete_functions([layer_norm.get_concrete_function()], layer_norm)
@@ -322,9 +323,9 @@ def sample_inputs(rng, model: TfliteModel, op_name: str, k: int):
     return out
 
 
-def tflm(data: bytes, inputs):
+def tflm(data: bytes, inputs, output: int = 0):
     it = runtime.Interpreter.from_bytes(data, arena_size=256 * 1024)
     for i, v in enumerate(inputs):
         it.set_input(v, i)
     it.invoke()
-    return it.get_output(0)
+    return it.get_output(output)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from op_cases import ALL_GENERATORS, FUSED_GENERATORS, GENERATORS, sample_inputs, tflm
+from op_cases import ALL_GENERATORS, FUSED_GENERATORS, GENERATORS, case_layer_norm, sample_inputs, tflm
 from op_models import OpModel, options
 from tinyee.compile import compile_segments, write_sources
 from tinyee.compile.native import HOST_PATHS, HostRunner, build_shared_library
@@ -129,3 +129,21 @@ def test_zero_multiplier_keeps_the_reference_kernel(path, tmp_path):
         runner.run(seg.index)
         got = runner.view(seg, seg.model.outputs[0].index)
         assert np.array_equal(got.reshape(-1), tflm(model, inputs).reshape(-1))
+
+
+def test_layer_norm_chain_read_elsewhere_is_not_fused(tmp_path):
+    """A LayerNorm whose mean is also a model output keeps its ten kernels (the fused kernel stores no
+    intermediate), and still matches TFLite Micro."""
+    rng = np.random.default_rng(5)
+    data = case_layer_norm(rng, expose_mean=True)
+    model = TfliteModel(data, "layer-norm-with-mean")
+    [seg] = compile_segments([model], "optimized")
+    assert "LAYER_NORM" not in [c.op.name for c in seg.calls] and len(seg.calls) == 10
+    write_sources(tmp_path, [seg], "layer-norm", [], 0, kernels="optimized")
+    runner = HostRunner(build_shared_library(tmp_path, tmp_path / "kernels.so", path="dsp"), [seg])
+    x = rng.integers(-128, 128, model.inputs[0].shape).astype(np.int8)
+    runner.write(seg, model.inputs[0].index, x)
+    runner.run(seg.index)
+    assert len(model.outputs) == 2
+    for k, out in enumerate(model.outputs):
+        assert np.array_equal(runner.view(seg, out.index).reshape(-1), tflm(data, [x], k).reshape(-1))

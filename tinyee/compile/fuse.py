@@ -64,6 +64,7 @@ def _initializer(params: dict) -> str:
 
 
 def _match_at(model: TfliteModel, calls: list[Call], start: int, readers: dict[int, list[int]]) -> LayerNorm | None:
+    """The chain whose first MEAN is calls[start], role by role in CHAIN's order, or None."""
     steps: dict[str, int] = {}
     tensor_of: dict[str, int] = {}
     params: dict[str, dict] = {}
