@@ -26,14 +26,14 @@ TEE_ALWAYS_INLINE void run_x4(const tee_binary_params *p, tee_binary_op op, cons
         const mve_pred16_t pred = vctp32q((uint32_t)(n - i));
         const int32x4_t x = lanes_x4(in1, s1, t1, p->in1_offset, pred), y = lanes_x4(in2, s2, t2, p->in2_offset, pred);
         const int32x4_t d = vsubq_s32(x, y);
-        const int32x4_t raw = op == TEE_ADD ? vaddq_s32(x, y) : op == TEE_SUB ? d : op == TEE_MUL ? vmulq_s32(x, y)
-                                                                                               : vmulq_s32(d, d);
+        const int32x4_t raw = op == TEE_ADD ? vaddq_s32(x, y) : op == TEE_MUL ? vmulq_s32(x, y) : vmulq_s32(d, d);
         tee_store_x4(out + i, raw, mult, shift, p->out_offset, p->act_min, p->act_max, n - i);
     }
 }
 #endif
 
-/* An optimised run of n outputs, one element per step: MUL as is, the others from their tables. */
+/* An optimised run of n outputs, one element per step: MUL as is, the others from their tables (SUB as
+ * ADD, its second table negated: tee_binary_table_s8). */
 TEE_ALWAYS_INLINE void run_scalar(const tee_binary_params *p, const tee_channel_q *q, int full_range,
                                   const int8_t *in1, int32_t s1, const int8_t *in2, int32_t s2, int32_t n,
                                   const int32_t *tables, int8_t *out) {
@@ -45,8 +45,6 @@ TEE_ALWAYS_INLINE void run_scalar(const tee_binary_params *p, const tee_channel_
     const int32_t *t1 = tables + 128, *t2 = tables + 256 + 128;
     if (p->op == TEE_ADD) {
         for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = tee_binary_finish(p, q, t1[*in1] + t2[*in2], full_range);
-    } else if (p->op == TEE_SUB) {
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = tee_binary_finish(p, q, t1[*in1] - t2[*in2], full_range);
     } else { /* SQUARED_DIFFERENCE */
         for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) {
             const int32_t d = t1[*in1] - t2[*in2];
@@ -69,7 +67,6 @@ static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1
     if ((s1 == 0 || s1 == 1) && (s2 == 0 || s2 == 1)) {
         switch (p->op) {
         case TEE_ADD: run_x4(p, TEE_ADD, in1, s1, in2, s2, n, tables, out); return;
-        case TEE_SUB: run_x4(p, TEE_SUB, in1, s1, in2, s2, n, tables, out); return;
         case TEE_MUL: run_x4(p, TEE_MUL, in1, s1, in2, s2, n, NULL, out); return;
         default: run_x4(p, TEE_SQUARED_DIFFERENCE, in1, s1, in2, s2, n, tables, out); return;
         }
@@ -134,9 +131,14 @@ int32_t tee_binary_table_s8_scratch_size(const tee_binary_params *p) {
 void tee_binary_table_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *scratch,
                          int8_t *out) {
     int32_t *tables = (int32_t *)(void *)scratch; /* the arena planner aligns scratch to 16 bytes */
+    tee_binary_params params = *p;
     tee_binary_rescale_table(p, 0, tables);
     tee_binary_rescale_table(p, 1, tables + 256);
-    binary_loop(p, in1, in2, tables, 1, out);
+    if (params.op == TEE_SUB) { /* a - b as a + (-b): one loop less (rescaled values are far from INT32_MIN) */
+        for (int32_t i = 256; i < 512; ++i) tables[i] = -tables[i];
+        params.op = TEE_ADD;
+    }
+    binary_loop(&params, in1, in2, tables, 1, out);
 }
 
 void tee_binary_rescale_table(const tee_binary_params *p, int second, int32_t *table) {
