@@ -31,7 +31,10 @@ def conv_out(size, k, stride, dil, same):
     return -(-size // stride) if same else -(-(size - eff + 1) // stride)
 
 
-def case_conv(rng, depthwise):
+def case_conv(rng, depthwise, in_place: bool = False):
+    """A random CONV_2D or DEPTHWISE_CONV_2D; in_place (or a quarter of the convolutions by chance): pointwise with
+    as many outputs as inputs over 36 to 81 pixels, which the optimised kernel runs in place, in blocks of 32
+    pixels and a partial one."""
     m = OpModel()
     h, w = rng.integers(3, 10), rng.integers(3, 10)
     # Half the cases are wide, so the Helium kernels' 16-channel and 4-column blocks and their tails all run.
@@ -44,6 +47,8 @@ def case_conv(rng, depthwise):
         same = True
     mult = int(rng.choice([1, 2])) if depthwise else 1
     cout = cin * mult if depthwise else channels()
+    if not depthwise and (in_place or rng.integers(0, 4) == 0):
+        h, w, k, stride, dil, cout = int(rng.integers(6, 10)), int(rng.integers(6, 10)), 1, 1, 1, cin
     oh, ow = conv_out(h, k, stride, dil, same), conv_out(w, k, stride, dil, same)
     s_in = scale(rng)
     x = m.tensor([1, h, w, cin], s_in, zero_point(rng))

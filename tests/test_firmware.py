@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from faults import FaultyPort
-from op_cases import ALL_GENERATORS, sample_inputs, tflm
+from op_cases import ALL_GENERATORS, case_conv, sample_inputs, tflm
 from tinyee.bench import BenchPlan, run_bench
 from tinyee.boards import list_boards, load_board
 from tinyee.cascade import cascade
@@ -206,7 +206,15 @@ def test_optimised_kernels_match_tflite_micro_on_the_emulated_core(board_name, p
             if sum(t.nbytes for t in m.inputs) + m.outputs[0].nbytes <= MAX_CASE_BYTES:
                 cases.append((name, data, m))
                 found += 1
+    while True:  # one pointwise convolution the planner runs in place (blocks of 32 pixels and a partial one)
+        data = case_conv(rng, False, in_place=True)
+        m = TfliteModel(data, "CONV_2D#in-place")
+        if sum(t.nbytes for t in m.inputs) + m.outputs[0].nbytes <= MAX_CASE_BYTES:
+            cases.append(("CONV_2D", data, m))
+            break
     segments = compile_segments([m for _, _, m in cases], "optimized")
+    in_place = segments[-1].plan.offsets
+    assert in_place[cases[-1][2].inputs[0].index] == in_place[cases[-1][2].outputs[0].index]
     used = {c.kernel for s in segments for c in s.calls}
     assert {"tee_conv2d_gemm_s8", "tee_depthwise_conv2d_simd_s8", "tee_fully_connected_gemm_s8",
             "tee_batch_matmul_gemm_s8", "tee_binary_table_s8", "tee_binary_simd_s8", "tee_softmax_table_s8",

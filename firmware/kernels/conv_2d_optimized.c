@@ -41,12 +41,21 @@ static int32_t pixels_per_pass(int32_t depth) {
     return n < 2 ? 2 : n > 8 ? 8 : n;
 }
 
-/* pixels_per_pass im2col rows, or none for a 1x1, stride 1, unpadded convolution (the input is the matrix). */
+/* A 1x1, stride 1, unpadded convolution: the input already is the im2col matrix. */
+static int pointwise(const tee_conv_params *p) {
+    return p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+}
+
+/* Pixels per block of an in-place pointwise convolution: their outputs wait in scratch until the block's
+ * inputs are read. */
+#define IN_PLACE_PIXELS 32
+
+/* pixels_per_pass im2col rows; for a pointwise convolution none, or with as many output channels as input
+ * channels (which the arena planner may run in place) one block of outputs. */
 int32_t tee_conv2d_gemm_s8_scratch_size(const tee_conv_params *p) {
-    const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
-                          p->pad_w == 0;
     const int32_t depth = (int32_t)p->k_h * p->k_w * p->in_c;
-    return pointwise ? 0 : pixels_per_pass(depth) * depth;
+    if (pointwise(p)) return p->out_c == p->in_c ? IN_PLACE_PIXELS * p->out_c : 0;
+    return pixels_per_pass(depth) * depth;
 }
 
 void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
@@ -56,10 +65,15 @@ void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t
                   .col_bias = p->folded_bias, .mult = p->mult, .shift = p->shift, .per_col = 1,
                   .out_offset = p->out_offset, .act_min = p->act_min, .act_max = p->act_max};
     const int32_t pixels = (int32_t)p->out_h * p->out_w;
-    if (!scratch) { /* 1x1, stride 1, no padding: the input already is the im2col matrix */
-        g.rows = pixels;
-        g.a = in;
-        tee_gemm_s8(&g, out);
+    if (pointwise(p)) { /* in place, a block's outputs wait in scratch: no later block reads its inputs */
+        const int in_place = out == in;
+        const int32_t block = in_place ? IN_PLACE_PIXELS : pixels;
+        for (int32_t px = 0; px < pixels; px += block) {
+            g.rows = pixels - px < block ? pixels - px : block;
+            g.a = in + px * p->in_c;
+            tee_gemm_s8(&g, in_place ? scratch : out + px * p->out_c);
+            if (in_place) memcpy(out + px * p->out_c, scratch, (size_t)(g.rows * p->out_c));
+        }
         return;
     }
     const int32_t per_pass = pixels_per_pass(depth);
