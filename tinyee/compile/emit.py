@@ -52,10 +52,12 @@ def _c_array(ctype: str, name: str, values, per_line: int = 24) -> str:
     return f"static const {ctype} {name}[{max(len(vals), 1)}] TEE_ALIGNED = {{\n    {body}\n}};\n"
 
 
-def c_value(v) -> str:
-    """A struct field's C initializer: strings verbatim, lists as arrays."""
+def _c_value(v) -> str:
+    """A struct field's C initializer: strings verbatim, lists as arrays, dicts as nested structs."""
     if isinstance(v, str):
         return v
+    if isinstance(v, dict):
+        return "{" + ", ".join(f".{k} = {_c_value(x)}" for k, x in v.items()) + "}"
     if isinstance(v, (list, tuple)):
         return "{" + ", ".join(str(int(x)) for x in v) + "}"
     return str(int(v))
@@ -65,7 +67,7 @@ def struct_definition(c: Call, name: str, overrides: dict | None = None) -> str:
     """C definition of a call's constant parameter struct `name` (and the arrays it points to)."""
     arrays = "".join(_c_array(array_ctype(field)[0], f"{name}_{field}", values) for field, values in c.arrays.items())
     params = {**c.params, **(overrides or {})}
-    fields = [f".{k} = {c_value(v)}" for k, v in params.items()] + [f".{k} = {name}_{k}" for k in c.arrays]
+    fields = [f".{k} = {_c_value(v)}" for k, v in params.items()] + [f".{k} = {name}_{k}" for k in c.arrays]
     return arrays + f"static const {c.struct} {name} = {{{', '.join(fields)}}};\n"
 
 

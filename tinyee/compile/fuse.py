@@ -19,8 +19,8 @@ import dataclasses
 
 import numpy as np
 
+from tinyee.compile import requant
 from tinyee.compile.call import Call, ScratchArg, TableArg, TensorArg
-from tinyee.compile.emit import c_value
 from tinyee.tflite import Op, TfliteModel
 
 NAME = "LAYER_NORM"
@@ -56,11 +56,6 @@ def _swapped(params: dict) -> dict:
                  ("in1_strides", "in2_strides")):
         p[a], p[b] = params[b], params[a]
     return p
-
-
-def _initializer(params: dict) -> str:
-    """A C initializer of a parameter struct, for a struct field."""
-    return "{" + ", ".join(f".{k} = {c_value(v)}" for k, v in params.items()) + "}"
 
 
 def _match_at(model: TfliteModel, calls: list[Call], start: int, readers: dict[int, list[int]]) -> LayerNorm | None:
@@ -130,17 +125,16 @@ def _checked(model: TfliteModel, calls: list[Call], steps: dict[str, int], tenso
             return None
     # The kernel's requantization takes normalized multipliers (tee_high_mul) below 1/2 (a right shift of at
     # least 1: real LayerNorms' are 3 to 18), and clamps to all of int8.
-    if any(params[r]["out_mult"] < 1 << 30 or params[r]["out_shift"] > -1
+    if any(not requant.normalized(params[r]["out_mult"]) or params[r]["out_shift"] > -1
            or (params[r]["act_min"], params[r]["act_max"]) != (-128, 127) for r in BINARY_ROLES):
         return None
-    if any(params[r][m] < 1 << 30 for r in ("square", "offset", "sum") for m in ("in1_mult", "in2_mult")):
+    if not requant.normalized(*(params[r][m] for r in ("square", "offset", "sum") for m in ("in1_mult", "in2_mult"))):
         return None  # their inputs' rescaling tables use the same requantization
     last = calls[steps["sum"]].op
     op = Op(last.index, NAME, (tensor_of["x"], tensor_of["gamma"], tensor_of["beta"], tensor_of["epsilon"]),
             (tensor_of["sum"],), None)
-    struct = {"rows": rows, "depth": depth, "mean": _initializer(params["mean"]),
-              "variance": _initializer(params["variance"])}
-    struct.update({r: _initializer(params[r]) for r in BINARY_ROLES})
+    struct = {"rows": rows, "depth": depth, "mean": params["mean"], "variance": params["variance"]}
+    struct.update({r: params[r] for r in BINARY_ROLES})  # nested structs, initialized by emit.struct_definition
     args = {"input": TensorArg(tensor_of["x"]), "gamma": TensorArg(tensor_of["gamma"]),
             "beta": TensorArg(tensor_of["beta"]), "epsilon": TensorArg(tensor_of["epsilon"]),
             "rsqrt": TableArg(()), "scratch": ScratchArg(), "output": TensorArg(tensor_of["sum"])}

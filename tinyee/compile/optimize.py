@@ -14,6 +14,7 @@ import dataclasses
 
 import numpy as np
 
+from tinyee.compile import requant
 from tinyee.compile.buildtime import query_kernels
 from tinyee.compile.call import Call, IntArg, TableArg, TensorArg
 from tinyee.compile.fuse import layer_norms, with_table
@@ -47,11 +48,10 @@ def _silu_pairs(model: TfliteModel, calls: list[Call]) -> dict[int, int]:
 
 
 def _normalized_multipliers(c: Call) -> bool:
-    """Whether every requantization multiplier of the call is in [2^30, 2^31), as the optimised kernels'
-    scalar requantization needs (tee_high_mul). QuantizeMultiplier gives 0 for a multiplier below 2^-31,
-    whose outputs are all the zero point; such a call keeps its reference kernel."""
-    values = list(c.arrays.get("mult", ())) + [c.params[k] for k in ("mult", "out_mult") if k in c.params]
-    return all(v >= 1 << 30 for v in values)
+    """Whether every output multiplier of the call is normalized (requant.normalized), as the optimised
+    kernels' scalar requantization needs; a call with a zero one (all its outputs are the zero point)
+    keeps its reference kernel."""
+    return requant.normalized(*c.arrays.get("mult", ()), *(c.params[k] for k in ("mult", "out_mult") if k in c.params))
 
 
 def _lut_call(model: TfliteModel, chain: list[Call], table: list[int]) -> Call:

@@ -42,6 +42,12 @@ def quantize_multiplier(m: float) -> tuple[int, int]:
     return q_fixed, shift
 
 
+def normalized(*multipliers: int) -> bool:
+    """Whether every multiplier is in [2^30, 2^31), QuantizeMultiplier's range for all but its zero result
+    (a multiplier below 2^-31): what the optimised kernels' scalar requantization (tee_high_mul) takes."""
+    return all(m >= 1 << 30 for m in multipliers)
+
+
 def activation_range(fused: int, scale: float, zero_point: int) -> tuple[int, int]:
     """CalculateActivationRangeQuantized for int8 (NONE, RELU, RELU_N1_TO_1, RELU6)."""
     def q(f: float) -> int:

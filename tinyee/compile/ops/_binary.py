@@ -66,7 +66,7 @@ def simd_rewrite(ctx, c: Call) -> Call:
 def table_rewrite(ctx, c: Call) -> Call | None:
     """Each input's rescaling tabulated in scratch first (binary.c decides where it pays off), with the
     scalar requantization, which takes normalized multipliers only (a zero one keeps the reference)."""
-    if min(c.params["in1_mult"], c.params["in2_mult"]) < 1 << 30:
+    if not requant.normalized(c.params["in1_mult"], c.params["in2_mult"]):
         return None
     return dataclasses.replace(c, kernel="tee_binary_table_s8",
                                args={"input1": c.args["input1"], "input2": c.args["input2"], "scratch": ScratchArg(),
