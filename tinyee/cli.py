@@ -88,9 +88,35 @@ def cli(verbose, quiet, debug):
 @click.option("--temperature", type=POSITIVE, default=3.0, show_default=True, help="Softening temperature for --distill.")
 @click.option("--limit", type=SAMPLES, help="Use only the first N training images.")
 @click.option("--seed", type=COUNT, default=0, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True,
+              help="Where to train (auto: a CUDA GPU, else an Apple GPU, else the CPU); under torchrun, "
+                   "cuda means one GPU per process (LOCAL_RANK).")
+@click.option("--amp/--no-amp", default=None, help="Mixed precision (default: on for CUDA GPUs: bfloat16, or float16 "
+              "with loss scaling).")
+@click.option("--stream", is_flag=True, help="Decode images as they are needed (large data sets) instead of "
+              "holding the set in memory.")
+@click.option("--workers", type=click.IntRange(0, 64), default=None,
+              help="DataLoader worker processes [default: 2 with --stream, else 0].")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt (same settings); "
+              "starts afresh when there is none yet.")
 def train(**options):
-    """Train the exits on a real dataset: jointly, or fine-tune exits of a checkpoint (frozen backbone, copycat)."""
+    """Train the exits on a real dataset: jointly, or fine-tune exits of a checkpoint (frozen backbone, copycat).
+
+    \b
+    On N GPUs of one node:  torchrun --standalone --nproc-per-node N -m tinyee train --device cuda ...
+    On M nodes:             torchrun --nnodes M --nproc-per-node N --rdzv-backend c10d \\
+                              --rdzv-endpoint HOST:29400 -m tinyee train --device cuda ...
+    --batch-size is the global batch, shared out among the processes."""
     commands.train.run(**options)
+
+
+@cli.command()
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Dataset directory (any layout).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the shards and shards.json.")
+@click.option("--shard-size", type=SAMPLES, default=5000, show_default=True, help="Samples per tar shard.")
+def shards(data_dir, out, shard_size):
+    """Write a data set as tar shards (WebDataset layout) that `--data` reads and `train --stream` streams."""
+    commands.shards.run(data_dir, out, shard_size)
 
 
 @cli.command()
@@ -193,11 +219,22 @@ def generate(export_dir, board_name, out, kernels):
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its results.jsonl.")
 @click.option("--timeout", type=Finite(min=0.1, max=3600), default=10.0, show_default=True,
               help="Seconds to wait for each answer.")
+@click.option("--farm", "farm_file", type=click.Path(path_type=Path),
+              help="Bench every board of a farm file at once (TOML [[board]] entries: board, port, name, flash, elf) "
+                   "instead of --board; results in --out/<name>/ and --out/farm-summary.json.")
 @KERNELS_OPTION
 @JSON_OPTION
-def bench(board_name, export_dir, elf, port, flash, data, samples, force_samples, out, resume, timeout, kernels,
-          json_out):
+def bench(board_name, export_dir, elf, port, flash, data, samples, force_samples, out, resume, timeout, farm_file,
+          kernels, json_out):
     """Stream inputs to a board, record exits and per-exit ticks, compare with the host int8 cascade."""
+    if farm_file is not None:
+        given = [opt for opt, value in (("--port", port), ("--elf", elf), ("--flash", flash),
+                                        ("--board", board_name != DEFAULT_BOARD)) if value]
+        if given:
+            raise click.UsageError(f"--farm takes boards, ports and images from the farm file, not {given[0]}")
+        commands.farm.run(farm_file, export_dir, data, samples, force_samples, out or Path("build/bench/farm"),
+                          resume, timeout, kernels, json_out)
+        return
     commands.bench.run(board_name, export_dir, elf, port, flash, data, samples, force_samples,
                        out or Path("build/bench") / Path(board_name).stem, resume, timeout, kernels, json_out)
 

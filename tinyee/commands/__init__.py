@@ -4,9 +4,9 @@ Results go to stdout (tables), progress and messages to stderr (tinyee.commands.
 """
 
 from tinyee.commands import (
-    analyze, bench, boards, build, calibrate, data_subset, demo, evaluate, export, flash, generate, import_model, profile, train,
-    validate,
+    analyze, bench, boards, build, calibrate, data_subset, demo, evaluate, export, farm, flash, generate, import_model, profile, shards,
+    train, validate,
 )
 
-__all__ = ["analyze", "bench", "boards", "build", "calibrate", "data_subset", "demo", "evaluate", "export", "flash", "generate",
-           "import_model", "profile", "train", "validate"]
+__all__ = ["analyze", "bench", "boards", "build", "calibrate", "data_subset", "demo", "evaluate", "export", "farm", "flash", "generate",
+           "import_model", "profile", "shards", "train", "validate"]

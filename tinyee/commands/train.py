@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tinyee.commands.console import log, parse_floats
@@ -11,8 +12,10 @@ from tinyee.fileio import check_writable
 
 def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs: int, batch_size: int, lr: float,
         exit_weights: str | None, in_channels: int, exit_heads: str | None, init_ckpt: Path | None,
-        freeze_backbone: bool, distill: float, temperature: float, limit: int | None, seed: int) -> None:
+        freeze_backbone: bool, distill: float, temperature: float, limit: int | None, seed: int, device: str,
+        amp: bool | None, stream: bool, workers: int | None, resume: bool) -> None:
     from tinyee.data import load_dataset
+    from tinyee.data.layouts import open_source
     from tinyee.model import ModelConfig, load_checkpoint
     from tinyee.model import preset as make_preset
     from tinyee.train import TrainConfig, train
@@ -21,8 +24,9 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
     weights = parse_floats(exit_weights)  # bad values fail before the data set is read
     if weights is not None and (min(weights) < 0 or sum(weights) <= 0):
         raise TinyeeError(f"--exit-weights {exit_weights}: weights must be >= 0 and not all 0")
-    train_set = load_dataset(data_dir, "train").take(limit)
-    test_set = load_dataset(data_dir, "test") if (train_set.labels >= 0).all() else None
+    read = open_source if stream else load_dataset  # streamed sets are opened, not read
+    train_set = read(data_dir, "train").take(limit)
+    test_set = read(data_dir, "test") if (train_set.labels >= 0).all() else None
     init_model = load_checkpoint(init_ckpt)[0] if init_ckpt else None
     cfg = ModelConfig.load(config_path) if config_path else make_preset(preset, len(train_set.classes), in_channels)
     if exit_heads and init_model is not None:  # new intermediate heads on the checkpoint's backbone
@@ -35,9 +39,11 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
                           f"{cfg.num_classes} outputs")
     if weights is not None and len(weights) != cfg.num_exits:
         raise TinyeeError(f"--exit-weights gives {len(weights)} weights for {cfg.num_exits} exits")
-    log.print(f"training {cfg.name} ({cfg.num_exits} exits: {', '.join(cfg.exit_heads)}) on {len(train_set)} "
+    say = log.print if os.environ.get("RANK", "0") == "0" else (lambda *_: None)  # torchrun: rank 0 speaks
+    say(f"training {cfg.name} ({cfg.num_exits} exits: {', '.join(cfg.exit_heads)}) on {len(train_set)} "
               f"images from {train_set.source}")
     tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, exit_weights=weights, seed=seed,
-                     freeze_backbone=freeze_backbone, distill=distill, temperature=temperature)
-    train(cfg, train_set, test_set, out, tc, log=log.print, init_model=init_model)
-    log.print(f"checkpoint: {out / 'last.pt'}")
+                     freeze_backbone=freeze_backbone, distill=distill, temperature=temperature, device=device, amp=amp,
+                     workers=(2 if stream else 0) if workers is None else workers, stream=stream, resume=resume)
+    train(cfg, train_set, test_set, out, tc, log=say, init_model=init_model)
+    say(f"checkpoint: {out / 'last.pt'}")

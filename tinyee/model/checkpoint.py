@@ -14,13 +14,22 @@ from tinyee.model.network import MultiExitMobileViT
 FORMAT = "tinyee-checkpoint-v1"
 
 
-def save_checkpoint(path: Path, model: MultiExitMobileViT, **meta) -> None:
+def save_checkpoint(path: Path, model: MultiExitMobileViT, train_state: dict | None = None, **meta) -> None:
+    """Weights, config and meta; with train_state (optimizer, scheduler, ...) a run can resume from it."""
     payload = {"format": FORMAT, "config": model.cfg.to_dict(), "state_dict": model.state_dict(), "meta": meta}
+    if train_state is not None:
+        payload["train_state"] = train_state
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_checkpoint(path: Path) -> tuple[MultiExitMobileViT, dict]:
     """Rebuild the model from a checkpoint; returns (model in eval mode, meta)."""
+    model, meta, _ = load_resumable(path)
+    return model, meta
+
+
+def load_resumable(path: Path) -> tuple[MultiExitMobileViT, dict, dict | None]:
+    """(model in eval mode, meta, the training state saved with it or None)."""
     path = Path(path)
     if not path.is_file():
         raise TinyeeError(f"checkpoint not found: {path}")
@@ -40,4 +49,4 @@ def load_checkpoint(path: Path) -> tuple[MultiExitMobileViT, dict]:
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, TypeError, AttributeError) as e:
         raise TinyeeError(f"checkpoint {path} does not match its own config: {first_line(e)}") from e
-    return model.eval(), payload.get("meta", {})
+    return model.eval(), payload.get("meta", {}), payload.get("train_state")
