@@ -13,6 +13,7 @@ from conftest import SHIPPED_CHECKPOINT
 from tinyee.data import FASHION_MNIST_DIR, load_dataset
 from tinyee.data.layouts import open_source
 from tinyee.data.shards import write_shards
+from tinyee.data.stream import ModelInputs, loader
 from tinyee.errors import TinyeeError
 from tinyee.model import load_checkpoint, preset
 from tinyee.train import TrainConfig, train
@@ -102,16 +103,20 @@ def _folder(root, sizes):
 
 
 def test_tar_shards_hold_the_data_set_and_stream_it(tmp_path):
-    _folder(tmp_path / "folder", [20, 20, 20])
+    _folder(tmp_path / "folder", [20] * 40)
     index = write_shards(tmp_path / "folder", tmp_path / "shards", shard_size=4, log=lambda line: None)
-    assert [len(s["samples"]) for s in index["splits"]["train"]] == [4, 2]
+    assert [len(s["samples"]) for s in index["splits"]["train"]] == [4] * 20
     original, sharded = load_dataset(tmp_path / "folder", "test"), load_dataset(tmp_path / "shards", "test")
     assert np.array_equal(original.images, sharded.images) and np.array_equal(original.labels, sharded.labels)
     assert sharded.classes == ["a", "b"]
     with tarfile.open(tmp_path / "shards/train-000000.tar") as tar:  # plain tar, WebDataset's key.ext members
         assert tar.getnames()[:2] == ["000000000.png", "000000000.cls"]
         assert tar.extractfile("000000001.cls").read() == b"0"
-    r = tinyee("train", "--data", tmp_path / "shards", "--out", tmp_path / "run", "--epochs", 1, "--batch-size", 4,
+    streamed = open_source(tmp_path / "shards", "train")
+    streamed.image(0)  # a shard opened before the workers fork: they must not share its file position
+    batches = [x for x, _ in loader(ModelInputs(streamed, 32, 3, stream=True), 2, workers=2)]
+    assert torch.equal(torch.cat(batches), ModelInputs(streamed, 32, 3, stream=False).memory)
+    r = tinyee("train", "--data", tmp_path / "shards", "--out", tmp_path / "run", "--epochs", 1, "--batch-size", 16,
                "--stream", "--device", "cpu")
     assert r.returncode == 0, r.stderr[-2000:]
     (tmp_path / "shards/test-000000.tar").write_bytes(b"")

@@ -82,7 +82,7 @@ def decode_image(data, name) -> np.ndarray:
         with Image.open(data) as im:
             if max(im.size) > MAX_SIDE:  # the header is read, the pixels not yet
                 raise TinyeeError(f"{too_large} ({im.size[0]}x{im.size[1]})")
-            return np.asarray(im.convert("RGB"))
+            return np.array(im.convert("RGB"))  # a writable copy, as torch wants
     except Image.DecompressionBombError:  # PIL's own limit, met while reading the header
         raise TinyeeError(too_large) from None
     except (OSError, UnidentifiedImageError, ValueError) as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -85,21 +86,20 @@ class ShardSource(Source):
         self.root, self.classes, self.source = root, classes, f"shards:{root}"
         self.members = [(s["file"], m[0], int(m[1]), int(m[2])) for s in shards for m in s["samples"]]
         self.labels = np.asarray([int(m[3]) for s in shards for m in s["samples"]], dtype=np.int64)
-        self._open: dict[str, object] = {}  # one handle per shard and process (DataLoader workers fork)
+        self._fds: dict[str, int] = {}  # shard file descriptors, read with pread: forked workers may share them
 
-    def __getstate__(self):
-        return {**self.__dict__, "_open": {}}
+    def __getstate__(self):  # workers started by spawn open their own
+        return {**self.__dict__, "_fds": {}}
 
     def image(self, i: int) -> np.ndarray:
         file, name, offset, size = self.members[i]
-        f = self._open.get(file)
-        if f is None:
-            try:
-                f = self._open[file] = open(self.root / file, "rb")
-            except OSError as e:
-                raise TinyeeError(f"cannot read shard {self.root / file}: {e.strerror or e}") from e
-        f.seek(offset)
-        data = f.read(size)
+        fd = self._fds.get(file)
+        try:
+            if fd is None:
+                fd = self._fds[file] = os.open(self.root / file, os.O_RDONLY)
+            data = os.pread(fd, size, offset)  # no shared file position: safe in every process
+        except OSError as e:
+            raise TinyeeError(f"cannot read shard {self.root / file}: {e.strerror or e}") from e
         if len(data) != size:
             raise TinyeeError(f"shard {self.root / file} is truncated at member {name}")
         return decode_image(io.BytesIO(data), f"{name} in {self.root / file}")

@@ -19,6 +19,7 @@ from tinyee.data.stream import ModelInputs, batches, loader
 from tinyee.errors import TinyeeError
 from tinyee.fileio import atomic_write_text
 from tinyee.model import ModelConfig, MultiExitMobileViT, load_resumable, save_checkpoint
+from tinyee.model.heads import BagOfFeaturesHead
 from tinyee.progress import progress
 from tinyee.train.distributed import Placement, leave, place
 from tinyee.train.joint import RUNTIME_FIELDS, TrainConfig, evaluate_float, exit_losses, init_bof_codebooks
@@ -91,10 +92,11 @@ def _run(cfg, weights, train_set, test_set, out_dir: Path, tc: TrainConfig, log,
     resumed = _resumed(out_dir / "last.pt", cfg, tc)
     model = resumed[0] if resumed else init_model if init_model is not None else MultiExitMobileViT(cfg)
     inputs = ModelInputs(train_set, cfg.input_size, cfg.in_channels, tc.stream, tc.seed if tc.augment else None)
-    if not resumed:  # every process computes the same codebooks; DDP would broadcast rank 0's anyway
+    if not resumed and any(isinstance(h, BagOfFeaturesHead) for h in model.heads):
+        # every process computes the same codebooks; DDP would broadcast rank 0's anyway
         picks = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(tc.seed))[:BOF_INIT_SAMPLES]
-        if init_bof_codebooks(model, torch.stack([inputs.plain(int(i)) for i in picks])):
-            log("bag-of-features codebooks initialised by k-means")
+        init_bof_codebooks(model, torch.stack([inputs.plain(int(i)) for i in picks]))
+        log("bag-of-features codebooks initialised by k-means")
     trainable = list(model.parameters())
     if tc.freeze_backbone:
         head_params = {id(p) for h in model.heads[:-1] for p in h.parameters()}
@@ -133,7 +135,9 @@ def _run(cfg, weights, train_set, test_set, out_dir: Path, tc: TrainConfig, log,
         t0, sums = time.time(), torch.zeros(2, dtype=torch.float64, device=placement.device)
         steps = progress(batches(train_loader), f"epoch {epoch + 1}/{tc.epochs}", total=len(train_loader),
                          unit="batch") if placement.main else batches(train_loader)
-        for x, y in steps:
+        for step, (x, y) in enumerate(steps):
+            if step == 0 and epoch == first_epoch:
+                log(f"first batch ready ({len(train_loader)} batches of {len(y)} per epoch and process)")
             x, y = x.to(placement.device, non_blocking=True), y.to(placement.device, non_blocking=True)
             with placement.autocast():
                 logits = net(x)
@@ -144,7 +148,7 @@ def _run(cfg, weights, train_set, test_set, out_dir: Path, tc: TrainConfig, log,
             scaler.update()
             sched.step()
             sums += torch.stack([loss.detach().double() * len(y), sums.new_tensor(len(y))])
-            if placement.main:
+            if placement.main and step % 20 == 0:  # .item() waits for a GPU: not at every step
                 steps.set_postfix(loss=f"{(sums[0] / sums[1]).item():.3f}")
         if placement.world > 1:
             dist.all_reduce(sums)
