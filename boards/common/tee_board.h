@@ -6,7 +6,16 @@
 
 #include <stdint.h>
 
-void tee_uart_init(void);
+/* The clocks the board runs at once tee_clock_init has set them up: the board file's target, or the reset
+ * clock when the hardware did not answer in time; source names which (pll, hfxo, fixed, reset-...). */
+typedef struct {
+    uint32_t core_hz;
+    uint32_t uart_hz; /* the UART's peripheral clock, for its baud divisor */
+    const char *source;
+} tee_clocks;
+
+tee_clocks tee_clock_init(void);
+void tee_uart_init(uint32_t uart_clock_hz);
 void tee_uart_putc(char c);
 int tee_uart_getc(void); /* blocks until a byte arrives */
 void tee_timer_init(void);

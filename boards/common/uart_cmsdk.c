@@ -9,8 +9,8 @@
 #define UART_CTRL (*(volatile uint32_t *)(TEE_UART_BASE + 0x08))
 #define UART_BAUDDIV (*(volatile uint32_t *)(TEE_UART_BASE + 0x10))
 
-void tee_uart_init(void) {
-    UART_BAUDDIV = TEE_CLOCK_HZ / 115200u;
+void tee_uart_init(uint32_t uart_clock_hz) {
+    UART_BAUDDIV = uart_clock_hz / 115200u;
     UART_CTRL = 0x3; /* TX and RX enable */
 }
 

@@ -6,7 +6,8 @@
 
 #define REG(off) (*(volatile uint32_t *)(TEE_UART_BASE + (off)))
 
-void tee_uart_init(void) {
+void tee_uart_init(uint32_t uart_clock_hz) {
+    (void)uart_clock_hz; /* the baud rate register is relative to the fixed 16 MHz peripheral clock */
     REG(0x50C) = TEE_UART_TX_PIN; /* PSEL.TXD */
     REG(0x514) = TEE_UART_RX_PIN; /* PSEL.RXD */
     REG(0x524) = 0x01D7E000;      /* BAUDRATE 115200 */

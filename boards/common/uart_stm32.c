@@ -29,7 +29,7 @@
 #define READ() ((int)(DR & 0xFF))
 #endif
 
-void tee_uart_init(void) {
+void tee_uart_init(uint32_t uart_clock_hz) {
 #if defined(TEE_UART_RCC_REGISTER)
     /* Clock the GPIO port and the USART, route the pins to the USART alternate function. */
     *(volatile uint32_t *)TEE_GPIO_RCC_REGISTER |= 1u << TEE_GPIO_RCC_BIT;
@@ -43,7 +43,7 @@ void tee_uart_init(void) {
         *afrh = (*afrh & ~(0xFu << (4 * (p - 8)))) | ((uint32_t)TEE_GPIO_AF << (4 * (p - 8)));
     }
 #endif
-    BRR = TEE_CLOCK_HZ / 115200u;
+    BRR = (uart_clock_hz + 57600u) / 115200u; /* the clock actually running, set up or reset */
     CR1 = CR1_ENABLE;
 }
 

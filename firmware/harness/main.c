@@ -27,6 +27,7 @@ static int8_t input[TINYEE_INPUT_SIZE];
 static uint8_t rx[LINK_PAYLOAD_MAX];
 static int rx_len, rx_pos;
 static uint16_t seq;
+static tee_clocks clocks;
 
 static int take(uint32_t *out, int bytes) {
     if (rx_pos + bytes > rx_len) return 0;
@@ -55,9 +56,10 @@ static void cmd_id(void) {
     link_put_u16(TINYEE_NUM_CLASSES);
     link_put_u32(TINYEE_INPUT_SIZE);
     link_put_u32(TINYEE_ARENA_SIZE);
-    link_put_u32(TEE_CLOCK_HZ);
+    link_put_u32(clocks.core_hz); /* the clock running now: the board file's target, or the reset clock */
     link_put_text("model=" TINYEE_MODEL_ID " board=" TEE_BOARD_NAME " kernels=" TINYEE_KERNELS
-                  " path=" TEE_KERNEL_PATH " tick=" TEE_TICK_NAME);
+                  " path=" TEE_KERNEL_PATH " tick=" TEE_TICK_NAME " clock_source=");
+    link_put_text(clocks.source);
     link_send();
 }
 
@@ -188,7 +190,8 @@ static void serve(uint8_t kind) {
 int main(void) {
     uint32_t last_crc = 0;
     int served = 0;
-    tee_uart_init();
+    clocks = tee_clock_init();
+    tee_uart_init(clocks.uart_hz);
     tee_timer_init();
     tinyee_set_segment_hook(time_segment, 0);
     link_begin('B', NO_SEQ);

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jsonschema
 
+from tinyee.boards.clocks import clock_defines
 from tinyee.errors import TinyeeError
 
 BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
@@ -25,6 +26,10 @@ SCHEMA_PATH = BOARDS_DIR / "board.schema.json"
 class Board:
     name: str
     spec: dict
+
+    def running_at(self, clock_hz: int) -> "Board":
+        """This board as measured at another core clock (one whose clock set-up fell back to reset)."""
+        return Board(self.name, {**self.spec, "clock_hz": clock_hz})
 
     @property
     def flash_bytes(self) -> int:
@@ -59,7 +64,9 @@ class Board:
 
     def sources(self) -> list[Path]:
         common = BOARDS_DIR / "common"
-        files = ["startup.c", "timer.c", UART_SOURCES[self.spec["uart"]["driver"]]]
+        family = self.spec.get("clock_setup", {}).get("family", "fixed")
+        clock = "clock_fixed.c" if family == "fixed" else "clock_nrf52.c" if family == "nrf52" else "clock_stm32.c"
+        files = ["startup.c", clock, "timer.c", UART_SOURCES[self.spec["uart"]["driver"]]]
         if self.emulated:
             files.append("semihost.c")
         return [common / f for f in files]
@@ -78,6 +85,7 @@ class Board:
             f"#define TEE_BOARD_HAS_DSP {int('dsp' in self.spec.get('features', []))}",
             f"#define TEE_BOARD_HAS_MVE {int('mve' in self.spec.get('features', []))}",
         ]
+        lines += [f"#define {name} {value}u" for name, value in clock_defines(self.spec).items()]
         if self.spec["tick"] == "dwt":
             lines.append("#define TEE_TICK_DWT 1")
         if u["driver"] == "stm32h7" or self.spec["cpu"] == "cortex-m7" and u["driver"] == "stm32":
@@ -121,6 +129,10 @@ def load_board(name: str) -> Board:
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "the top level"
         raise TinyeeError(f"board file {path}: at {where}: {error.message} (see {SCHEMA_PATH.name})")
+    try:
+        clock_defines(spec)  # a clock the start-up cannot set up is refused here, not half-way through a build
+    except TinyeeError as e:
+        raise TinyeeError(f"board file {path}: clock_setup: {e}") from None
     return Board(spec["name"], spec)
 
 

@@ -36,6 +36,7 @@ def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, f
             # changed, so thresholds written by `tinyee calibrate --apply` always reach the firmware)
             image = Path(elf) if elf is not None else target.build(export_dir, manifest, out / "firmware", kernels).elf
         link = target.connect(image, timeout=timeout, model_id=manifest.model_id)
+        board = _at_running_clock(board, link.info)
         bar = lambda it: progress(it, f"bench on {board.name}", unit="sample")  # noqa: E731
         try:
             records = run_bench(link, plan, out, resume, progress=bar, announce=log.print)
@@ -59,6 +60,19 @@ def run(board_name: str, export_dir: Path, elf: Path | None, port: str | None, f
         raise DeviceMismatchError(f"{len(summary['disagreements'])} samples disagree with the host int8 cascade on an emulated "
                           "board, where the firmware must be bit-exact (listed above and in summary.json)")
     return summary
+
+
+def _at_running_clock(board, info: dict):
+    """A real board's cycles become microseconds at the clock it reports running at: its board file's target,
+    or its reset clock when the clock set-up timed out. (An emulator's tick rate is the machine's own,
+    whatever the firmware's RCC writes did, so emulated boards keep their board file's clock.)"""
+    running, target = int(info.get("clock", 0)), int(board.spec["clock_hz"])
+    if running in (0, target):
+        return board
+    log.print(f"{board.name} runs at {running / 1e6:g} MHz ({info.get('clock_source', '?')}), not at the "
+              f"{target / 1e6:g} MHz of its board file" + ("" if board.emulated else
+                                                             "; its latencies are converted at the running clock"))
+    return board if board.emulated else board.running_at(running)
 
 
 def _report(summary: dict, board: str) -> None:
