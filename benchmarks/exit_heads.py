@@ -34,10 +34,18 @@ ROOT = Path(__file__).resolve().parents[1]
 HEADS = ("linear", "slvit", "bof")
 
 
-def evaluate(name: str, run: Path, test_set) -> dict:
+def int8_probs(run: Path, test_set):
+    """(model, manifest, per-exit int8 softmax [exits, N, classes]) of the run's checkpoint, exported."""
     model, _ = load_checkpoint(run / "last.pt")
     manifest = export_checkpoint(run / "last.pt", load_shipped("rep"), run / "export")
-    probs = int8_exit_probs(run / "export", manifest, quantized_inputs(manifest, test_set), "tflm")
+    return model, manifest, int8_exit_probs(run / "export", manifest, quantized_inputs(manifest, test_set), "tflm")
+
+
+def evaluate(name: str, run: Path, test_set) -> dict:
+    return report(name, *int8_probs(run, test_set), test_set)
+
+
+def report(name: str, model, manifest, probs, test_set) -> dict:
     costs = np.cumsum([s.macs for s in manifest.segments]).tolist()
     calib, held = slice(0, 5000), slice(5000, None)
     chosen = calibrate("target", probs[:, calib], test_set.labels[calib], costs, max_drop=0.01)

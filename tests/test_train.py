@@ -15,8 +15,10 @@ from tinyee.data.layouts import open_source
 from tinyee.data.shards import write_shards
 from tinyee.data.stream import ModelInputs, loader
 from tinyee.errors import TinyeeError
-from tinyee.model import load_checkpoint, preset
+from tinyee.model import load_checkpoint, load_resumable, preset
 from tinyee.train import TrainConfig, train
+from tinyee.train.joint import exit_losses
+from tinyee.train.recipe import load_teacher, mix_batch, weight_average
 
 FASHION = str(FASHION_MNIST_DIR)
 
@@ -66,22 +68,54 @@ def _small_run(out, log=lambda line: None, **settings):
                                                                 **settings}), log=log)
 
 
+RECIPE = {"ema": 0.9, "mixup": 0.2, "cutmix": 1.0, "label_smoothing": 0.1}
+
+
 def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
-    straight = _small_run(tmp_path / "straight")
+    """With the whole recipe on: the moving average, the raw weights and the optimizer all come back."""
+    straight = _small_run(tmp_path / "straight", **RECIPE)
 
     def stop_after_first_epoch(line):
         if line.startswith("epoch 1/2"):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _small_run(tmp_path / "broken", log=stop_after_first_epoch)
+        _small_run(tmp_path / "broken", log=stop_after_first_epoch, **RECIPE)
     assert load_checkpoint(tmp_path / "broken/last.pt")[1]["epoch"] == 1
-    resumed = _small_run(tmp_path / "broken", resume=True)
+    resumed = _small_run(tmp_path / "broken", resume=True, **RECIPE)
     for name, value in straight.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[name]), name
     assert [h["epoch"] for h in load_checkpoint(tmp_path / "broken/last.pt")[1]["history"]] == [1, 2]
     with pytest.raises(TinyeeError, match="started with lr=0.003, not 0.001"):
-        _small_run(tmp_path / "broken", resume=True, lr=1e-3)
+        _small_run(tmp_path / "broken", resume=True, lr=1e-3, **RECIPE)
+    _, _, state = load_resumable(tmp_path / "broken/last.pt")  # the checkpoint holds the average, not the raw weights
+    average = {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
+    for name, value in straight.state_dict().items():
+        assert torch.equal(value, average[name]), name
+    assert any(not torch.equal(state["model"][k], average[k]) for k in average)
+
+
+def test_mixup_and_cutmix_targets_weigh_what_was_mixed():
+    x = torch.arange(4, dtype=torch.float32).view(4, 1, 1, 1).expand(4, 1, 8, 8).contiguous()
+    y = torch.tensor([0, 1, 2, 3])
+    for mixup, cutmix in ((0.4, 0.0), (0.0, 1.0)):
+        for seed in range(5):
+            mixed, target = mix_batch(x, y, 4, mixup, cutmix, (seed,))
+            again, _ = mix_batch(x, y, 4, mixup, cutmix, (seed,))
+            assert torch.equal(mixed, again) and torch.allclose(target.sum(1), torch.ones(4))
+            # each image is a blend (mixup) or a patchwork (cutmix) of two sources; its mean says how much of each
+            expected = (target * torch.arange(4.0)).sum(1)
+            assert torch.allclose(mixed.mean(dim=(1, 2, 3)), expected, atol=1e-5), (mixup, cutmix, seed)
+
+
+def test_teacher_distillation_pulls_every_exit_to_the_teacher():
+    tc = TrainConfig(teacher_weight=1.0, temperature=2.0)
+    teacher = torch.randn(6, 10)
+    same = exit_losses([teacher.clone(), teacher.clone()], torch.zeros(6, dtype=torch.long), tc, teacher)
+    other = exit_losses([torch.randn(6, 10), teacher.clone()], torch.zeros(6, dtype=torch.long), tc, teacher)
+    assert all(abs(float(v)) < 1e-6 for v in same) and float(other[0]) > 0.01 and abs(float(other[1])) < 1e-6
+    with pytest.raises(TinyeeError, match="teacher .* into 10 classes; the student .* into 3"):
+        load_teacher(SHIPPED_CHECKPOINT, preset("mcu", 3), torch.device("cpu"))
 
 
 def test_streamed_training_sees_the_batches_of_in_memory_training(tmp_path):
@@ -143,3 +177,19 @@ def test_a_missing_gpu_is_one_line(tmp_path):
     assert r.returncode == 1 and "sees no CUDA GPU" in r.stderr and "Traceback" not in r.stderr
     r = tinyee("train", "--data", FASHION, "--out", tmp_path / "run", "--device", "cpu", "--amp", "--limit", 64)
     assert r.returncode == 1 and "--amp needs a GPU" in r.stderr
+
+
+def test_weight_average_ramps_its_decay_up_from_the_first_updates():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    average = weight_average(model, 0.999)
+    average.update_parameters(model)  # the first update copies the weights
+    first = model[0].weight.detach().clone()
+    expected = first.clone()
+    for n in range(1, 6):  # update n: decay min(0.999, (1 + n) / (10 + n)) towards the current weights
+        with torch.no_grad():
+            model[0].weight.add_(1.0)
+        average.update_parameters(model)
+        d = min(0.999, (1 + n) / (10 + n))
+        expected = d * expected + (1 - d) * model[0].weight.detach()
+    assert torch.allclose(average.module[0].weight, expected, atol=1e-6)
+    assert not torch.allclose(expected, first, atol=0.5)  # it moved by more than a plain 0.999 average would

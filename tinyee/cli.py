@@ -99,6 +99,16 @@ def cli(verbose, quiet, debug):
               help="DataLoader worker processes [default: 2 with --stream, else 0].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt (same settings); "
               "starts afresh when there is none yet.")
+@click.option("--label-smoothing", type=Finite(min=0.0, max=0.999), default=0.0, show_default=True)
+@click.option("--ema", type=Finite(min=0.0, max=0.99999), default=0.0, show_default=True,
+              help="Decay of an exponential moving average of the weights, which is what the run keeps (0: off).")
+@click.option("--mixup", type=Finite(min=0.0, max=10.0), default=0.0, show_default=True,
+              help="Mixup's Beta(alpha, alpha) (0: off).")
+@click.option("--cutmix", type=Finite(min=0.0, max=10.0), default=0.0, show_default=True,
+              help="CutMix's Beta(alpha, alpha) (0: off; with --mixup, one of the two per batch).")
+@click.option("--teacher", type=click.Path(path_type=Path),
+              help="A checkpoint (e.g. of a larger preset) whose final exit every exit also imitates.")
+@click.option("--teacher-weight", type=FRACTION, default=0.5, show_default=True)
 def train(**options):
     """Train the exits on a real dataset: jointly, or fine-tune exits of a checkpoint (frozen backbone, copycat).
 

@@ -29,6 +29,12 @@ class TrainConfig:
     freeze_backbone: bool = False  # train only the intermediate exit heads
     distill: float = 0.0           # copycat weight: intermediate exits imitate the final exit's soft predictions
     temperature: float = 3.0
+    label_smoothing: float = 0.0
+    ema: float = 0.0               # decay of the weights' moving average (0: off); the average is what is kept
+    mixup: float = 0.0             # Beta(alpha, alpha) of mixup (0: off)
+    cutmix: float = 0.0            # Beta(alpha, alpha) of cutmix (0: off)
+    teacher: str | None = None     # checkpoint whose final exit every exit also imitates
+    teacher_weight: float = 0.5
     device: str = "auto"           # auto, cpu, cuda, mps
     amp: bool | None = None        # mixed precision; None: on for CUDA GPUs
     workers: int = 0               # DataLoader worker processes
@@ -53,17 +59,26 @@ def evaluate_float(model: MultiExitMobileViT, data: ImageSet | Source, batch_siz
     return np.concatenate(out, axis=1)
 
 
-def exit_losses(logits: list[torch.Tensor], y: torch.Tensor, tc: TrainConfig) -> list[torch.Tensor]:
-    """Cross-entropy per exit; with copycat distillation the intermediate exits mix in
-    T^2 * KL(final exit's softened prediction || exit's), and with distill=1 labels are not used."""
-    teacher = torch.softmax(logits[-1].detach() / tc.temperature, dim=-1)
+def _soft_kl(z: torch.Tensor, target_probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """T^2 * KL(target || softmax(z / T)), the scale of Hinton et al.'s distillation loss."""
+    return temperature ** 2 * F.kl_div(F.log_softmax(z / temperature, dim=-1), target_probs, reduction="batchmean")
+
+
+def exit_losses(logits: list[torch.Tensor], y: torch.Tensor, tc: TrainConfig,
+                teacher_logits: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """Cross-entropy per exit (y: labels, or soft targets after mixup/cutmix; with label smoothing); with
+    copycat distillation the intermediate exits mix in the final exit's softened prediction (distill=1: labels
+    not used), and with a teacher every exit mixes in the teacher's."""
+    copycat = torch.softmax(logits[-1].detach() / tc.temperature, dim=-1)
+    guide = torch.softmax(teacher_logits / tc.temperature, dim=-1) if teacher_logits is not None else None
     losses = []
     for k, z in enumerate(logits):
-        ce = F.cross_entropy(z, y) if tc.distill < 1 else z.new_zeros(())
+        loss = F.cross_entropy(z, y, label_smoothing=tc.label_smoothing) if tc.distill < 1 else z.new_zeros(())
         if tc.distill and k < len(logits) - 1:
-            kd = F.kl_div(F.log_softmax(z / tc.temperature, dim=-1), teacher, reduction="batchmean")
-            ce = (1 - tc.distill) * ce + tc.distill * tc.temperature ** 2 * kd
-        losses.append(ce)
+            loss = (1 - tc.distill) * loss + tc.distill * _soft_kl(z, copycat, tc.temperature)
+        if guide is not None:
+            loss = (1 - tc.teacher_weight) * loss + tc.teacher_weight * _soft_kl(z, guide, tc.temperature)
+        losses.append(loss)
     return losses
 
 

@@ -22,7 +22,9 @@ from tinyee.model import ModelConfig, MultiExitMobileViT, load_resumable, save_c
 from tinyee.model.heads import BagOfFeaturesHead
 from tinyee.progress import progress
 from tinyee.train.distributed import Placement, leave, place
-from tinyee.train.joint import RUNTIME_FIELDS, TrainConfig, evaluate_float, exit_losses, init_bof_codebooks
+from tinyee.train.joint import RUNTIME_FIELDS, TrainConfig, evaluate_float, init_bof_codebooks
+from tinyee.train.recipe import load_teacher, weight_average
+from tinyee.train.step import TrainStep
 
 BOF_INIT_SAMPLES = 1024
 
@@ -60,8 +62,12 @@ def _checked(cfg: ModelConfig, train_set: ImageSet | Source, tc: TrainConfig) ->
     weights = tc.exit_weights or (1.0,) * cfg.num_exits
     if len(weights) != cfg.num_exits:
         raise TinyeeError(f"{len(weights)} exit weights given for {cfg.num_exits} exits")
-    if not 0 <= tc.distill <= 1:
-        raise TinyeeError(f"distillation weight {tc.distill} is not in [0, 1]")
+    for name, value, top in (("distillation weight", tc.distill, 1), ("teacher weight", tc.teacher_weight, 1),
+                             ("label smoothing", tc.label_smoothing, 0.999), ("EMA decay", tc.ema, 0.99999)):
+        if not 0 <= value <= top:
+            raise TinyeeError(f"{name} {value} is not in [0, {top}]")
+    if (tc.mixup or tc.cutmix) and tc.distill == 1:
+        raise TinyeeError("mixup and cutmix mix labels: they need labelled data (--distill below 1)")
     return tuple(weights)
 
 
@@ -113,14 +119,12 @@ def _run(cfg, weights, train_set, test_set, out_dir: Path, tc: TrainConfig, log,
     opt = torch.optim.AdamW(trainable, lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=tc.epochs * len(train_loader),
                                                 pct_start=0.15)
-    scaler = placement.scaler()
+    step = TrainStep(net, model, opt, sched, placement.scaler(), weight_average(model, tc.ema) if tc.ema else None,
+                 load_teacher(Path(tc.teacher), cfg, placement.device) if tc.teacher else None, weights, tc, placement)
     first_epoch, history = 0, []
     if resumed:
-        meta, state = resumed[1], resumed[2]
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        first_epoch, history = int(meta["epoch"]), list(meta["history"])
+        step.load(resumed[2])
+        first_epoch, history = int(resumed[1]["epoch"]), list(resumed[1]["history"])
         log(f"resuming {out_dir / 'last.pt'} after epoch {first_epoch}/{tc.epochs}")
     if placement.main:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -135,35 +139,28 @@ def _run(cfg, weights, train_set, test_set, out_dir: Path, tc: TrainConfig, log,
         t0, sums = time.time(), torch.zeros(2, dtype=torch.float64, device=placement.device)
         steps = progress(batches(train_loader), f"epoch {epoch + 1}/{tc.epochs}", total=len(train_loader),
                          unit="batch") if placement.main else batches(train_loader)
-        for step, (x, y) in enumerate(steps):
-            if step == 0 and epoch == first_epoch:
+        for i, (x, y) in enumerate(steps):
+            if i == 0 and epoch == first_epoch:
                 log(f"first batch ready ({len(train_loader)} batches of {len(y)} per epoch and process)")
             x, y = x.to(placement.device, non_blocking=True), y.to(placement.device, non_blocking=True)
-            with placement.autocast():
-                logits = net(x)
-            loss = sum(w * l for w, l in zip(weights, exit_losses([z.float() for z in logits], y, tc)))
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            sums += torch.stack([loss.detach().double() * len(y), sums.new_tensor(len(y))])
-            if placement.main and step % 20 == 0:  # .item() waits for a GPU: not at every step
+            loss = step(x, y, (tc.seed, epoch, i, placement.rank))
+            sums += torch.stack([loss.double() * len(y), sums.new_tensor(len(y))])
+            if placement.main and i % 20 == 0:  # .item() waits for a GPU: not at every step
                 steps.set_postfix(loss=f"{(sums[0] / sums[1]).item():.3f}")
         if placement.world > 1:
             dist.all_reduce(sums)
         if placement.main:
-            history.append(_epoch_record(model, test_set, tc, placement, epoch, sums, t0))
-            save_checkpoint(out_dir / "last.pt", model,
-                            {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "scaler": scaler.state_dict()},
-                            epoch=epoch + 1, train=asdict(tc), history=history, dataset=train_set.source,
-                            classes=train_set.classes, world_size=placement.world)
+            history.append(_epoch_record(step.kept, test_set, tc, placement, epoch, sums, t0))
+            save_checkpoint(out_dir / "last.pt", step.kept, step.state(), epoch=epoch + 1, train=asdict(tc),
+                            history=history, dataset=train_set.source, classes=train_set.classes,
+                            world_size=placement.world)
             atomic_write_text(out_dir / "history.json", json.dumps(history, indent=2) + "\n")
             log(_epoch_line(history[-1], tc, placement))  # after the checkpoint: a line shown is an epoch kept
         placement.barrier()
-    for p in model.parameters():
+    kept = step.kept
+    for p in kept.parameters():
         p.requires_grad_(True)
-    return model.cpu().eval()
+    return kept.cpu().eval()
 
 
 def _epoch_record(model, test_set, tc: TrainConfig, placement: Placement, epoch: int, sums, t0: float) -> dict:
