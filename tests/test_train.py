@@ -161,6 +161,9 @@ def test_tar_shards_hold_the_data_set_and_stream_it(tmp_path):
 def test_streaming_takes_images_of_mixed_sizes_and_names_a_broken_one(tmp_path):
     _folder(tmp_path / "data", [16, 24, 40])
     assert tinyee("train", "--data", tmp_path / "data", "--out", tmp_path / "mem", "--epochs", 1).returncode == 1
+    write_shards(tmp_path / "data", tmp_path / "shards", shard_size=4, log=lambda line: None)
+    with pytest.raises(TinyeeError, match="differ in size"):  # every layout read into memory says so
+        load_dataset(tmp_path / "shards", "train")
     r = tinyee("train", "--data", tmp_path / "data", "--out", tmp_path / "run", "--epochs", 1, "--batch-size", 4,
                "--stream", "--device", "cpu")
     assert r.returncode == 0, r.stderr[-2000:]

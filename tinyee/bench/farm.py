@@ -7,6 +7,7 @@ or is interrupted keeps what it captured, and `--resume` continues only the boar
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -121,10 +122,7 @@ def run_farm(boards: list[FarmBoard], bench_args: list[str], samples: int, out: 
         if kept is not None:
             sections[entry.name] = {"status": "ok", "exit_code": 0, "resumed": "already done", "summary": kept}
         else:
-            if entry.emulated:
-                with emulators:
-                    sections[entry.name] = _bench(entry, bench_args, out, resume)
-            else:
+            with emulators if entry.emulated else contextlib.nullcontext():
                 sections[entry.name] = _bench(entry, bench_args, out, resume)
         s = sections[entry.name]
         announce(f"{entry.name}: {s['status']}" + (f" ({s['error']})" if s.get("error") else "")

@@ -53,8 +53,13 @@ class Source:
         return first
 
     def load(self) -> ImageSet:
-        """The whole split in memory."""
-        return ImageSet(np.stack([self.image(i) for i in range(len(self))]), self.labels, self.classes, self.source)
+        """The whole split in memory (one array: the images must share one size)."""
+        images = [self.image(i) for i in range(len(self))]
+        shapes = {im.shape for im in images}
+        if len(shapes) > 1:
+            raise TinyeeError(f"images in {self.source} differ in size ({sorted(shapes)[:3]}...); resize them to "
+                              "one size first (or train with --stream, which resizes each image)")
+        return ImageSet(np.stack(images), self.labels, self.classes, self.source)
 
 
 class ArraySource(Source):
@@ -97,14 +102,6 @@ class FolderSource(Source):
 
     def image(self, i: int) -> np.ndarray:
         return decode_image(self.files[i], self.files[i])
-
-    def load(self) -> ImageSet:
-        images = [self.image(i) for i in range(len(self))]
-        shapes = {im.shape for im in images}
-        if len(shapes) > 1:
-            raise TinyeeError(f"images in {self.source} differ in size ({sorted(shapes)[:3]}...); resize them to "
-                              "one size first (or train with --stream, which resizes each image)")
-        return ImageSet(np.stack(images), self.labels, self.classes, self.source)
 
 
 def _read_idx(path: Path) -> np.ndarray:

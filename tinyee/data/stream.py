@@ -49,7 +49,7 @@ class ModelInputs(torch.utils.data.Dataset):
         self.labels = torch.from_numpy(np.asarray(data.labels, dtype=np.int64))
         self.seed, self.epoch = augment_seed, 0
         self.memory = None
-        if not stream:
+        if not stream or isinstance(data, ImageSet):  # a set already in memory is converted once
             images = data.images if isinstance(data, ImageSet) else data.load().images
             self.memory = to_model_input(images, input_size, in_channels)
 
@@ -63,8 +63,7 @@ class ModelInputs(torch.utils.data.Dataset):
         """Sample i without augmentation."""
         if self.memory is not None:
             return self.memory[i]
-        image = self.data.images[i] if isinstance(self.data, ImageSet) else self.data.image(i)
-        return to_model_input(image[None], self.size, self.channels)[0]
+        return to_model_input(self.data.image(i)[None], self.size, self.channels)[0]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.plain(i)
