@@ -109,6 +109,9 @@ def cli(verbose, quiet, debug):
 @click.option("--teacher", type=click.Path(path_type=Path),
               help="A checkpoint (e.g. of a larger preset) whose final exit every exit also imitates.")
 @click.option("--teacher-weight", type=FRACTION, default=0.5, show_default=True)
+@click.option("--qat", is_flag=True, help="Quantization-aware fine-tuning: train through fake int8 quantization "
+              "matching the export (per-channel weights, per-tensor activations); e.g. --init CKPT --epochs 3 "
+              "--lr 3e-4. The checkpoint keeps float weights; export them as usual.")
 def train(**options):
     """Train the exits on a real dataset: jointly, or fine-tune exits of a checkpoint (frozen backbone, copycat).
 
@@ -138,9 +141,13 @@ def shards(data_dir, out, shard_size):
 @click.option("--thresholds", help="Exit thresholds: one value or one per intermediate exit (default 0.9).")
 @click.option("--criterion", type=click.Choice(["max_softmax", "entropy"]), default="max_softmax", show_default=True,
               help="Exit rule: max softmax >= threshold, or entropy (nats) <= threshold.")
-def export(checkpoint, out, rep_data, rep_samples, thresholds, criterion):
+@click.option("--ranges", default="minmax", show_default=True,
+              help="Activation range estimator of the int8 calibration: minmax (the converter's), percentile[:P] "
+                   "(each tensor clipped to its P-th percentile values at both ends, default 99.99), or mse (the "
+                   "clipped range with the least squared int8 error on the calibration values).")
+def export(checkpoint, out, rep_data, rep_samples, thresholds, criterion, ranges):
     """Export one full-integer int8 TFLite model per exit segment."""
-    commands.export.run(checkpoint, out, rep_data, rep_samples, thresholds, criterion)
+    commands.export.run(checkpoint, out, rep_data, rep_samples, thresholds, criterion, ranges)
 
 
 @cli.command(name="eval")

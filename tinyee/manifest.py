@@ -166,6 +166,7 @@ class Manifest:
     segments: tuple[Segment, ...]
     tools: dict
     export_seconds: float
+    activation_ranges: str = "minmax"  # how the int8 calibration estimated activation ranges (tinyee.export.ranges)
 
     def __post_init__(self):
         if self.criterion not in CRITERIA:
@@ -211,7 +212,8 @@ class Manifest:
                 "data": {"classes": list(self.class_names),
                          "preprocess": dataclasses.asdict(self.preprocess) if self.preprocess else None,
                          "calibration": self.calibration_data, "spec": self.data_spec,
-                         "calibration_samples": self.calibration_samples},
+                         "calibration_samples": self.calibration_samples,
+                         "activation_ranges": self.activation_ranges},
                 "exit_heads": list(self.exit_heads), "criterion": self.criterion,
                 "thresholds": list(self.thresholds), "segments": [s.to_dict() for s in self.segments],
                 "tools": self.tools, "export_seconds": self.export_seconds}
@@ -237,7 +239,7 @@ class Manifest:
                        tuple(h.data for h in r.items("exit_heads")), r.get("criterion", str),
                        tuple(float(t) for t in r.numbers("thresholds")),
                        tuple(Segment.read(s) for s in r.items("segments")), r.get("tools", dict),
-                       float(r.get("export_seconds", (int, float))))
+                       float(r.get("export_seconds", (int, float))), d.get("activation_ranges", str, "minmax"))
         except TinyeeError as e:
             raise TinyeeError(f"{path}: {e}" if str(path) not in str(e) else str(e)) from e
 

@@ -14,7 +14,7 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
         exit_weights: str | None, in_channels: int, exit_heads: str | None, init_ckpt: Path | None,
         freeze_backbone: bool, distill: float, temperature: float, limit: int | None, seed: int, device: str,
         amp: bool | None, stream: bool, workers: int | None, resume: bool, label_smoothing: float, ema: float,
-        mixup: float, cutmix: float, teacher: Path | None, teacher_weight: float) -> None:
+        mixup: float, cutmix: float, teacher: Path | None, teacher_weight: float, qat: bool = False) -> None:
     from tinyee.data import load_dataset
     from tinyee.data.layouts import open_source
     from tinyee.model import ModelConfig, load_checkpoint
@@ -47,6 +47,6 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
                      freeze_backbone=freeze_backbone, distill=distill, temperature=temperature, device=device, amp=amp,
                      workers=(2 if stream else 0) if workers is None else workers, stream=stream, resume=resume,
                      label_smoothing=label_smoothing, ema=ema, mixup=mixup, cutmix=cutmix,
-                     teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight)
+                     teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight, qat=qat)
     train(cfg, train_set, test_set, out, tc, log=say, init_model=init_model)
     say(f"checkpoint: {out / 'last.pt'}")

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from tinyee.errors import TinyeeError
+from tinyee.export.ranges import RangeEstimator, quantize_saved_model
 from tinyee.native_output import native_output_captured
 from tinyee.compile.ops import SUPPORTED_OPS as FIRMWARE_INT8_OPS
 from tinyee.tflite import TfliteModel
@@ -94,28 +95,9 @@ def check_float_conversion(segment: torch.nn.Module, float_tflite: Path, samples
     return worst
 
 
-def saved_model_to_int8(saved_model: Path, rep_nhwc: np.ndarray) -> bytes:
+def saved_model_to_int8(saved_model: Path, rep_nhwc: np.ndarray, ranges: RangeEstimator) -> bytes:
     with native_output_captured():
-        return _saved_model_to_int8(saved_model, rep_nhwc)
-
-
-def _saved_model_to_int8(saved_model: Path, rep_nhwc: np.ndarray) -> bytes:
-    import tensorflow as tf
-
-    def representative():
-        for x in rep_nhwc:
-            yield [x[None].astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    try:
-        return conv.convert()
-    except Exception as e:
-        raise TinyeeError(f"int8 conversion of {saved_model} failed: {e}") from e
+        return quantize_saved_model(saved_model, rep_nhwc, ranges)
 
 
 def check_int8_segment(model: TfliteModel, allowed_ops=FIRMWARE_INT8_OPS) -> None:

@@ -24,6 +24,7 @@ from tinyee.errors import TinyeeError
 from tinyee.export.convert import (
     check_float_conversion, check_int8_segment, onnx_to_saved_model, saved_model_to_int8, torch_to_onnx,
 )
+from tinyee.export.ranges import DEFAULT_RANGES, RangeEstimator
 from tinyee.manifest import MANIFEST_NAME, Manifest, Preprocess, Segment, TensorSpec, model_id_of, sha256
 from tinyee.model import MultiExitMobileViT, load_checkpoint
 from tinyee.model.costs import head_costs
@@ -93,11 +94,13 @@ def _chain_input(data: bytes, tfl: TfliteModel, producer, name: str, k: int) -> 
 
 def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path, thresholds: list[float],
                  checkpoint: dict | None = None, dataset: ImageSet | None = None,
-                 progress: Callable[[str], None] = lambda msg: None, criterion: str = "max_softmax") -> Manifest:
+                 progress: Callable[[str], None] = lambda msg: None, criterion: str = "max_softmax",
+                 ranges: RangeEstimator = DEFAULT_RANGES) -> Manifest:
     """Write out_dir/{segment<k>.tflite, segment<k>.onnx, manifest.json}; return the manifest.
 
     checkpoint: where the model came from ({"checkpoint": path, "checkpoint_sha256": ...}), if a file;
-    dataset: the data set rep_nchw was drawn from (its class names and where it lies go into the manifest).
+    dataset: the data set rep_nchw was drawn from (its class names and where it lies go into the manifest);
+    ranges: how each activation tensor's int8 range is estimated from the calibration data.
     """
     cfg = model.cfg
     if len(thresholds) != cfg.num_exits - 1:
@@ -117,8 +120,8 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
             torch_to_onnx(seg, rep, onnx_path)
             saved = onnx_to_saved_model(onnx_path, work / "saved_model", rep)
             float_err = check_float_conversion(seg, saved / f"{name}_float32.tflite", rep[:FLOAT_CHECK_SAMPLES])
-            progress(f"{name}: int8 calibration on {len(rep)} samples")
-            data = saved_model_to_int8(saved, rep)
+            progress(f"{name}: int8 calibration on {len(rep)} samples ({ranges} ranges)")
+            data = saved_model_to_int8(saved, rep, ranges)
             tfl = TfliteModel(data, f"{name}.tflite")
             check_int8_segment(tfl)
             aligned = None
@@ -144,7 +147,7 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
             class_names=tuple(names), preprocess=Preprocess(cfg.input_size, cfg.in_channels),
             calibration_data=dataset.source if dataset is not None else "",
             data_spec=dataset.spec if dataset is not None else "",
-            calibration_samples=int(len(rep_nchw)),
+            calibration_samples=int(len(rep_nchw)), activation_ranges=str(ranges),
             exit_heads=tuple(head_costs(model)), criterion=criterion, thresholds=tuple(thresholds),
             segments=tuple(segments), tools={t: importlib.metadata.version(t) for t in TOOLS},
             export_seconds=round(time.time() - t_all, 1))
@@ -153,7 +156,8 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
 
 
 def export_checkpoint(checkpoint: Path, rep_set: ImageSet, out_dir: Path, thresholds: list[float] | None = None,
-                      progress: Callable[[str], None] = lambda msg: None, criterion: str = "max_softmax") -> Manifest:
+                      progress: Callable[[str], None] = lambda msg: None, criterion: str = "max_softmax",
+                      ranges: RangeEstimator = DEFAULT_RANGES) -> Manifest:
     """Export a checkpoint file, calibrating on rep_set (thresholds as :func:`resolve_thresholds` takes them)."""
     checkpoint = Path(checkpoint)
     model, _ = load_checkpoint(checkpoint)
@@ -161,4 +165,4 @@ def export_checkpoint(checkpoint: Path, rep_set: ImageSet, out_dir: Path, thresh
     x = to_model_input(rep_set.images, cfg.input_size, cfg.in_channels).numpy()
     origin = {"checkpoint": str(checkpoint), "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest()}
     return export_model(model, x, out_dir, resolve_thresholds(thresholds, cfg.num_exits, criterion), origin,
-                        rep_set, progress, criterion)
+                        rep_set, progress, criterion, ranges)

@@ -35,6 +35,7 @@ class TrainConfig:
     cutmix: float = 0.0            # Beta(alpha, alpha) of cutmix (0: off)
     teacher: str | None = None     # checkpoint whose final exit every exit also imitates
     teacher_weight: float = 0.5
+    qat: bool = False              # train through fake int8 quantization (tinyee.train.qat)
     device: str = "auto"           # auto, cpu, cuda, mps
     amp: bool | None = None        # mixed precision; None: on for CUDA GPUs
     workers: int = 0               # DataLoader worker processes

@@ -21,6 +21,7 @@ from tinyee.fileio import atomic_write_text
 from tinyee.model import ModelConfig, MultiExitMobileViT, load_resumable, save_checkpoint
 from tinyee.model.heads import BagOfFeaturesHead
 from tinyee.progress import progress
+from tinyee.train import qat
 from tinyee.train.distributed import Placement, leave, place
 from tinyee.train.joint import RUNTIME_FIELDS, TrainConfig, evaluate_float, init_bof_codebooks
 from tinyee.train.recipe import load_teacher, weight_average
@@ -66,6 +67,9 @@ def _checked(cfg: ModelConfig, train_set: ImageSet | Source, tc: TrainConfig) ->
                              ("label smoothing", tc.label_smoothing, 0.999), ("EMA decay", tc.ema, 0.99999)):
         if not 0 <= value <= top:
             raise TinyeeError(f"{name} {value} is not in [0, {top}]")
+    if tc.qat and tc.ema:
+        raise TinyeeError("--qat fine-tunes the weights themselves: start it from the --ema run's checkpoint, "
+                          "without --ema")
     if (tc.mixup or tc.cutmix) and tc.distill == 1:
         raise TinyeeError("mixup and cutmix mix labels: they need labelled data (--distill below 1)")
     return tuple(weights)
@@ -103,6 +107,8 @@ def _run(cfg, weights, train_set, test_set, out_dir: Path, tc: TrainConfig, log,
         picks = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(tc.seed))[:BOF_INIT_SAMPLES]
         init_bof_codebooks(model, torch.stack([inputs.plain(int(i)) for i in picks]))
         log("bag-of-features codebooks initialised by k-means")
+    if tc.qat:
+        qat.prepare_qat(model)
     trainable = list(model.parameters())
     if tc.freeze_backbone:
         head_params = {id(p) for h in model.heads[:-1] for p in h.parameters()}
@@ -136,6 +142,8 @@ def _run(cfg, weights, train_set, test_set, out_dir: Path, tc: TrainConfig, log,
         if tc.freeze_backbone:  # frozen parts keep their batch-norm statistics too
             for part in (model.stem, model.stages, model.heads[-1]):
                 part.eval()
+        if tc.qat:
+            qat.train_mode(model)
         t0, sums = time.time(), torch.zeros(2, dtype=torch.float64, device=placement.device)
         steps = progress(batches(train_loader), f"epoch {epoch + 1}/{tc.epochs}", total=len(train_loader),
                          unit="batch") if placement.main else batches(train_loader)
@@ -151,16 +159,21 @@ def _run(cfg, weights, train_set, test_set, out_dir: Path, tc: TrainConfig, log,
             dist.all_reduce(sums)
         if placement.main:
             history.append(_epoch_record(step.kept, test_set, tc, placement, epoch, sums, t0))
-            save_checkpoint(out_dir / "last.pt", step.kept, step.state(), epoch=epoch + 1, train=asdict(tc),
+            save_checkpoint(out_dir / "last.pt", _plain(step.kept, tc), step.state(), epoch=epoch + 1, train=asdict(tc),
                             history=history, dataset=train_set.source, classes=train_set.classes,
                             world_size=placement.world)
             atomic_write_text(out_dir / "history.json", json.dumps(history, indent=2) + "\n")
             log(_epoch_line(history[-1], tc, placement))  # after the checkpoint: a line shown is an epoch kept
         placement.barrier()
-    kept = step.kept
+    kept = _plain(step.kept, tc)
     for p in kept.parameters():
         p.requires_grad_(True)
     return kept.cpu().eval()
+
+
+def _plain(model: MultiExitMobileViT, tc: TrainConfig) -> MultiExitMobileViT:
+    """What a checkpoint keeps: the float weights, without a QAT run's quantizers."""
+    return qat.float_model(model) if tc.qat else model
 
 
 def _epoch_record(model, test_set, tc: TrainConfig, placement: Placement, epoch: int, sums, t0: float) -> dict:
@@ -176,6 +189,7 @@ def _epoch_record(model, test_set, tc: TrainConfig, placement: Placement, epoch:
 def _epoch_line(record: dict, tc: TrainConfig, placement: Placement) -> str:
     acc = record["test_accuracy"]
     return (f"epoch {record['epoch']}/{tc.epochs}  loss {record['loss']:.4f}  "
-            + ("test accuracy per exit " + " ".join(f"{a:.4f}" for a in acc) if acc else "(no labelled test split)")
+            + (f"test accuracy per exit{' (fake int8)' if tc.qat else ''} " + " ".join(f"{a:.4f}" for a in acc)
+               if acc else "(no labelled test split)")
             + f"  ({record['seconds']:.0f} s, {record['samples']} samples on {placement.world} "
               f"{placement.device.type} process{'es' if placement.world > 1 else ''})")

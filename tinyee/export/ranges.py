@@ -1,0 +1,143 @@
+"""Activation ranges of the int8 calibration: the converter's min/max, or a percentile of each tensor's values.
+
+TFLiteConverter quantizes in two steps: it records each activation tensor's min and max over the
+representative data (its calibrate-only mode), then its quantizer derives every scale and zero point
+from those ranges. tinyee runs the two steps itself so that the ranges can come from another estimator
+in between. With min/max a handful of outlier activations can stretch a tensor's range several
+times, and every other value then lands on a coarser grid; clipping to a percentile of the observed
+values keeps the grid fine where the values are. Measured on a Fashion-MNIST `mcu` model: exit 0's
+float/int8 agreement goes from 93% (min/max) to 98% (99.99th percentile), see README "Quantization".
+
+The graph inputs keep their min/max: segment k+1's input range must reproduce segment k's output
+quantization exactly (the export chains them). Outputs of fixed-range ops (softmax, logistic) get
+their fixed quantization from the quantizer whatever range is recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import flatbuffers
+import numpy as np
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from tinyee.errors import TinyeeError
+
+HISTOGRAM_BINS = 8192  # a bin is 1/32 of the finest int8 step a clipped range can have (range/255)
+DEFAULT_PERCENTILE = 99.99
+
+
+@dataclass(frozen=True)
+class RangeEstimator:
+    """`minmax` (the converter's own) or `percentile` of every activation tensor's values, both tails."""
+    kind: str
+    percentile: float = DEFAULT_PERCENTILE
+
+    @classmethod
+    def parse(cls, text: str) -> "RangeEstimator":
+        """'minmax', 'percentile' or 'percentile:P' with 50 < P < 100."""
+        kind, _, value = text.strip().partition(":")
+        if kind in ("minmax", "mse") and not value:
+            return cls(kind)
+        if kind == "percentile":
+            try:
+                p = float(value) if value else DEFAULT_PERCENTILE
+            except ValueError:
+                p = float("nan")
+            if not 50 < p < 100:
+                raise TinyeeError(f"activation ranges {text!r}: the percentile must be a number in (50, 100)")
+            return cls("percentile", p)
+        raise TinyeeError(f"unknown activation range estimator {text!r}; use minmax, percentile or percentile:P")
+
+    def __str__(self) -> str:
+        return f"percentile:{self.percentile:g}" if self.kind == "percentile" else self.kind
+
+
+DEFAULT_RANGES = RangeEstimator("minmax")  # no estimator wins on every model: README "Quantization"
+
+
+def quantize_saved_model(saved_model, rep_nhwc: np.ndarray, estimator: RangeEstimator) -> bytes:
+    """A full-integer int8 TFLite model of the SavedModel, its activation ranges from `estimator`."""
+    import tensorflow as tf
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([x[None].astype(np.float32)] for x in rep_nhwc)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv._experimental_calibrate_only = True  # record the ranges only, as TensorFlow's QuantizationDebugger does
+    try:
+        calibrated = conv.convert()
+        if estimator.kind != "minmax":
+            choose = _mse_range if estimator.kind == "mse" else _percentile_range(estimator.percentile)
+            calibrated = _with_estimated_ranges(calibrated, rep_nhwc, choose)
+        return mlir_quantize(calibrated, fully_quantize=True, input_data_type=tf.int8, output_data_type=tf.int8)
+    except TinyeeError:
+        raise
+    except Exception as e:
+        raise TinyeeError(f"int8 conversion of {saved_model} failed: {e}") from e
+
+
+def _percentile_range(percentile: float):
+    """[P-th lowest, P-th highest] value, read from the cumulative counts to one bin (rounded outwards)."""
+    tail = 1 - percentile / 100
+
+    def choose(counts: np.ndarray, edges: np.ndarray) -> tuple[float, float]:
+        cumulative = np.cumsum(counts)
+        first = int(np.searchsorted(cumulative, tail * cumulative[-1], side="right"))
+        last = int(np.searchsorted(cumulative, (1 - tail) * cumulative[-1], side="left"))
+        return float(edges[first]), float(edges[min(last, len(counts) - 1) + 1])
+
+    return choose
+
+
+MSE_SHRINK = np.linspace(1.0, 0.25, 16)  # candidate fractions of each end of the min/max range
+
+
+def _mse_range(counts: np.ndarray, edges: np.ndarray) -> tuple[float, float]:
+    """The clipped range whose int8 grid (TFLite's asymmetric scheme) has the least squared error on the values."""
+    centers = (edges[:-1] + edges[1:]) / 2
+    lo, hi = min(float(edges[0]), 0.0), max(float(edges[-1]), 0.0)
+    lows, highs = (a.ravel() for a in np.meshgrid(lo * MSE_SHRINK, hi * MSE_SHRINK))
+    scale = (highs - lows) / 255
+    zero = np.clip(-128 - np.round(lows / scale), -128, 127)
+    q = np.clip(np.round(centers[None] / scale[:, None]) + zero[:, None], -128, 127)
+    error = ((q - zero[:, None]) * scale[:, None] - centers[None]) ** 2 @ counts
+    best = int(np.argmin(error))
+    return float(lows[best]), float(highs[best])
+
+
+def _with_estimated_ranges(calibrated: bytes, rep_nhwc: np.ndarray, choose) -> bytes:
+    """The calibrated model with each activation range replaced by choose(histogram counts, bin edges).
+
+    The recorded min/max bound each tensor's values, so one pass over the data fills a fixed-bin
+    histogram per tensor between them.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(calibrated), 0)
+    graph = model.subgraphs[0]
+    inputs = set(int(i) for i in graph.inputs)
+    ranged = {i: (float(t.quantization.min[0]), float(t.quantization.max[0]))
+              for i, t in enumerate(graph.tensors)
+              if i not in inputs and t.type == schema.TensorType.FLOAT32 and t.quantization is not None
+              and t.quantization.min is not None and len(t.quantization.min) == 1
+              and float(t.quantization.max[0]) > float(t.quantization.min[0])}
+    interpreter = Interpreter(model_content=calibrated, experimental_preserve_all_tensors=True)
+    interpreter.allocate_tensors()
+    source = interpreter.get_input_details()[0]["index"]
+    counts = {i: np.zeros(HISTOGRAM_BINS, np.int64) for i in ranged}
+    for x in rep_nhwc:
+        interpreter.set_tensor(source, x[None].astype(np.float32))
+        interpreter.invoke()
+        for i, (lo, hi) in ranged.items():
+            v = interpreter.get_tensor(i).ravel()
+            bins = ((v - lo) * (HISTOGRAM_BINS / (hi - lo))).astype(np.int64).clip(0, HISTOGRAM_BINS - 1)
+            counts[i] += np.bincount(bins, minlength=HISTOGRAM_BINS)
+    for i, (lo, hi) in ranged.items():
+        low, high = choose(counts[i], np.linspace(lo, hi, HISTOGRAM_BINS + 1))
+        q = graph.tensors[i].quantization
+        q.min, q.max = [min(0.0, low)], [max(0.0, high)]  # the quantizer needs 0 inside every range
+    builder = flatbuffers.Builder(len(calibrated) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
