@@ -19,3 +19,15 @@ def save(stem: str, data, markdown: str | None = None) -> Path:
     if markdown is not None:
         atomic_write_text(RESULTS / f"{stem}.md", markdown)
     return path
+
+
+def percents(values, suffix: str = "") -> str:
+    """Fractions as percentages with two decimals, separated by slashes (one per exit)."""
+    return " / ".join(f"{100 * v:.2f}{suffix}" for v in values)
+
+
+def markdown_table(columns: dict, rows) -> str:
+    """A Markdown table: columns maps each header to a function of the row giving the cell."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r) for cell in columns.values()) + " |" for r in rows]
+    return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from exit_heads import int8_probs, report
-from results_files import RESULTS, save
+from results_files import RESULTS, markdown_table, percents, save
 from tinyee.data import FASHION_MNIST_DIR, load_dataset
 from tinyee.model import ModelConfig, load_checkpoint, preset
 from tinyee.train import TrainConfig, evaluate_float, train
@@ -72,18 +72,22 @@ def main() -> None:
         print(json.dumps({k: v for k, v in rows[name].items() if k != "curve"}), flush=True)
 
 
+COLUMNS = {
+    "variant": lambda r: r["variant"],
+    "epochs": lambda r: str(r["epochs"]),
+    "s/epoch": lambda r: f"{r['seconds_per_epoch']:.0f}",
+    "float accuracy per exit": lambda r: percents(r["float_accuracy_per_exit"], "%"),
+    "int8 accuracy per exit": lambda r: percents(r["int8_accuracy_per_exit"], "%"),
+    "float/int8 agreement": lambda r: percents(r["float_int8_agreement_per_exit"], "%"),
+    "held-out at <= 1 pt drop (final exit)": lambda r: f"{100 * r['held_out_accuracy']:.2f}% "
+                                                       f"({100 * r['held_out_final_exit_accuracy']:.2f}%)",
+    "average MACs": lambda r: f"{100 * r['held_out_relative_macs']:.1f}%",
+    "exit shares": lambda r: percents(r["held_out_exit_fractions"], "%"),
+}
+
+
 def markdown(rows) -> str:
-    pct = lambda values: " / ".join(f"{100 * v:.2f}%" for v in values)  # noqa: E731
-    lines = ["| variant | epochs | s/epoch | float accuracy per exit | int8 accuracy per exit | float/int8 agreement "
-             "| held-out at <= 1 pt drop (final exit) | average MACs | exit shares |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['variant']} | {r['epochs']} | {r['seconds_per_epoch']:.0f} | "
-                     f"{pct(r['float_accuracy_per_exit'])} | {pct(r['int8_accuracy_per_exit'])} | "
-                     f"{pct(r['float_int8_agreement_per_exit'])} | {100 * r['held_out_accuracy']:.2f}% "
-                     f"({100 * r['held_out_final_exit_accuracy']:.2f}%) | {100 * r['held_out_relative_macs']:.1f}% | "
-                     f"{pct(r['held_out_exit_fractions'])} |")
-    return "\n".join(lines) + "\n"
+    return markdown_table(COLUMNS, rows)
 
 
 if __name__ == "__main__":

@@ -212,6 +212,18 @@ def test_training_data_and_weights_that_do_not_fit_the_model_are_refused(tmp_pat
     assert not (tmp_path / "run").exists()
 
 
+def test_bad_calibration_and_qat_settings_are_one_line(tmp_path):
+    refused(tinyee("export", "--out", tmp_path / "export", "--ranges", "percentile:101"), 1,
+            "the percentile must be a number in (50, 100)")
+    refused(tinyee("export", "--out", tmp_path / "export", "--ranges", "kl"), 1,
+            "unknown activation range estimator 'kl'; use minmax, percentile, percentile:P or mse")
+    assert not (tmp_path / "export").exists()
+    data = image_folder(tmp_path / "ten", 10)
+    (data / "train").symlink_to(data / "test")
+    refused(tinyee("train", "--data", data, "--out", tmp_path / "run", "--init", SHIPPED, "--qat", "--ema", 0.9), 1,
+            "start it from the --ema run's checkpoint, without --ema")
+
+
 # --- boards -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("change, message", [
     (lambda b: b.update(clock_hz=-25_000_000), "at clock_hz: -25000000 is less than the minimum of 1000"),

@@ -1,12 +1,12 @@
-"""Activation ranges of the int8 calibration: the converter's min/max, or a percentile of each tensor's values.
+"""Activation ranges of the int8 calibration: the converter's min/max, a percentile, or the least-error clip.
 
 TFLiteConverter quantizes in two steps: it records each activation tensor's min and max over the
 representative data (its calibrate-only mode), then its quantizer derives every scale and zero point
 from those ranges. tinyee runs the two steps itself so that the ranges can come from another estimator
 in between. With min/max a handful of outlier activations can stretch a tensor's range several
-times, and every other value then lands on a coarser grid; clipping to a percentile of the observed
-values keeps the grid fine where the values are. Measured on a Fashion-MNIST `mcu` model: exit 0's
-float/int8 agreement goes from 93% (min/max) to 98% (99.99th percentile), see README "Quantization".
+times, and every other value then lands on a coarser grid; clipping them keeps the grid fine where
+the values are, but an outlier that carries the class is then lost. Which wins depends on the model
+(measured in README "Quantization"), so min/max stays the default and the others are choices.
 
 The graph inputs keep their min/max: segment k+1's input range must reproduce segment k's output
 quantization exactly (the export chains them). Outputs of fixed-range ops (softmax, logistic) get
@@ -29,13 +29,13 @@ DEFAULT_PERCENTILE = 99.99
 
 @dataclass(frozen=True)
 class RangeEstimator:
-    """`minmax` (the converter's own) or `percentile` of every activation tensor's values, both tails."""
+    """`minmax` (the converter's own), `percentile` of every activation tensor's values (both tails), or `mse`."""
     kind: str
     percentile: float = DEFAULT_PERCENTILE
 
     @classmethod
     def parse(cls, text: str) -> "RangeEstimator":
-        """'minmax', 'percentile' or 'percentile:P' with 50 < P < 100."""
+        """'minmax', 'mse', 'percentile' or 'percentile:P' with 50 < P < 100."""
         kind, _, value = text.strip().partition(":")
         if kind in ("minmax", "mse") and not value:
             return cls(kind)
@@ -47,7 +47,7 @@ class RangeEstimator:
             if not 50 < p < 100:
                 raise TinyeeError(f"activation ranges {text!r}: the percentile must be a number in (50, 100)")
             return cls("percentile", p)
-        raise TinyeeError(f"unknown activation range estimator {text!r}; use minmax, percentile or percentile:P")
+        raise TinyeeError(f"unknown activation range estimator {text!r}; use minmax, percentile, percentile:P or mse")
 
     def __str__(self) -> str:
         return f"percentile:{self.percentile:g}" if self.kind == "percentile" else self.kind
