@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from conftest import SHIPPED_CHECKPOINT
-from tinyee.data import FASHION_MNIST_DIR, load_dataset, to_model_input
+from tinyee.data import FASHION_MNIST_DIR, load_dataset, load_shipped, to_model_input
+from tinyee.export import export_checkpoint
 from tinyee.errors import TinyeeError
 from tinyee.model import load_checkpoint, load_resumable
 from tinyee.tflite import TfliteModel
@@ -100,6 +101,9 @@ def test_qat_run_resumes_exactly_and_keeps_plain_float_weights(tmp_path):
     assert any(not torch.equal(saved.state_dict()[k], start[k]) for k in start if k.endswith(".weight"))
     _, _, state = load_resumable(tmp_path / "straight/last.pt")  # the run state keeps the observers' ranges
     assert any(k.endswith("output_fq.scale") for k in state["model"])
+    # exported as any checkpoint, with clipped activation ranges unless told otherwise
+    manifest = export_checkpoint(tmp_path / "straight/last.pt", load_shipped("rep").take(64), tmp_path / "export")
+    assert manifest.activation_ranges == "percentile:99.99"
 
 
 def test_qat_with_a_moving_average_is_refused(tmp_path):

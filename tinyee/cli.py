@@ -141,10 +141,10 @@ def shards(data_dir, out, shard_size):
 @click.option("--thresholds", help="Exit thresholds: one value or one per intermediate exit (default 0.9).")
 @click.option("--criterion", type=click.Choice(["max_softmax", "entropy"]), default="max_softmax", show_default=True,
               help="Exit rule: max softmax >= threshold, or entropy (nats) <= threshold.")
-@click.option("--ranges", default="minmax", show_default=True,
-              help="Activation range estimator of the int8 calibration: minmax (the converter's), percentile[:P] "
-                   "(each tensor clipped to its P-th percentile values at both ends, default 99.99), or mse (the "
-                   "clipped range with the least squared int8 error on the calibration values).")
+@click.option("--ranges", help="Activation range estimator of the int8 calibration: minmax (the converter's; the "
+              "default), percentile[:P] (each tensor clipped to its P-th percentile values at both ends, default "
+              "99.99; the default for a --qat checkpoint), or mse (the clipped range with the least squared int8 "
+              "error on the calibration values).")
 def export(checkpoint, out, rep_data, rep_samples, thresholds, criterion, ranges):
     """Export one full-integer int8 TFLite model per exit segment."""
     commands.export.run(checkpoint, out, rep_data, rep_samples, thresholds, criterion, ranges)

@@ -10,14 +10,14 @@ from tinyee.manifest import Manifest
 
 
 def run(checkpoint: Path, out: Path, rep: str, rep_samples: int | None, thresholds: str | None,
-        criterion: str = "max_softmax", ranges: str = "minmax") -> Manifest:
+        criterion: str = "max_softmax", ranges: str | None = None) -> Manifest:
     from tinyee.data import load_split
     from tinyee.export import export_checkpoint
     from tinyee.export.ranges import RangeEstimator
 
     check_writable(out)
     values = parse_floats(thresholds)  # bad values fail before any work
-    estimator = RangeEstimator.parse(ranges)
+    estimator = RangeEstimator.parse(ranges) if ranges is not None else None  # None: the checkpoint's default
     rep_set = load_split(rep, "rep", rep_samples)
     with log.status("exporting") as status:
         manifest = export_checkpoint(checkpoint, rep_set, out, values,

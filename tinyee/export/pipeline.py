@@ -24,7 +24,7 @@ from tinyee.errors import TinyeeError
 from tinyee.export.convert import (
     check_float_conversion, check_int8_segment, onnx_to_saved_model, saved_model_to_int8, torch_to_onnx,
 )
-from tinyee.export.ranges import DEFAULT_RANGES, RangeEstimator
+from tinyee.export.ranges import DEFAULT_RANGES, RangeEstimator, default_ranges
 from tinyee.manifest import MANIFEST_NAME, Manifest, Preprocess, Segment, TensorSpec, model_id_of, sha256
 from tinyee.model import MultiExitMobileViT, load_checkpoint
 from tinyee.model.costs import head_costs
@@ -157,12 +157,13 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
 
 def export_checkpoint(checkpoint: Path, rep_set: ImageSet, out_dir: Path, thresholds: list[float] | None = None,
                       progress: Callable[[str], None] = lambda msg: None, criterion: str = "max_softmax",
-                      ranges: RangeEstimator = DEFAULT_RANGES) -> Manifest:
-    """Export a checkpoint file, calibrating on rep_set (thresholds as :func:`resolve_thresholds` takes them)."""
+                      ranges: RangeEstimator | None = None) -> Manifest:
+    """Export a checkpoint file, calibrating on rep_set (thresholds as :func:`resolve_thresholds` takes them);
+    ranges: None for the default of the checkpoint (:func:`tinyee.export.ranges.default_ranges`)."""
     checkpoint = Path(checkpoint)
-    model, _ = load_checkpoint(checkpoint)
+    model, meta = load_checkpoint(checkpoint)
     cfg = model.cfg
     x = to_model_input(rep_set.images, cfg.input_size, cfg.in_channels).numpy()
     origin = {"checkpoint": str(checkpoint), "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest()}
     return export_model(model, x, out_dir, resolve_thresholds(thresholds, cfg.num_exits, criterion), origin,
-                        rep_set, progress, criterion, ranges)
+                        rep_set, progress, criterion, ranges or default_ranges(meta))

@@ -54,6 +54,14 @@ class RangeEstimator:
 
 
 DEFAULT_RANGES = RangeEstimator("minmax")  # no estimator wins on every model: README "Quantization"
+# QAT observes moving-average ranges, narrower than the global min/max; exporting its weights with min/max
+# undoes part of the fine-tuning (measured: README "Quantization").
+AFTER_QAT_RANGES = RangeEstimator("percentile", DEFAULT_PERCENTILE)
+
+
+def default_ranges(checkpoint_meta: dict) -> RangeEstimator:
+    """The estimator an export uses unless told: clipped ranges for a quantization-aware run, else min/max."""
+    return AFTER_QAT_RANGES if checkpoint_meta.get("train", {}).get("qat") else DEFAULT_RANGES
 
 
 def quantize_saved_model(saved_model, rep_nhwc: np.ndarray, estimator: RangeEstimator) -> bytes:
