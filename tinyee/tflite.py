@@ -189,6 +189,13 @@ class TfliteModel:
         return max((live(op) for op in self.ops), default=0)
 
 
+def packed(model, size_hint: int) -> bytes:
+    """A TFLite model read with the object API (schema.ModelT), edited, and written back as bytes."""
+    builder = flatbuffers.Builder(size_hint + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def replace_scale(data: bytes, old_scale: float, zero_point: int, new_scale: float) -> tuple[bytes, int]:
     """Rewrite every per-tensor quantization (old_scale, zero_point) to new_scale; returns (model, count)."""
     m = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
@@ -199,9 +206,7 @@ def replace_scale(data: bytes, old_scale: float, zero_point: int, new_scale: flo
                 np.float32(q.scale[0]) == np.float32(old_scale) and list(q.zeroPoint) == [zero_point]:
             q.scale = [float(np.float32(new_scale))]
             count += 1
-    b = flatbuffers.Builder(len(data) + 1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output()), count
+    return packed(m, len(data)), count
 
 
 def strip_float_edges(data: bytes) -> tuple[bytes, list[str]]:
@@ -235,6 +240,4 @@ def strip_float_edges(data: bytes) -> tuple[bytes, list[str]]:
     if not dropped:
         return data, []
     g.operators, g.inputs, g.outputs = ops, inputs, outputs
-    b = flatbuffers.Builder(len(data) + 1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output()), dropped
+    return packed(m, len(data)), dropped

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import flatbuffers
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from tinyee.errors import TinyeeError
+from tinyee.tflite import packed
 
 HISTOGRAM_BINS = 8192  # a bin is 1/32 of the finest int8 step a clipped range can have (range/255)
 DEFAULT_PERCENTILE = 99.99
@@ -80,8 +80,6 @@ def quantize_saved_model(saved_model, rep_nhwc: np.ndarray, estimator: RangeEsti
             choose = _mse_range if estimator.kind == "mse" else _percentile_range(estimator.percentile)
             calibrated = _with_estimated_ranges(calibrated, rep_nhwc, choose)
         return mlir_quantize(calibrated, fully_quantize=True, input_data_type=tf.int8, output_data_type=tf.int8)
-    except TinyeeError:
-        raise
     except Exception as e:
         raise TinyeeError(f"int8 conversion of {saved_model} failed: {e}") from e
 
@@ -146,6 +144,4 @@ def _with_estimated_ranges(calibrated: bytes, rep_nhwc: np.ndarray, choose) -> b
         low, high = choose(counts[i], np.linspace(lo, hi, HISTOGRAM_BINS + 1))
         q = graph.tensors[i].quantization
         q.min, q.max = [min(0.0, low)], [max(0.0, high)]  # the quantizer needs 0 inside every range
-    builder = flatbuffers.Builder(len(calibrated) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return packed(model, len(calibrated))

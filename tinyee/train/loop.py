@@ -159,8 +159,8 @@ def _run(cfg, weights, train_set, test_set, out_dir: Path, tc: TrainConfig, log,
             dist.all_reduce(sums)
         if placement.main:
             history.append(_epoch_record(step.kept, test_set, tc, placement, epoch, sums, t0))
-            save_checkpoint(out_dir / "last.pt", _plain(step.kept, tc), step.state(), epoch=epoch + 1, train=asdict(tc),
-                            history=history, dataset=train_set.source, classes=train_set.classes,
+            save_checkpoint(out_dir / "last.pt", _plain(step.kept, tc), step.state(), epoch=epoch + 1,
+                            train=asdict(tc), history=history, dataset=train_set.source, classes=train_set.classes,
                             world_size=placement.world)
             atomic_write_text(out_dir / "history.json", json.dumps(history, indent=2) + "\n")
             log(_epoch_line(history[-1], tc, placement))  # after the checkpoint: a line shown is an epoch kept
