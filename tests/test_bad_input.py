@@ -60,8 +60,10 @@ def edit_manifest(export: Path, change) -> None:
 # --- manifests --------------------------------------------------------------------------------
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.pop("thresholds"), "thresholds is missing"),
-    (lambda d: d["segments"][0]["input"].update(scale="0.5"), "segments[0].input.scale is str, not int or float"),
-    (lambda d: d["segments"][0]["input"].update(zero_point=3), "segments[0].input (shape, scale, zero point) is "),
+    (lambda d: d["segments"][0]["inputs"][0].update(scale="0.5"), "segments[0].inputs[0].scale is str, not int or float"),
+    (lambda d: d["segments"][0]["inputs"][0].update(zero_point=3), "segments[0].inputs[0] (shape, scale, zero point) is "),
+    (lambda d: d["segments"][1]["inputs"].append(d["segments"][0]["outputs"]["boundary"][0]),
+     "segments[1].inputs/outputs.boundary (counts) is [2, 1], but segment1.tflite has [1, 1]"),
     (lambda d: d.update(thresholds=[0.5, 0.5, 0.5]), "3 thresholds for 2 intermediate exits"),
     (lambda d: d.update(thresholds=[0.5, "high"]), "thresholds must be a list of numbers"),
     (lambda d: d.update(model_id="0123456789abcdef"), "is not the one of its segment files"),

@@ -29,16 +29,13 @@ def test_generated_segments_match_tflite_micro_on_every_shipped_image(compiled):
     compared = mismatched = 0
     for x in inputs:
         host.write(segments[0], segments[0].model.inputs[0].index, x)  # later segments read the arena in place
-        feature = x
+        boundary = x
         for seg, ref in zip(segments, oracle):
             host.run(seg.index)
-            probs, feature = ref.run(feature)
-            got = [host.view(seg, seg.probs_tensor).reshape(-1)]
-            want = [probs]
-            if seg.feature_tensor is not None:
-                got.append(host.view(seg, seg.feature_tensor).reshape(-1))
-                want.append(feature.reshape(-1))
-            for g, w in zip(got, want):
+            probs, boundary = ref.run(boundary)
+            got = [host.view(seg, t).reshape(-1) for t in (seg.probs_tensor, *seg.boundary_tensors)]
+            want = [probs] + [b.reshape(-1) for b in boundary]
+            for g, w in zip(got, want, strict=True):
                 compared += w.size
                 mismatched += int((g != w).sum())
     assert len(inputs) == 2000 and compared > 2000 * (10 * 3 + 2 * 8 * 8 * 24)
@@ -48,7 +45,8 @@ def test_generated_segments_match_tflite_micro_on_every_shipped_image(compiled):
 def test_feature_map_is_handed_over_in_place(compiled):
     _, _, segments, _ = compiled
     for prev, nxt in zip(segments, segments[1:]):
-        assert nxt.plan.offsets[nxt.model.inputs[0].index] == prev.plan.offsets[prev.feature_tensor]
+        assert [nxt.plan.offsets[t.index] for t in nxt.model.inputs] == \
+            [prev.plan.offsets[t] for t in prev.boundary_tensors]
 
 
 def test_arena_plan_never_overlaps_live_tensors(compiled):
@@ -100,14 +98,13 @@ def test_all_exit_heads_export_compile_and_match_tflite_micro(mixed_heads_export
     mismatched = 0
     for x in quantized_inputs(manifest, load_shipped("eval").take(40)):
         host.write(segments[0], segments[0].model.inputs[0].index, x)
-        feature = x
+        boundary = x
         for seg, ref in zip(segments, oracle):
             host.run(seg.index)
-            probs, nxt = ref.run(feature)
+            probs, boundary = ref.run(boundary)
             mismatched += int((host.view(seg, seg.probs_tensor).reshape(-1) != probs).sum())
-            if seg.feature_tensor is not None:
-                mismatched += int((host.view(seg, seg.feature_tensor) != nxt).sum())
-            feature = nxt
+            for t, want in zip(seg.boundary_tensors, boundary, strict=True):
+                mismatched += int((host.view(seg, t) != want).sum())
     assert mismatched == 0
     assert manifest.segments[0].ops["SOFTMAX"] == 2  # the bag-of-features soft assignment + the exit
     assert [h["kind"] for h in manifest.exit_heads] == ["bof", "slvit", "linear"]

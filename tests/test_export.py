@@ -78,7 +78,7 @@ def test_manifest_of_another_version_or_with_wrong_types_is_a_clear_error(shippe
     copy.mkdir()
     for f in out.glob("*.tflite"):
         (copy / f.name).write_bytes(f.read_bytes())
-    cases = [({"format": "tinyee-manifest-v1"}, "older tinyee"), ({"version": 3}, "manifest version 3"),
+    cases = [({"format": "tinyee-manifest-v1"}, "older tinyee"), ({"version": 4}, "manifest version 4"),
              ({"format": "something"}, "not a tinyee manifest"), ({"thresholds": "0.9"}, "thresholds is str, not list"),
              ({"criterion": "margin"}, "unknown exit criterion 'margin'"), ({"thresholds": [0.9]}, "1 thresholds for 2"),
              ({"thresholds": [0.9, 1.5]}, "not a probability"), ({"model_id": None}, "model_id is NoneType, not str")]
@@ -91,6 +91,14 @@ def test_manifest_of_another_version_or_with_wrong_types_is_a_clear_error(shippe
     (copy / "manifest.json").write_text(json.dumps(broken))
     with pytest.raises(TinyeeError, match=r"segments\[1\]\.outputs\.probs is missing"):
         Manifest.load(copy)
+    # version 2 (one input, one feature map per segment) still reads, as the same segments
+    old = json.loads(json.dumps(good)) | {"version": 2}
+    for seg in old["segments"]:
+        seg["input"] = seg.pop("inputs")[0]
+        boundary = seg["outputs"].pop("boundary")
+        seg["outputs"] |= {"feature": boundary[0]} if boundary else {}
+    (copy / "manifest.json").write_text(json.dumps(old))
+    assert Manifest.load(copy).segments == Manifest.load(out).segments
     (copy / "manifest.json").write_bytes(b"\xff\xfe binary")
     with pytest.raises(TinyeeError, match="not a readable manifest"):
         Manifest.load(copy)
@@ -145,7 +153,7 @@ def test_unsupported_layer_fails_export_naming_the_op_and_writes_nothing(tmp_pat
 
 
 def test_chaining_aligns_float_rounding_but_refuses_real_differences(shipped_export):
-    from tinyee.export.pipeline import _chain_input
+    from tinyee.export.pipeline import _chain_inputs
 
     out, _, _ = shipped_export
     seg1 = TfliteModel.load(out / "segment1.tflite")
@@ -159,13 +167,13 @@ def test_chaining_aligns_float_rounding_but_refuses_real_differences(shipped_exp
         def quant(self):
             return {"scale": float(one_ulp), "zero_point": feature.zero_points[0]}
 
-    aligned, was = _chain_input(data, seg1, Producer(), "segment1", 1)
+    aligned, was = _chain_inputs(data, [Producer()], "segment1", 1)
     fixed = TfliteModel(aligned, "aligned")
-    assert was == float(np.float32(feature.scales[0])) and fixed.inputs[0].quant() == Producer().quant()
+    assert was == [float(np.float32(feature.scales[0]))] and fixed.inputs[0].quant() == Producer().quant()
     check_int8_segment(fixed)
     Producer.zero_points = (feature.zero_points[0] + 1,)
-    with pytest.raises(TinyeeError, match="does not chain"):
-        _chain_input(data, seg1, Producer(), "segment1", 1)
+    with pytest.raises(TinyeeError, match="input 0 quantization .* does not chain"):
+        _chain_inputs(data, [Producer()], "segment1", 1)
 
 
 def test_manifest_reports_each_exit_heads_parameters_and_macs(shipped_export):

@@ -253,19 +253,16 @@ def test_every_exit_and_feature_map_matches_tflite_micro_on_the_emulated_core(sh
         assert link.identify()["path"] == path
         for x in quantized_inputs(manifest, load_shipped("eval").take(8)):
             link.write_arena(segments[0].plan.offsets[segments[0].model.inputs[0].index], x.tobytes())
-            feature = x
+            boundary = x
             for seg, ref in zip(segments, oracle):
                 link.run_segment(seg.index)
-                probs, feature = ref.run(feature)
-                pairs = [(seg.probs_tensor, probs)]
-                if seg.feature_tensor is not None:
-                    pairs.append((seg.feature_tensor, feature))
-                for tensor, want in pairs:
+                probs, boundary = ref.run(boundary)
+                for tensor, want in zip((seg.probs_tensor, *seg.boundary_tensors), (probs, *boundary), strict=True):
                     got = arena_tensor(link, seg, tensor)
                     compared += want.size
                     mismatched += int((got.reshape(-1) != want.reshape(-1)).sum())
-    assert compared == 8 * (3 * 10 + sum(int(np.prod(s.model.tensors[s.feature_tensor].shape))
-                                        for s in segments if s.feature_tensor is not None))
+    assert compared == 8 * (3 * 10 + sum(int(np.prod(s.model.tensors[t].shape))
+                                        for s in segments for t in s.boundary_tensors))
     assert mismatched == 0
 
 

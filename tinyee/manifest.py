@@ -21,10 +21,11 @@ import numpy as np
 from tinyee.cascade import CRITERIA, threshold_to_q
 from tinyee.errors import TinyeeError
 from tinyee.fileio import atomic_write_text
-from tinyee.tflite import TfliteModel
+from tinyee.tflite import TfliteModel, segment_outputs
 
 FORMAT = "tinyee-manifest"
-VERSION = 2
+VERSION = 3
+READABLE_VERSIONS = (2, 3)  # 2: one input and one feature map per segment, no carry
 MANIFEST_NAME = "manifest.json"
 
 
@@ -93,6 +94,11 @@ class TensorSpec:
                 "zero_point": self.zero_point}
 
     @classmethod
+    def of(cls, t) -> "TensorSpec":
+        """The spec of a tinyee.tflite.Tensor (per-tensor quantized)."""
+        return cls(t.name, tuple(int(d) for d in t.shape), float(t.scales[0]), int(t.zero_points[0]))
+
+    @classmethod
     def read(cls, r: _Reader) -> "TensorSpec":
         shape = r.get("shape", list)
         if not all(isinstance(d, int) and d > 0 for d in shape) or r.get("dtype", str) != "int8":
@@ -106,27 +112,42 @@ class Segment:
     file: str
     sha256: str
     tflite_bytes: int
-    input: TensorSpec
+    inputs: tuple[TensorSpec, ...]    # the image (segment 0) or the previous segment's boundary, in order
     probs: TensorSpec
-    feature: TensorSpec | None    # the boundary tensor handed to the next segment (None: last)
+    boundary: tuple[TensorSpec, ...]  # handed to the next segment: the feature map, then any carry (last: none)
     ops: dict[str, int]
     macs: int
     param_bytes: int
     info: dict = field(default_factory=dict)  # export diagnostics: timings, float check, activation bytes
 
+    @property
+    def input(self) -> TensorSpec:
+        return self.inputs[0]
+
+    @property
+    def feature(self) -> TensorSpec | None:
+        return self.boundary[0] if self.boundary else None
+
     def to_dict(self) -> dict:
-        outputs = {"probs": self.probs.to_dict()} | ({"feature": self.feature.to_dict()} if self.feature else {})
         return {"index": self.index, "file": self.file, "sha256": self.sha256, "tflite_bytes": self.tflite_bytes,
-                "input": self.input.to_dict(), "outputs": outputs, "ops": self.ops, "macs": self.macs,
-                "param_bytes": self.param_bytes, **self.info}
+                "inputs": [t.to_dict() for t in self.inputs],
+                "outputs": {"probs": self.probs.to_dict(), "boundary": [t.to_dict() for t in self.boundary]},
+                "ops": self.ops, "macs": self.macs, "param_bytes": self.param_bytes, **self.info}
 
     @classmethod
-    def read(cls, r: _Reader) -> "Segment":
+    def read(cls, r: _Reader, version: int) -> "Segment":
         outputs = r.sub("outputs")
-        known = {"index", "file", "sha256", "tflite_bytes", "input", "outputs", "ops", "macs", "param_bytes"}
+        if version == 2:  # one input and at most one feature map
+            inputs = (TensorSpec.read(r.sub("input")),)
+            boundary = (TensorSpec.read(outputs.sub("feature")),) if "feature" in outputs.data else ()
+        else:
+            inputs = tuple(TensorSpec.read(t) for t in r.items("inputs"))
+            boundary = tuple(TensorSpec.read(t) for t in outputs.items("boundary"))
+        if not inputs:
+            raise TinyeeError(f"{r.path}: {r.where}inputs is empty")
+        known = {"index", "file", "sha256", "tflite_bytes", "input", "inputs", "outputs", "ops", "macs", "param_bytes"}
         return cls(r.get("index", int), r.get("file", str), r.get("sha256", str), r.get("tflite_bytes", int),
-                   TensorSpec.read(r.sub("input")), TensorSpec.read(outputs.sub("probs")),
-                   TensorSpec.read(outputs.sub("feature")) if "feature" in outputs.data else None,
+                   inputs, TensorSpec.read(outputs.sub("probs")), boundary,
                    r.get("ops", dict), r.get("macs", int), r.get("param_bytes", int),
                    {k: v for k, v in r.data.items() if k not in known})
 
@@ -226,8 +247,9 @@ class Manifest:
             raise TinyeeError(f"{path} was written by an older tinyee (manifest v1); re-run `tinyee export`")
         if fmt != FORMAT:
             raise TinyeeError(f"{path} is not a tinyee manifest (format {fmt!r}, expected {FORMAT!r})")
-        if version != VERSION:
-            raise TinyeeError(f"{path} is manifest version {version!r}; this tinyee reads version {VERSION}")
+        if version not in READABLE_VERSIONS:
+            raise TinyeeError(f"{path} is manifest version {version!r}; this tinyee reads versions "
+                              f"{', '.join(map(str, READABLE_VERSIONS))}")
         d = r.sub("data")
         classes = d.get("classes", list)
         if not classes or not all(isinstance(c, str) for c in classes):
@@ -238,7 +260,7 @@ class Manifest:
                        d.get("calibration", str), d.get("spec", str), d.get("calibration_samples", int),
                        tuple(h.data for h in r.items("exit_heads")), r.get("criterion", str),
                        tuple(float(t) for t in r.numbers("thresholds")),
-                       tuple(Segment.read(s) for s in r.items("segments")), r.get("tools", dict),
+                       tuple(Segment.read(s, version) for s in r.items("segments")), r.get("tools", dict),
                        float(r.get("export_seconds", (int, float))), d.get("activation_ranges", str, "minmax"))
         except TinyeeError as e:
             raise TinyeeError(f"{path}: {e}" if str(path) not in str(e) else str(e)) from e
@@ -276,17 +298,19 @@ class Manifest:
             return TinyeeError(f"{path}: segments[{seg.index}].{field} is {said}, but {seg.file} has {actual}; "
                                "re-run `tinyee export` (or `tinyee import`)")
 
-        ranks = {len(t.shape): t for t in model.outputs}
-        for what, spec, tensor in (("input", seg.input, model.inputs[0] if model.inputs else None),
-                                    ("outputs.probs", seg.probs, ranks.get(2)),
-                                    ("outputs.feature", seg.feature, ranks.get(4) if seg.feature else None)):
-            if spec is None:
-                continue
-            actual = None if tensor is None or not tensor.scales else [
+        probs, boundary = segment_outputs(model)
+        if len(seg.inputs) != len(model.inputs) or len(seg.boundary) != len(boundary):
+            raise differs("inputs/outputs.boundary (counts)", [len(seg.inputs), len(seg.boundary)],
+                          [len(model.inputs), len(boundary)])
+        for what, spec, tensor in ([(f"inputs[{i}]", s, t) for i, (s, t) in enumerate(zip(seg.inputs, model.inputs))]
+                                   + [("outputs.probs", seg.probs, probs)]
+                                   + [(f"outputs.boundary[{i}]", s, t)
+                                      for i, (s, t) in enumerate(zip(seg.boundary, boundary))]):
+            actual = None if not tensor.scales else [
                 list(tensor.shape), float(np.float32(tensor.scales[0])), tensor.zero_points[0]]
             if actual != [list(spec.shape), float(np.float32(spec.scale)), spec.zero_point]:
                 said = [list(spec.shape), spec.scale, spec.zero_point]
-                raise differs(f"{what} (shape, scale, zero point)", said, actual or "no such tensor")
+                raise differs(f"{what} (shape, scale, zero point)", said, actual or "no quantization")
         if seg.macs != model.macs or seg.param_bytes != model.param_bytes:
             raise differs("macs/param_bytes", [seg.macs, seg.param_bytes], [model.macs, model.param_bytes])
         if seg.probs.shape[-1] != self.num_classes:

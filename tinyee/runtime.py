@@ -12,7 +12,7 @@ import numpy as np
 from tinyee.compile.lower import lower
 from tinyee.errors import TinyeeError, first_line
 from tinyee.native_output import native_output_captured
-from tinyee.tflite import TfliteModel
+from tinyee.tflite import TfliteModel, segment_outputs
 
 BACKENDS = ("tflm", "litert")
 
@@ -29,22 +29,20 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 
 
 class SegmentRunner:
-    """One int8 segment on a host runtime: run(int8 input) -> (int8 probs [C], int8 feature or None)."""
+    """One int8 segment on a host runtime: run(int8 inputs) -> (int8 probs [C], int8 boundary tensors).
+
+    The boundary (the feature map, then any carry; empty for the last segment) is what the next
+    segment's run takes as its inputs (tinyee.tflite.segment_outputs).
+    """
 
     def __init__(self, model_bytes: bytes, backend: str = "tflm", name: str = "<segment>"):
         self.model = TfliteModel(model_bytes, name)
-        if len(self.model.inputs) != 1:
-            raise TinyeeError(f"{name}: a segment has one input, found {len(self.model.inputs)}")
-        # Outputs are told apart by rank: [1, classes] probabilities, [1, H, W, C] feature map.
-        ranks = [len(t.shape) for t in self.model.outputs]
-        if sorted(ranks) not in ([2], [2, 4]):
-            raise TinyeeError(f"{name}: outputs of ranks {ranks}; expected probabilities (rank 2) and "
-                              "optionally a feature map (rank 4)")
-        self.probs_index = ranks.index(2)
-        self.feature_index = ranks.index(4) if 4 in ranks else None
-        self.input = self.model.inputs[0]
-        self.probs = self.model.outputs[self.probs_index]
-        self.feature = self.model.outputs[self.feature_index] if self.feature_index is not None else None
+        if not self.model.inputs:
+            raise TinyeeError(f"{name}: the model has no input")
+        self.probs, self.boundary = segment_outputs(self.model)
+        self.inputs = self.model.inputs
+        self.input = self.inputs[0]
+        self._order = [self.model.outputs.index(t) for t in [self.probs, *self.boundary]]
         self.backend = backend
         lower(self.model)  # only what the firmware can run, and nothing inconsistent, reaches an interpreter
         with native_output_captured():  # LiteRT announces its delegates on stderr
@@ -65,26 +63,32 @@ class SegmentRunner:
             self._it = Interpreter(model_content=model_bytes,
                                    experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
             self._it.allocate_tensors()
-            self._in = self._it.get_input_details()[0]["index"]
+            self._in = [d["index"] for d in self._it.get_input_details()]
             self._out = [d["index"] for d in self._it.get_output_details()]
         else:
             raise TinyeeError(f"unknown runtime {backend!r}; choose one of {BACKENDS}")
 
-    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        x = np.ascontiguousarray(x, dtype=np.int8).reshape(self.input.shape)
+    def run(self, inputs: np.ndarray | tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """inputs: the input tensor, or a tuple with one array per input (a previous run's boundary)."""
+        inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+        if len(inputs) != len(self.inputs):
+            raise TinyeeError(f"{self.model.name}: {len(inputs)} input tensors given for {len(self.inputs)} inputs")
+        xs = [np.ascontiguousarray(x, dtype=np.int8).reshape(t.shape) for x, t in zip(inputs, self.inputs)]
         try:
-            outs = self._invoke(x)
+            outs = self._invoke(xs)
         except (RuntimeError, ValueError) as e:
             raise TinyeeError(f"{self.model.name}: the {self.backend} interpreter failed: {first_line(e)}") from None
-        feature = outs[self.feature_index].copy() if self.feature_index is not None else None
-        return outs[self.probs_index].reshape(-1).copy(), feature
+        probs, *boundary = (outs[i].copy() for i in self._order)
+        return probs.reshape(-1), tuple(boundary)
 
-    def _invoke(self, x: np.ndarray) -> list[np.ndarray]:
+    def _invoke(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         if self.backend == "tflm":
-            self._it.set_input(x, 0)
+            for i, x in enumerate(xs):
+                self._it.set_input(x, i)
             self._it.invoke()
             return [self._it.get_output(i) for i in range(len(self.model.outputs))]
-        self._it.set_tensor(self._in, x)
+        for index, x in zip(self._in, xs):
+            self._it.set_tensor(index, x)
         self._it.invoke()
         return [self._it.get_tensor(i) for i in self._out]
 

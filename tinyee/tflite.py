@@ -189,11 +189,54 @@ class TfliteModel:
         return max((live(op) for op in self.ops), default=0)
 
 
+def segment_outputs(model: TfliteModel) -> tuple[Tensor, list[Tensor]]:
+    """A cascade segment's exit softmax (its first rank-2 output) and its boundary: the other outputs, in
+    graph order, which the next segment takes as its inputs in the same order (the feature map, then any
+    carry)."""
+    probs = next((t for t in model.outputs if len(t.shape) == 2), None)
+    if probs is None:
+        raise TinyeeError(f"{model.name}: outputs of shapes {[list(t.shape) for t in model.outputs]}; "
+                          "a segment outputs its exit's probabilities as a [1, classes] tensor")
+    return probs, [t for t in model.outputs if t is not probs]
+
+
+def chain_mismatch(producer: list[Tensor], consumer: list[Tensor]) -> str | None:
+    """Why a segment's boundary outputs do not chain into the next segment's inputs (shape, quantization), or None."""
+    if len(producer) != len(consumer):
+        return f"{len(producer)} boundary tensors handed on, {len(consumer)} inputs taken"
+    for i, (out, inp) in enumerate(zip(producer, consumer)):
+        if tuple(out.shape) != tuple(inp.shape) or (out.scales and out.quant() != inp.quant()):
+            return (f"boundary tensor {i}: output {list(out.shape)} {out.quant() if out.scales else ''} but input "
+                    f"{list(inp.shape)} {inp.quant() if inp.scales else ''}")
+    return None
+
+
 def packed(model, size_hint: int) -> bytes:
     """A TFLite model read with the object API (schema.ModelT), edited, and written back as bytes."""
     builder = flatbuffers.Builder(size_hint + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def in_signature_order(data: bytes, input_names: list[str]) -> bytes:
+    """The model with its graph inputs in the order of input_names and its outputs in the order
+    output_0, output_1, ... of its signature (onnx2tf's names for the ONNX outputs, in order)."""
+    m = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    if len(m.signatureDefs or []) != 1:
+        raise TinyeeError(f"the converted model has {len(m.signatureDefs or [])} signatures, not one")
+    sig = m.signatureDefs[0]
+
+    def by_name(maps):
+        return {(t.name.decode() if isinstance(t.name, bytes) else t.name): int(t.tensorIndex) for t in maps or []}
+
+    inputs, outputs = by_name(sig.inputs), by_name(sig.outputs)
+    order = [f"output_{i}" for i in range(len(outputs))]
+    if sorted(inputs) != sorted(input_names) or sorted(outputs) != sorted(order):
+        raise TinyeeError(f"the converted model's signature has inputs {sorted(inputs)} and outputs {sorted(outputs)}, "
+                          f"not {input_names} and {order}")
+    m.subgraphs[0].inputs = [inputs[n] for n in input_names]
+    m.subgraphs[0].outputs = [outputs[n] for n in order]
+    return packed(m, len(data))
 
 
 def replace_scale(data: bytes, old_scale: float, zero_point: int, new_scale: float) -> tuple[bytes, int]:

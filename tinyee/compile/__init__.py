@@ -17,11 +17,11 @@ from tinyee.compile.optimize import KERNEL_SETS, optimize
 from tinyee.compile.plan import plan_arena
 from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest
-from tinyee.tflite import TfliteModel
+from tinyee.tflite import TfliteModel, chain_mismatch, segment_outputs
 
 
 def compile_segments(models: list[TfliteModel], kernels: str = "optimized") -> list[CompiledSegment]:
-    """Lower and plan each segment; segment k+1's input sits where segment k's feature map is."""
+    """Lower and plan each segment; segment k+1's inputs sit where segment k left its boundary tensors."""
     if kernels not in KERNEL_SETS:
         raise TinyeeError(f"kernel set {kernels!r}: choose one of {', '.join(KERNEL_SETS)}")
     all_calls = [lower(m) for m in models]
@@ -30,16 +30,14 @@ def compile_segments(models: list[TfliteModel], kernels: str = "optimized") -> l
     out, pinned = [], None
     for k, (m, calls) in enumerate(zip(models, all_calls)):
         plan = plan_arena(m, calls, pinned)
-        ranks = {len(t.shape): t.index for t in m.outputs}
-        probs = ranks.get(2, m.outputs[0].index)
-        feature = ranks.get(4) if len(m.outputs) > 1 else None
-        out.append(CompiledSegment(k, m, calls, plan, probs, feature))
-        if feature is not None and k + 1 < len(models):
-            nxt = models[k + 1].inputs[0]
-            if tuple(nxt.shape) != tuple(m.tensors[feature].shape) or nxt.quant() != m.tensors[feature].quant():
-                raise TinyeeError(f"{models[k + 1].name}: input {list(nxt.shape)} {nxt.quant()} does not chain with "
-                                  f"{m.name}'s feature map {list(m.tensors[feature].shape)} {m.tensors[feature].quant()}")
-            pinned = {nxt.index: plan.offsets[feature]}
+        probs, boundary = segment_outputs(m)
+        out.append(CompiledSegment(k, m, calls, plan, probs.index, tuple(t.index for t in boundary)))
+        if k + 1 < len(models):
+            nxt = models[k + 1]
+            why = chain_mismatch(boundary, nxt.inputs)
+            if why:
+                raise TinyeeError(f"{nxt.name} does not chain with {m.name}: {why}")
+            pinned = {t.index: plan.offsets[b.index] for t, b in zip(nxt.inputs, boundary)}
     return out
 
 

@@ -28,7 +28,7 @@ class CompiledSegment:
     calls: list[Call]
     plan: Plan
     probs_tensor: int
-    feature_tensor: int | None
+    boundary_tensors: tuple[int, ...]  # handed to the next segment in place: the feature map, then any carry
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""One segment: torch -> ONNX -> onnx2tf (SavedModel, NHWC) -> full-integer int8 TFLite."""
+"""One segment: torch -> ONNX -> onnx2tf (SavedModel, NHWC) -> full-integer int8 TFLite.
+
+Sample data is passed as one array per segment input, in TFLite's layout (feature maps NHWC,
+a carry [N, K] as is), keyed by the segment's input names; the int8 model's graph inputs and
+outputs are put in the segment's order (inputs as named, outputs: probabilities, feature map,
+carry), which the runtimes and the compiler rely on.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from tinyee.errors import TinyeeError
 from tinyee.export.ranges import RangeEstimator, quantize_saved_model
 from tinyee.native_output import native_output_captured
 from tinyee.compile.ops import SUPPORTED_OPS as FIRMWARE_INT8_OPS
-from tinyee.tflite import TfliteModel
+from tinyee.tflite import TfliteModel, in_signature_order, segment_outputs
 
 ONNX_OPSET = 17
 # onnx2tf runs a dummy inference on 3-channel 4-D inputs with sample images it would fetch from
@@ -34,24 +40,30 @@ def _cwd(path: Path):
         os.chdir(old)
 
 
-def _nchw(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+def _to_torch(x: np.ndarray) -> torch.Tensor:
+    """A TFLite-layout array as the torch segment takes it (feature maps NHWC -> NCHW)."""
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2) if x.ndim == 4 else x))
 
 
-def torch_to_onnx(segment: torch.nn.Module, sample_nhwc: np.ndarray, path: Path) -> None:
-    outputs = ["probs"] if segment.is_last else ["probs", "feature"]
-    sample = _nchw(sample_nhwc[:1])
+def _to_tflite(t: torch.Tensor) -> np.ndarray:
+    x = t.numpy()
+    return x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
+
+
+def torch_to_onnx(segment: torch.nn.Module, samples: dict[str, np.ndarray], path: Path) -> None:
+    sample = tuple(_to_torch(x[:1]) for x in samples.values())
     try:
         # The TorchScript exporter is deprecated but converts these models cleanly through onnx2tf.
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(segment.eval(), (sample,), str(path), dynamo=False,
-                              opset_version=ONNX_OPSET, input_names=["input"], output_names=outputs)
+            torch.onnx.export(segment.eval(), sample, str(path), dynamo=False, opset_version=ONNX_OPSET,
+                              input_names=list(samples), output_names=segment.output_names)
     except Exception as e:  # the exporter raises many types for unsupported layers
         raise TinyeeError(f"ONNX export of {path.stem} failed (unsupported layer?): {e}") from e
 
 
 def onnx_to_saved_model(onnx_path: Path, out_dir: Path, rep_nhwc: np.ndarray) -> Path:
+    """rep_nhwc: samples of the first input (onnx2tf's dummy inference wants images)."""
     with native_output_captured():
         import onnx2tf  # imports TensorFlow, which registers its CUDA plugins noisily
 
@@ -70,34 +82,29 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, rep_nhwc: np.ndarray) ->
     return out_dir
 
 
-def check_float_conversion(segment: torch.nn.Module, float_tflite: Path, samples_nhwc: np.ndarray) -> float:
-    """Max abs difference between torch and onnx2tf's float32 TFLite: catches layout mistakes."""
+def check_float_conversion(segment: torch.nn.Module, float_tflite: Path, samples: dict[str, np.ndarray]) -> float:
+    """Max abs difference between torch and onnx2tf's float32 TFLite over every output: catches layout mistakes."""
     from ai_edge_litert.interpreter import Interpreter
 
     with native_output_captured():
-        it = Interpreter(model_path=str(float_tflite))
-        it.allocate_tensors()
-    inp, outs = it.get_input_details()[0], it.get_output_details()
+        run = Interpreter(model_path=str(float_tflite)).get_signature_runner()
     worst = 0.0
-    for x in samples_nhwc:
-        it.set_tensor(inp["index"], x[None].astype(np.float32))
-        it.invoke()
-        got = {len(d["shape"]): it.get_tensor(d["index"]) for d in outs}
+    for n in range(len(next(iter(samples.values())))):
+        got = run(**{name: x[n:n + 1].astype(np.float32) for name, x in samples.items()})
         with torch.no_grad():
-            ref = segment(_nchw(x[None]))
-        ref = (ref,) if segment.is_last else ref
-        worst = max(worst, float(np.abs(got[2] - ref[0].numpy()).max()))
-        if not segment.is_last:
-            worst = max(worst, float(np.abs(got[4] - ref[1].numpy().transpose(0, 2, 3, 1)).max()))
+            ref = segment(*(_to_torch(x[n:n + 1]) for x in samples.values()))
+        for name, r in zip(segment.output_names, (ref,) if segment.is_last else ref, strict=True):
+            worst = max(worst, float(np.abs(got[name] - _to_tflite(r)).max()))
     if worst > FLOAT_CHECK_TOLERANCE:
         raise TinyeeError(f"{float_tflite.name}: onnx2tf's float model differs from PyTorch by {worst:.3g} "
                           f"(> {FLOAT_CHECK_TOLERANCE}); the conversion changed the function")
     return worst
 
 
-def saved_model_to_int8(saved_model: Path, rep_nhwc: np.ndarray, ranges: RangeEstimator) -> bytes:
+def saved_model_to_int8(saved_model: Path, rep: dict[str, np.ndarray], ranges: RangeEstimator) -> bytes:
+    """The int8 model, its graph inputs in rep's order and its outputs in the ONNX model's order."""
     with native_output_captured():
-        return quantize_saved_model(saved_model, rep_nhwc, ranges)
+        return in_signature_order(quantize_saved_model(saved_model, rep, ranges), list(rep))
 
 
 def check_int8_segment(model: TfliteModel, allowed_ops=FIRMWARE_INT8_OPS) -> None:
@@ -113,6 +120,5 @@ def check_int8_segment(model: TfliteModel, allowed_ops=FIRMWARE_INT8_OPS) -> Non
             if t is not None and not t.is_const and t.dtype != np.int8:
                 raise TinyeeError(f"{model.name}: op #{op.index} {op.name} tensor {t.name!r} is "
                                   f"{np.dtype(t.dtype).name}, not int8 (full-integer conversion failed)")
-    probs = [t for t in model.outputs if len(t.shape) == 2]
-    if len(probs) != 1 or probs[0].quant() != {"scale": 1 / 256, "zero_point": -128}:
-        raise TinyeeError(f"{model.name}: the exit output must be one int8 softmax with scale 1/256, zero point -128")
+    if segment_outputs(model)[0].quant() != {"scale": 1 / 256, "zero_point": -128}:
+        raise TinyeeError(f"{model.name}: the exit output must be an int8 softmax with scale 1/256, zero point -128")

@@ -24,10 +24,6 @@ from tinyee.tflite import TfliteModel, strip_float_edges
 SOFTMAX_QUANT = (1 / 256, -128)
 
 
-def _spec(t) -> TensorSpec:
-    return TensorSpec(t.name, tuple(int(d) for d in t.shape), float(t.scales[0]), int(t.zero_points[0]))
-
-
 def _image_preprocess(input_spec: TensorSpec, pixel_scale: float) -> Preprocess | None:
     """Images fit a [1, H, H, 1 or 3] input; anything else (audio features, sensor windows) takes no preprocessing."""
     shape = input_spec.shape
@@ -44,9 +40,9 @@ def _check_exit(model: TfliteModel, runner: SegmentRunner, last: bool) -> None:
         raise TinyeeError(f"{model.name}: an intermediate exit must output an int8 softmax (scale 1/256, zero point "
                           f"-128) for the integer confidence compare; {probs.name!r} has "
                           f"{probs.scales[0]:g}, {probs.zero_points[0]}")
-    if last and runner.feature is not None:
+    if last and runner.boundary:
         raise TinyeeError(f"{model.name}: the last model of a cascade outputs only its class scores")
-    if not last and runner.feature is None:
+    if not last and not runner.boundary:
         raise TinyeeError(f"{model.name}: a cascade model before the last must also output the feature map "
                           "the next one reads")
 
@@ -77,9 +73,9 @@ def import_tflite(files: list[Path], out: Path, thresholds: list[float] | None =
         segments = []
         for k, (path, model, runner, data) in enumerate(zip(files, models, runners, blobs)):
             (stage / f"segment{k}.tflite").write_bytes(data)
-            segments.append(Segment(k, f"segment{k}.tflite", sha256(data), len(data), _spec(runner.input),
-                                    _spec(runner.probs), _spec(runner.feature) if runner.feature is not None else None,
-                                    model.op_counts, model.macs, model.param_bytes,
+            segments.append(Segment(k, f"segment{k}.tflite", sha256(data), len(data),
+                                    tuple(map(TensorSpec.of, runner.inputs)), TensorSpec.of(runner.probs),
+                                    tuple(map(TensorSpec.of, runner.boundary)), model.op_counts, model.macs, model.param_bytes,
                                     {"imported_from": str(path)} | ({"float_edges_removed": edges[k]} if edges[k] else {})))
         manifest = Manifest(
             model_id=model_id_of(segments),

@@ -36,60 +36,61 @@ FLOAT_CHECK_SAMPLES = 8
 TOOLS = ("torch", "onnx", "onnx2tf", "tensorflow", "tflite-micro")
 
 
-def _tensor_spec(t) -> TensorSpec:
-    return TensorSpec(t.name, tuple(int(d) for d in t.shape), float(t.scales[0]), int(t.zero_points[0]))
-
-
 def _segment(k: int, file: str, data: bytes, tfl: TfliteModel, runner: SegmentRunner, info: dict) -> Segment:
     return Segment(
-        k, file, sha256(data), len(data), _tensor_spec(runner.input), _tensor_spec(runner.probs),
-        _tensor_spec(runner.feature) if runner.feature is not None else None, tfl.op_counts, tfl.macs,
-        tfl.param_bytes, info | {
-            "output_order": ["feature" if i == runner.feature_index else "probs" for i in range(len(tfl.outputs))],
-            "activation_bytes": {"input": runner.input.nbytes, "outputs": sum(t.nbytes for t in tfl.outputs),
+        k, file, sha256(data), len(data), tuple(map(TensorSpec.of, runner.inputs)), TensorSpec.of(runner.probs),
+        tuple(map(TensorSpec.of, runner.boundary)), tfl.op_counts, tfl.macs, tfl.param_bytes, info | {
+            "activation_bytes": {"input": sum(t.nbytes for t in runner.inputs),
+                                 "outputs": sum(t.nbytes for t in tfl.outputs),
                                  "peak_op": tfl.peak_op_activation_bytes}})
 
 
-def _run_int8(runner: SegmentRunner, xs_q: np.ndarray) -> np.ndarray:
-    return np.concatenate([runner.run(x)[1] for x in xs_q])
-
-
-def _next_representative(feature_q: np.ndarray, feature) -> np.ndarray:
-    """Calibration data for the next segment: exactly what the device hands it, dequantized.
+def _next_representative(rep: dict[str, np.ndarray], runner: SegmentRunner) -> list[np.ndarray]:
+    """Calibration data for the next segment, per boundary tensor: exactly what the device hands it, dequantized.
 
     The int8 outputs seldom reach -128 and 127 themselves, and the converter derives the next
     input's scale from the observed range; one extra sample (a copy of the first with one
     element at each end of the int8 range, values the boundary tensor can carry) makes the
     observed range the representable one, so the derived scale/zero point equal the producer's.
     """
-    anchor = feature_q[:1].copy()
-    anchor.reshape(-1)[:2] = (-128, 127)
-    return dequantize(np.concatenate([feature_q, anchor]), feature.scales[0], feature.zero_points[0])
+    xs_q = [quantize(x, t.scales[0], t.zero_points[0]) for x, t in zip(rep.values(), runner.inputs)]
+    outs = [runner.run(tuple(x[n] for x in xs_q))[1] for n in range(len(xs_q[0]))]
+    reps = []
+    for i, t in enumerate(runner.boundary):
+        q = np.stack([o[i] for o in outs]).reshape((len(outs),) + tuple(t.shape[1:]))
+        anchor = q[:1].copy()
+        anchor.reshape(-1)[:2] = (-128, 127)
+        reps.append(dequantize(np.concatenate([q, anchor]), t.scales[0], t.zero_points[0]))
+    return reps
 
 
 SCALE_ALIGN_TOLERANCE = 1e-5  # relative: float32 rounding in the converter, never a real rescaling
 
 
-def _chain_input(data: bytes, tfl: TfliteModel, producer, name: str, k: int) -> tuple[bytes, float | None]:
-    """Make segment k's input quantization equal segment k-1's feature output, or fail.
+def _chain_inputs(data: bytes, producer: list, name: str, k: int) -> tuple[bytes, list[float]]:
+    """Make each of segment k's inputs quantized as segment k-1's boundary tensor it receives, or fail.
 
-    The converter derives the input scale from the calibration range in float arithmetic and can
+    The converter derives an input scale from the calibration range in float arithmetic and can
     land a few float32 ulps away from the producer's scale. Such a difference is aligned by
     rewriting the scale (on the input and the tensors that share its quantization) to the
     producer's exact value; any larger difference, or another zero point, fails the export.
+    Returns the model and the scales it replaced.
     """
-    got, want = tfl.inputs[0], producer
-    if tuple(got.shape) != tuple(want.shape):
-        raise TinyeeError(f"{name}: input shape {list(got.shape)} does not chain with segment{k - 1}'s feature "
-                          f"map {list(want.shape)}")
-    if got.quant() == want.quant():
-        return data, None
-    rel = abs(got.scales[0] - want.scales[0]) / want.scales[0]
-    if got.zero_points != want.zero_points or rel > SCALE_ALIGN_TOLERANCE:
-        raise TinyeeError(f"{name}: input quantization {got.quant()} does not chain with segment{k - 1}'s feature "
-                          f"output {want.quant()} (relative scale difference {rel:.2e})")
-    data, _ = replace_scale(data, got.scales[0], got.zero_points[0], want.scales[0])
-    return data, float(np.float32(got.scales[0]))
+    aligned = []
+    for i, want in enumerate(producer):
+        got = TfliteModel(data, f"{name}.tflite").inputs[i]
+        if tuple(got.shape) != tuple(want.shape):
+            raise TinyeeError(f"{name}: input {i} shape {list(got.shape)} does not chain with segment{k - 1}'s "
+                              f"boundary tensor {list(want.shape)}")
+        if got.quant() == want.quant():
+            continue
+        rel = abs(got.scales[0] - want.scales[0]) / want.scales[0]
+        if got.zero_points != want.zero_points or rel > SCALE_ALIGN_TOLERANCE:
+            raise TinyeeError(f"{name}: input {i} quantization {got.quant()} does not chain with segment{k - 1}'s "
+                              f"boundary output {want.quant()} (relative scale difference {rel:.2e})")
+        data, _ = replace_scale(data, got.scales[0], got.zero_points[0], want.scales[0])
+        aligned.append(float(np.float32(got.scales[0])))
+    return data, aligned
 
 
 def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path, thresholds: list[float],
@@ -107,36 +108,33 @@ def export_model(model: MultiExitMobileViT, rep_nchw: np.ndarray, out_dir: Path,
         raise TinyeeError(f"{len(thresholds)} thresholds for {cfg.num_exits - 1} intermediate exits")
     out_dir = Path(out_dir).resolve()  # onnx2tf runs in another working directory
     with staged_folder(out_dir, MANIFEST_NAME) as scratch:
-        rep = np.ascontiguousarray(rep_nchw.transpose(0, 2, 3, 1), dtype=np.float32)  # NHWC float
-        segments, prev_feature = [], None
+        reps = [np.ascontiguousarray(rep_nchw.transpose(0, 2, 3, 1), dtype=np.float32)]  # NHWC float
+        segments, producer = [], []
         t_all = time.time()
         for k, seg in enumerate(s.for_export() for s in model.segments()):
             t0 = time.time()
             name = f"segment{k}"
+            rep = dict(zip(seg.input_names, reps, strict=True))  # what segment k-1 hands on, by input name
             progress(f"{name}: torch -> ONNX -> onnx2tf")
             work = scratch / f"{name}.work"
             work.mkdir()
             onnx_path = scratch / f"{name}.onnx"
             torch_to_onnx(seg, rep, onnx_path)
-            saved = onnx_to_saved_model(onnx_path, work / "saved_model", rep)
-            float_err = check_float_conversion(seg, saved / f"{name}_float32.tflite", rep[:FLOAT_CHECK_SAMPLES])
-            progress(f"{name}: int8 calibration on {len(rep)} samples ({ranges} ranges)")
+            saved = onnx_to_saved_model(onnx_path, work / "saved_model", reps[0])
+            float_err = check_float_conversion(seg, saved / f"{name}_float32.tflite",
+                                               {n: x[:FLOAT_CHECK_SAMPLES] for n, x in rep.items()})
+            progress(f"{name}: int8 calibration on {len(reps[0])} samples ({ranges} ranges)")
             data = saved_model_to_int8(saved, rep, ranges)
+            check_int8_segment(TfliteModel(data, f"{name}.tflite"))
+            data, aligned = _chain_inputs(data, producer, name, k)
             tfl = TfliteModel(data, f"{name}.tflite")
-            check_int8_segment(tfl)
-            aligned = None
-            if prev_feature is not None:
-                data, aligned = _chain_input(data, tfl, prev_feature, name, k)
-                tfl = TfliteModel(data, f"{name}.tflite")
             runner = SegmentRunner(data, "tflm", f"{name}.tflite")
             (scratch / f"{name}.tflite").write_bytes(data)
             shutil.rmtree(work)
-            if runner.feature is not None:
-                xs_q = quantize(rep, runner.input.scales[0], runner.input.zero_points[0])
-                rep = _next_representative(_run_int8(runner, xs_q), runner.feature)
-                prev_feature = runner.feature
+            if runner.boundary:
+                reps, producer = _next_representative(rep, runner), runner.boundary
             info = {"float_check_max_abs_error": float_err, "export_seconds": round(time.time() - t0, 2)}
-            if aligned is not None:
+            if aligned:
                 info["input_scale_aligned_from"] = aligned
             segments.append(_segment(k, f"{name}.tflite", data, tfl, runner, info))
         names = list(dataset.classes) if dataset is not None and len(dataset.classes) == cfg.num_classes else \

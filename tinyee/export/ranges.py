@@ -64,21 +64,28 @@ def default_ranges(checkpoint_meta: dict) -> RangeEstimator:
     return AFTER_QAT_RANGES if checkpoint_meta.get("train", {}).get("qat") else DEFAULT_RANGES
 
 
-def quantize_saved_model(saved_model, rep_nhwc: np.ndarray, estimator: RangeEstimator) -> bytes:
-    """A full-integer int8 TFLite model of the SavedModel, its activation ranges from `estimator`."""
+def _samples(rep: dict[str, np.ndarray]):
+    """One calibration sample at a time, keyed by the SavedModel signature's input names."""
+    for n in range(len(next(iter(rep.values())))):
+        yield {name: x[n:n + 1].astype(np.float32) for name, x in rep.items()}
+
+
+def quantize_saved_model(saved_model, rep: dict[str, np.ndarray], estimator: RangeEstimator) -> bytes:
+    """A full-integer int8 TFLite model of the SavedModel, its activation ranges from `estimator`;
+    rep: calibration samples per signature input."""
     import tensorflow as tf
     from tensorflow.lite.python.convert import mlir_quantize
 
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([x[None].astype(np.float32)] for x in rep_nhwc)
+    conv.representative_dataset = lambda: _samples(rep)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv._experimental_calibrate_only = True  # record the ranges only, as TensorFlow's QuantizationDebugger does
     try:
         calibrated = conv.convert()
         if estimator.kind != "minmax":
             choose = _mse_range if estimator.kind == "mse" else _percentile_range(estimator.percentile)
-            calibrated = _with_estimated_ranges(calibrated, rep_nhwc, choose)
+            calibrated = _with_estimated_ranges(calibrated, rep, choose)
         return mlir_quantize(calibrated, fully_quantize=True, input_data_type=tf.int8, output_data_type=tf.int8)
     except Exception as e:
         raise TinyeeError(f"int8 conversion of {saved_model} failed: {e}") from e
@@ -113,7 +120,7 @@ def _mse_range(counts: np.ndarray, edges: np.ndarray) -> tuple[float, float]:
     return float(lows[best]), float(highs[best])
 
 
-def _with_estimated_ranges(calibrated: bytes, rep_nhwc: np.ndarray, choose) -> bytes:
+def _with_estimated_ranges(calibrated: bytes, rep: dict[str, np.ndarray], choose) -> bytes:
     """The calibrated model with each activation range replaced by choose(histogram counts, bin edges).
 
     The recorded min/max bound each tensor's values, so one pass over the data fills a fixed-bin
@@ -130,12 +137,10 @@ def _with_estimated_ranges(calibrated: bytes, rep_nhwc: np.ndarray, choose) -> b
               and t.quantization.min is not None and len(t.quantization.min) == 1
               and float(t.quantization.max[0]) > float(t.quantization.min[0])}
     interpreter = Interpreter(model_content=calibrated, experimental_preserve_all_tensors=True)
-    interpreter.allocate_tensors()
-    source = interpreter.get_input_details()[0]["index"]
+    run = interpreter.get_signature_runner()
     counts = {i: np.zeros(HISTOGRAM_BINS, np.int64) for i in ranged}
-    for x in rep_nhwc:
-        interpreter.set_tensor(source, x[None].astype(np.float32))
-        interpreter.invoke()
+    for sample in _samples(rep):
+        run(**sample)
         for i, (lo, hi) in ranged.items():
             v = interpreter.get_tensor(i).ravel()
             bins = ((v - lo) * (HISTOGRAM_BINS / (hi - lo))).astype(np.int64).clip(0, HISTOGRAM_BINS - 1)

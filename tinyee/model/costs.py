@@ -6,12 +6,12 @@ import torch
 from torch import nn
 
 from tinyee.model.blocks import Attention
-from tinyee.model.heads import _FoldedBoF
+from tinyee.model.heads import BagOfFeaturesHead
 from tinyee.model.network import MultiExitMobileViT
 
 
-def module_macs(module: nn.Module, x: torch.Tensor) -> int:
-    """Multiply-accumulates of convolutions, linear layers and attention matmuls for input x."""
+def module_macs(module: nn.Module, *inputs: torch.Tensor) -> int:
+    """Multiply-accumulates of convolutions, linear layers and attention matmuls for these inputs."""
     total = 0
 
     def conv(m, inp, out):
@@ -30,11 +30,11 @@ def module_macs(module: nn.Module, x: torch.Tensor) -> int:
     def bag_of_features(m, inp, out):  # its two 1x1 convolutions are functional, not nn.Conv2d
         nonlocal total
         b, c, h, w = inp[0].shape
-        total += b * h * w * m.weight.shape[0] * (c + 1)
+        total += b * h * w * m.codebook.shape[0] * (c + 1)
 
     hooks = []
     for m in module.modules():
-        if isinstance(m, _FoldedBoF):
+        if isinstance(m, BagOfFeaturesHead):
             hooks.append(m.register_forward_hook(bag_of_features))
         elif isinstance(m, nn.Conv2d):
             hooks.append(m.register_forward_hook(conv))
@@ -43,7 +43,7 @@ def module_macs(module: nn.Module, x: torch.Tensor) -> int:
         elif isinstance(m, Attention):
             hooks.append(m.register_forward_hook(attention))
     with torch.no_grad():
-        module.eval()(x)
+        module.eval()(*inputs)
     for h in hooks:
         h.remove()
     return total
@@ -62,6 +62,7 @@ def head_costs(model: MultiExitMobileViT) -> list[dict]:
             head = model.heads[k]
             if hasattr(head, "folded"):
                 head = head.folded()
+            earlier = (torch.zeros(1, head.fc.in_features),) if getattr(head, "position", 0) else ()
             out.append({"exit": k, "kind": cfg.exit_heads[k], "params": sum(p.numel() for p in model.heads[k].parameters()),
-                        "macs": module_macs(head, feature)})
+                        "macs": module_macs(head, feature, *earlier)})
     return out

@@ -2,7 +2,8 @@
 
 Segment k holds the stages since exit k-1 (segment 0 also the stem) plus exit head k.
 A segment returns the exit's softmax and, except for the last, the feature map that the
-next segment consumes. Softmax is part of the segment so the int8 model ends in an int8
+next segment consumes, then any state an exit hands to the next exit (the carry, [B, K]: the
+running histogram of hierarchical bag-of-features exits). Softmax is part of the segment so the int8 model ends in an int8
 SOFTMAX and the device's confidence check is an integer compare.
 """
 
@@ -14,7 +15,7 @@ from torch import nn
 from tinyee.errors import TinyeeError
 from tinyee.model.blocks import InvertedResidual, MobileViTBlock, conv_bn_act
 from tinyee.model.config import ModelConfig
-from tinyee.model.heads import build_head
+from tinyee.model.heads import build_heads
 
 
 def _build_stage(cin: int, st, patch: int) -> nn.Sequential:
@@ -34,12 +35,14 @@ class MultiExitMobileViT(nn.Module):
         self.stages = nn.ModuleList()
         cin, size = cfg.stem_channels, cfg.input_size // 2
         head_at = list(cfg.exit_stages) + [len(cfg.stages) - 1]
-        self.heads = nn.ModuleList()
+        channels, sizes = [], []
         for i, st in enumerate(cfg.stages):
             self.stages.append(_build_stage(cin, st, cfg.patch_size))
             cin, size = st.channels, size // st.stride
             if i in head_at:
-                self.heads.append(build_head(cfg.exit_heads[len(self.heads)], cin, cfg.num_classes, size))
+                channels.append(cin)
+                sizes.append(size)
+        self.heads = build_heads(list(cfg.exit_heads), channels, cfg.num_classes, sizes)
 
     def _segment_stage_ranges(self) -> list[range]:
         bounds = [-1, *self.cfg.exit_stages, len(self.cfg.stages) - 1]
@@ -48,11 +51,12 @@ class MultiExitMobileViT(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Logits of every exit, in exit order."""
         x = self.stem(x)
-        logits = []
+        logits, carry = [], None
         for k, stages in enumerate(self._segment_stage_ranges()):
             for i in stages:
                 x = self.stages[i](x)
-            logits.append(self.heads[k](x))
+            z, carry = _run_head(self.heads[k], x, carry)
+            logits.append(z)
         return logits
 
     def with_exit_heads(self, heads: list[str]) -> "MultiExitMobileViT":
@@ -69,29 +73,58 @@ class MultiExitMobileViT(nn.Module):
         return model
 
     def segments(self) -> list["Segment"]:
-        segs = []
+        segs, n = [], self.cfg.num_exits
         for k, stages in enumerate(self._segment_stage_ranges()):
             body = [self.stem] if k == 0 else []
             body += [self.stages[i] for i in stages]
-            segs.append(Segment(nn.Sequential(*body), self.heads[k], is_last=k == self.cfg.num_exits - 1))
+            gives = k + 1 < n and getattr(self.heads[k + 1], "position", 0) > 0  # the next exit continues a run
+            segs.append(Segment(nn.Sequential(*body), self.heads[k], is_last=k == n - 1, gives_carry=gives))
         return segs
 
 
-class Segment(nn.Module):
-    """One exportable exit segment (shares its modules with the full model)."""
+def _run_head(head: nn.Module, feature: torch.Tensor, carry: torch.Tensor | None):
+    """(logits, the state this exit hands on or None); carry is the previous exit's state [B, K]."""
+    if getattr(head, "aggregates", False):
+        return head(feature, carry)
+    return head(feature), None
 
-    def __init__(self, body: nn.Sequential, head: nn.Module, is_last: bool):
+
+class Segment(nn.Module):
+    """One exportable exit segment (shares its modules with the full model).
+
+    Inputs: the image or previous feature map, then the carry if the head continues a run of
+    aggregating exits. Outputs: softmax, then (unless last) the feature map and the carry if the
+    next exit continues the run.
+    """
+
+    def __init__(self, body: nn.Sequential, head: nn.Module, is_last: bool, gives_carry: bool = False):
         super().__init__()
         self.body = body
         self.head = head
         self.is_last = is_last
+        self.gives_carry = gives_carry
+
+    @property
+    def takes_carry(self) -> bool:
+        return getattr(self.head, "position", 0) > 0
+
+    @property
+    def output_names(self) -> list[str]:
+        return ["probs"] + ([] if self.is_last else ["feature"]) + (["carry_out"] if self.gives_carry else [])
+
+    @property
+    def input_names(self) -> list[str]:
+        return ["input"] + (["carry_in"] if self.takes_carry else [])
 
     def for_export(self) -> "Segment":
         """This segment with heads that precompute parameter algebra (see BagOfFeaturesHead.folded)."""
         head = self.head.folded() if hasattr(self.head, "folded") else self.head
-        return Segment(self.body, head, self.is_last).eval()
+        return Segment(self.body, head, self.is_last, self.gives_carry).eval()
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor, *carry: torch.Tensor):
         feature = self.body(x)
-        probs = torch.softmax(self.head(feature), dim=-1)
-        return probs if self.is_last else (probs, feature)
+        logits, state = _run_head(self.head, feature, carry[0] if carry else None)
+        probs = torch.softmax(logits, dim=-1)
+        if self.is_last:
+            return probs
+        return (probs, feature) + ((state,) if self.gives_carry else ())
