@@ -22,6 +22,25 @@ def shipped_export(tmp_path_factory):
     return out, manifest, load_checkpoint(SHIPPED_CHECKPOINT)[0]
 
 
+def host_against_tflm(export: Path, manifest, segments, host, inputs) -> tuple[int, int]:
+    """Run the generated C (a HostRunner) and TFLite Micro segment by segment on these int8 inputs;
+    returns (values compared, values that differ) over every exit's softmax and boundary tensor."""
+    from tinyee.runtime import SegmentRunner
+
+    oracle = [SegmentRunner((export / s.file).read_bytes(), "tflm") for s in manifest.segments]
+    compared = mismatched = 0
+    for x in inputs:
+        host.write(segments[0], segments[0].model.inputs[0].index, x)  # later segments read the arena in place
+        boundary = x
+        for seg, ref in zip(segments, oracle):
+            host.run(seg.index)
+            probs, boundary = ref.run(boundary)
+            for t, want in zip((seg.probs_tensor, *seg.boundary_tensors), (probs, *boundary), strict=True):
+                compared += want.size
+                mismatched += int((host.view(seg, t).reshape(-1) != want.reshape(-1)).sum())
+    return compared, mismatched
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

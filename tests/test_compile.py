@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
+from conftest import host_against_tflm
 from op_models import OpModel, options
 from tinyee.compile import compile_export, compile_segments
 from tinyee.compile.native import HostRunner, build_shared_library
 from tinyee.data import load_shipped
 from tinyee.errors import TinyeeError
 from tinyee.eval.evaluate import quantized_inputs
-from tinyee.runtime import SegmentRunner
 from tinyee.tflite import TfliteModel
 
 
@@ -24,20 +24,8 @@ def compiled(shipped_export, tmp_path_factory):
 def test_generated_segments_match_tflite_micro_on_every_shipped_image(compiled):
     """Every exit's softmax and every feature map, for all 2,000 shipped test images: zero mismatches."""
     out_dir, manifest, segments, host = compiled
-    oracle = [SegmentRunner((out_dir / s.file).read_bytes(), "tflm") for s in manifest.segments]
     inputs = quantized_inputs(manifest, load_shipped("eval"))
-    compared = mismatched = 0
-    for x in inputs:
-        host.write(segments[0], segments[0].model.inputs[0].index, x)  # later segments read the arena in place
-        boundary = x
-        for seg, ref in zip(segments, oracle):
-            host.run(seg.index)
-            probs, boundary = ref.run(boundary)
-            got = [host.view(seg, t).reshape(-1) for t in (seg.probs_tensor, *seg.boundary_tensors)]
-            want = [probs] + [b.reshape(-1) for b in boundary]
-            for g, w in zip(got, want, strict=True):
-                compared += w.size
-                mismatched += int((g != w).sum())
+    compared, mismatched = host_against_tflm(out_dir, manifest, segments, host, inputs)
     assert len(inputs) == 2000 and compared > 2000 * (10 * 3 + 2 * 8 * 8 * 24)
     assert mismatched == 0
 
@@ -94,17 +82,8 @@ def test_all_exit_heads_export_compile_and_match_tflite_micro(mixed_heads_export
     export, manifest, _ = mixed_heads_export
     segments = compile_export(export, manifest, tmp_path / "src")
     host = HostRunner(build_shared_library(tmp_path / "src", tmp_path / "src" / "model.so"), segments)
-    oracle = [SegmentRunner((export / s.file).read_bytes(), "tflm") for s in manifest.segments]
-    mismatched = 0
-    for x in quantized_inputs(manifest, load_shipped("eval").take(40)):
-        host.write(segments[0], segments[0].model.inputs[0].index, x)
-        boundary = x
-        for seg, ref in zip(segments, oracle):
-            host.run(seg.index)
-            probs, boundary = ref.run(boundary)
-            mismatched += int((host.view(seg, seg.probs_tensor).reshape(-1) != probs).sum())
-            for t, want in zip(seg.boundary_tensors, boundary, strict=True):
-                mismatched += int((host.view(seg, t) != want).sum())
-    assert mismatched == 0
+    compared, mismatched = host_against_tflm(export, manifest, segments, host,
+                                             quantized_inputs(manifest, load_shipped("eval").take(40)))
+    assert compared > 40 * 3 * 10 and mismatched == 0
     assert manifest.segments[0].ops["SOFTMAX"] == 2  # the bag-of-features soft assignment + the exit
     assert [h["kind"] for h in manifest.exit_heads] == ["bof", "slvit", "linear"]

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from conftest import host_against_tflm
 
 from tinyee.model import ModelConfig, MultiExitMobileViT, preset
 
@@ -68,25 +69,14 @@ def test_generated_c_matches_tflite_micro_on_every_boundary_tensor(hbof_export, 
     from tinyee.compile.native import HostRunner, build_shared_library
     from tinyee.data import load_shipped
     from tinyee.eval.evaluate import quantized_inputs
-    from tinyee.runtime import SegmentRunner
-
     export, manifest, _ = hbof_export
     segments = compile_export(export, manifest, tmp_path / "src")
     for prev, nxt in zip(segments, segments[1:]):  # both boundary tensors are handed over in place
         assert [nxt.plan.offsets[t.index] for t in nxt.model.inputs] == \
             [prev.plan.offsets[t] for t in prev.boundary_tensors]
     host = HostRunner(build_shared_library(tmp_path / "src", tmp_path / "src" / "model.so"), segments)
-    oracle = [SegmentRunner((export / s.file).read_bytes(), "tflm") for s in manifest.segments]
-    compared = mismatched = 0
-    for x in quantized_inputs(manifest, load_shipped("eval").take(40)):
-        host.write(segments[0], segments[0].model.inputs[0].index, x)
-        boundary = x
-        for seg, ref in zip(segments, oracle):
-            host.run(seg.index)
-            probs, boundary = ref.run(boundary)
-            for t, want in zip((seg.probs_tensor, *seg.boundary_tensors), (probs, *boundary), strict=True):
-                compared += want.size
-                mismatched += int((host.view(seg, t).reshape(-1) != want.reshape(-1)).sum())
+    compared, mismatched = host_against_tflm(export, manifest, segments, host,
+                                             quantized_inputs(manifest, load_shipped("eval").take(40)))
     assert compared == 40 * (3 * 10 + 2 * 32 + 8 * 8 * 24 + 8 * 8 * 32) and mismatched == 0
 
 

@@ -12,7 +12,7 @@
   histograms of one size K at consecutive exits live in one additive histogram space. Exit k
   classifies the mean of its own and the earlier ``hbof`` exits' histograms, with one classifier
   shared by all of them (the paper's classification-layer reuse). The running mean travels from
-  segment to segment as a second boundary tensor ([B, K, 1, 1], a 1x1 "feature map").
+  segment to segment as a second boundary tensor ([B, K]).
 
 Every head lowers to int8 TFLite ops the firmware implements (no SUM, GELU or float ops).
 """
