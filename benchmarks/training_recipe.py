@@ -10,7 +10,10 @@ Variants (the `mcu` preset; linear exits unless named):
 * ``bof-plain``: bag-of-features intermediate exits, plain recipe (where the int8 drop comes from);
 * ``bof-frozen`` / ``hbof-frozen``: bag-of-features / hierarchical bag-of-features intermediate exits
   trained for 3 epochs on the frozen backbone of ``plain`` (codebooks by k-means on its features,
-  cross-entropy mixed with copycat distillation from the final exit), the final exit kept.
+  cross-entropy mixed with copycat distillation from the final exit), the final exit kept;
+* ``latent-plain``: Dynamic-Perceiver latent exits (8 tokens x 32, all three exits on the latent),
+  plain recipe, trained jointly; ``latent-frozen``: a latent branch and latent intermediate exits
+  trained on the frozen backbone of ``plain`` as above.
 
 Each: the int8 export (500 shipped calibration images), per-exit float and int8 accuracy and their
 agreement on the 10,000 test images, thresholds at <= 1 point below the final exit (calibrated on the
@@ -40,6 +43,8 @@ VARIANTS = {
     "bof-plain": ({}, ["bof", "bof", "linear"]),
     "bof-frozen": (FROZEN, ["bof", "bof", "linear"]),
     "hbof-frozen": (FROZEN, ["hbof", "hbof", "linear"]),
+    "latent-plain": ({"latent": {}}, ["latent", "latent", "latent"]),
+    "latent-frozen": ({**FROZEN, "latent": {}}, ["latent", "latent", "linear"]),
 }
 
 
@@ -48,10 +53,12 @@ def run_variant(name: str, epochs: int, work: Path, train_set, test_set) -> dict
     epochs = settings.get("epochs", epochs)
     run = work / name
     if not (run / "last.pt").is_file() or load_checkpoint(run / "last.pt")[1]["epoch"] < epochs:
-        cfg = ModelConfig.from_dict({**preset("mcu").to_dict(), "exit_heads": heads})
-        init = load_checkpoint(work / "plain" / "last.pt")[0].with_exit_heads(heads) \
+        latent = settings.get("latent")
+        cfg = ModelConfig.from_dict({**preset("mcu").to_dict(), "exit_heads": heads, "latent": latent})
+        init = load_checkpoint(work / "plain" / "last.pt")[0].with_exit_heads(heads, latent) \
             if settings.get("freeze_backbone") else None
-        tc = TrainConfig(device="cpu", resume=True, **{**settings, "epochs": epochs})
+        training = {k: v for k, v in settings.items() if k != "latent"}
+        tc = TrainConfig(device="cpu", resume=True, **{**training, "epochs": epochs})
         train(init.cfg if init else cfg, train_set, test_set, run, tc, init_model=init)
     meta = load_checkpoint(run / "last.pt")[1]
     model, manifest, probs = int8_probs(run, test_set)

@@ -211,6 +211,12 @@ def test_training_data_and_weights_that_do_not_fit_the_model_are_refused(tmp_pat
             "weights must be >= 0 and not all 0")
     refused(tinyee("train", "--data", data, "--out", tmp_path / "run", "--exit-weights", "1,1"), 1,
             "gives 2 weights for 3 exits")
+    refused(tinyee("train", "--data", data, "--out", tmp_path / "run", "--exit-heads", "latent,latent,latent",
+                   "--latent", "8y32"), 1, "--latent 8y32: give TOKENSxDIM or TOKENSxDIMxHEADS")
+    refused(tinyee("train", "--data", data, "--out", tmp_path / "run", "--exit-heads", "latent,latent,latent",
+                   "--latent", "8x30x4"), 1, "dim divisible by heads")
+    refused(tinyee("train", "--data", data, "--out", tmp_path / "run", "--exit-heads", "hbof,latent,latent"), 1,
+            "no hbof exits (one carried state per model)")
     assert not (tmp_path / "run").exists()
 
 

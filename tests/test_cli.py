@@ -140,3 +140,18 @@ def test_json_output_and_exit_codes(shipped_export, tmp_path):
     assert r.returncode == 0 and json_module.loads(r.stdout)["samples"] == 20
     r = tinyee("bench", "--export", shipped_export[0], "--samples", 0)
     assert r.returncode == 2 and "0 is not in the range x>=1" in r.stderr
+
+
+def test_latent_exits_fine_tuned_on_a_frozen_backbone_train_only_the_latent_branch(tmp_path):
+    from tinyee.model import load_checkpoint
+
+    r = tinyee("train", "--data", "/usr/share/datasets/fashion-mnist", "--out", tmp_path / "ft", "--init", REPO_CHECKPOINT,
+               "--exit-heads", "latent,latent,linear", "--latent", "4x16", "--freeze-backbone", "--epochs", 1,
+               "--limit", 128, "--batch-size", 64)
+    assert r.returncode == 0, r.stderr
+    base, _ = load_checkpoint(REPO_CHECKPOINT)
+    tuned, _ = load_checkpoint(tmp_path / "ft" / "last.pt")
+    assert tuned.cfg.latent.tokens == 4 and tuned.cfg.latent.dim == 16
+    before = base.state_dict()
+    for key, value in tuned.state_dict().items():  # backbone and final exit unchanged, the rest new
+        assert key.startswith(("heads.0.", "heads.1.", "latent.", "mixers.")) or torch.equal(before[key], value), key

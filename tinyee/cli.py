@@ -80,7 +80,9 @@ def cli(verbose, quiet, debug):
 @click.option("--lr", type=POSITIVE, default=3e-3, show_default=True)
 @click.option("--exit-weights", help="Loss weight per exit, e.g. 1,1,1 (default: equal).")
 @click.option("--in-channels", type=click.IntRange(1, 4), default=3, show_default=True, help="Model input channels (grayscale is repeated).")
-@click.option("--exit-heads", help="Head per exit, e.g. bof,slvit,linear (linear, slvit, bof).")
+@click.option("--exit-heads", help="Head per exit, e.g. bof,slvit,linear (linear, slvit, bof, hbof, latent).")
+@click.option("--latent", help="Dynamic-Perceiver latent branch for `latent` exits: TOKENSxDIM[xHEADS] "
+                               "(default 8x32x2).")
 @click.option("--init", "init_ckpt", type=click.Path(path_type=Path), help="Start from this checkpoint (fine-tuning).")
 @click.option("--freeze-backbone", is_flag=True, help="Train only the intermediate exit heads.")
 @click.option("--distill", type=FRACTION, default=0.0, show_default=True,

@@ -14,7 +14,8 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
         exit_weights: str | None, in_channels: int, exit_heads: str | None, init_ckpt: Path | None,
         freeze_backbone: bool, distill: float, temperature: float, limit: int | None, seed: int, device: str,
         amp: bool | None, stream: bool, workers: int | None, resume: bool, label_smoothing: float, ema: float,
-        mixup: float, cutmix: float, teacher: Path | None, teacher_weight: float, qat: bool = False) -> None:
+        mixup: float, cutmix: float, teacher: Path | None, teacher_weight: float, qat: bool = False,
+        latent: str | None = None) -> None:
     from tinyee.data import load_dataset
     from tinyee.data.layouts import open_source
     from tinyee.model import ModelConfig, load_checkpoint
@@ -30,10 +31,12 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
     test_set = read(data_dir, "test") if (train_set.labels >= 0).all() else None
     init_model = load_checkpoint(init_ckpt)[0] if init_ckpt else None
     cfg = ModelConfig.load(config_path) if config_path else make_preset(preset, len(train_set.classes), in_channels)
+    branch = _latent_branch(latent, exit_heads)
     if exit_heads and init_model is not None:  # new intermediate heads on the checkpoint's backbone
-        init_model = init_model.with_exit_heads(exit_heads.split(","))
+        init_model = init_model.with_exit_heads(exit_heads.split(","), branch)
     elif exit_heads:
-        cfg = ModelConfig.from_dict({**cfg.to_dict(), "exit_heads": exit_heads.split(",")})
+        cfg = ModelConfig.from_dict({**cfg.to_dict(), "exit_heads": exit_heads.split(",")} |
+                                    ({"latent": branch} if branch is not None else {}))
     cfg = init_model.cfg if init_model is not None else cfg
     if train_set.classes and len(train_set.classes) != cfg.num_classes:
         raise TinyeeError(f"{train_set.source} has {len(train_set.classes)} classes, but the model has "
@@ -50,3 +53,13 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
                      teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight, qat=qat)
     train(cfg, train_set, test_set, out, tc, log=say, init_model=init_model)
     say(f"checkpoint: {out / 'last.pt'}")
+
+
+def _latent_branch(spec: str | None, exit_heads: str | None) -> dict | None:
+    """--latent TOKENSxDIM[xHEADS] as a LatentConfig dict; latent exits without it get the default size."""
+    if spec is None:
+        return {} if exit_heads and "latent" in exit_heads.split(",") else None
+    parts = spec.lower().split("x")
+    if len(parts) not in (2, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise TinyeeError(f"--latent {spec}: give TOKENSxDIM or TOKENSxDIMxHEADS, e.g. 8x32 or 8x32x2")
+    return dict(zip(("tokens", "dim", "heads"), map(int, parts)))

@@ -42,28 +42,30 @@ class InvertedResidual(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention written with plain matmuls (no fused op) for a clean int8 export."""
+    """Multi-head attention written with plain matmuls (no fused op) for a clean int8 export: self-attention,
+    or cross-attention from x to a context of context_dim channels."""
 
-    def __init__(self, dim: int, heads: int):
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None):
         super().__init__()
         self.heads = heads
         self.head_dim = dim // heads
         self.scale = self.head_dim ** -0.5
         self.q = nn.Linear(dim, dim)
-        self.k = nn.Linear(dim, dim)
-        self.v = nn.Linear(dim, dim)
+        self.k = nn.Linear(context_dim or dim, dim)
+        self.v = nn.Linear(context_dim or dim, dim)
         self.out = nn.Linear(dim, dim)
 
     def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
         b, n, _ = t.shape
         return t.reshape(b, n, self.heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         b, n, d = x.shape
+        context = x if context is None else context
         # The 1/sqrt(d) scale is folded into q's weights: the export then has no extra MUL.
         q = self._split_heads(F.linear(x, self.q.weight * self.scale, self.q.bias * self.scale))
-        k = self._split_heads(self.k(x))
-        v = self._split_heads(self.v(x))
+        k = self._split_heads(self.k(context))
+        v = self._split_heads(self.v(context))
         attn = torch.softmax(q @ k.transpose(-1, -2), dim=-1)
         y = (attn @ v).transpose(1, 2).reshape(b, n, d)
         return self.out(y)

@@ -34,6 +34,16 @@ class StageConfig:
 
 
 @dataclass(frozen=True)
+class LatentConfig:
+    """A Dynamic-Perceiver latent branch: `tokens` learned latent tokens of width `dim` that read each
+    segment's feature map by cross-attention and mix by self-attention; `latent` exits classify them."""
+
+    tokens: int = 8
+    dim: int = 32
+    heads: int = 2
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     name: str
     input_size: int
@@ -47,6 +57,7 @@ class ModelConfig:
     patch_size: int = 2
     # Exit head kind per exit (intermediate exits first, the final exit last).
     exit_heads: tuple[str, ...] = field(default=())
+    latent: LatentConfig | None = None
 
     def __post_init__(self):
         if not self.exit_heads:
@@ -73,6 +84,13 @@ class ModelConfig:
             raise TinyeeError(
                 f"model config {self.name!r}: {len(self.exit_heads)} exit heads given for {self.num_exits} exits"
             )
+        if ("latent" in self.exit_heads) != (self.latent is not None):
+            raise TinyeeError(f"model config {self.name!r}: `latent` exits and a latent branch go together "
+                              f"(heads {list(self.exit_heads)}, latent {self.latent})")
+        if self.latent is not None and ("hbof" in self.exit_heads or self.latent.dim % self.latent.heads
+                                        or min(self.latent.tokens, self.latent.dim) < 1):
+            raise TinyeeError(f"model config {self.name!r}: the latent branch needs tokens, dim >= 1, dim divisible "
+                              "by heads, and no hbof exits (one carried state per model)")
         size = self.input_size // 2  # the stem strides by 2
         for i, st in enumerate(self.stages):
             if st.stride not in (1, 2):
@@ -103,6 +121,7 @@ class ModelConfig:
                     "stages": stages,
                     "exit_stages": tuple(d["exit_stages"]),
                     "exit_heads": tuple(d.get("exit_heads", ())),
+                    "latent": LatentConfig(**d["latent"]) if d.get("latent") is not None else None,
                 }
             )
         except (KeyError, TypeError) as e:

@@ -56,13 +56,17 @@ def head_costs(model: MultiExitMobileViT) -> list[dict]:
     out = []
     with torch.no_grad():
         feature = model.eval().stem(x)
+        latent = None
         for k, stages in enumerate(model._segment_stage_ranges()):
             for i in stages:
                 feature = model.stages[i](feature)
+            if model.latent is not None:
+                latent = model.mixers[k](feature, model.latent(feature) if k == 0 else latent)
             head = model.heads[k]
             if hasattr(head, "folded"):
                 head = head.folded()
             earlier = (torch.zeros(1, head.fc.in_features),) if getattr(head, "position", 0) else ()
+            inputs = (latent,) if getattr(head, "reads_latent", False) else (feature, *earlier)
             out.append({"exit": k, "kind": cfg.exit_heads[k], "params": sum(p.numel() for p in model.heads[k].parameters()),
-                        "macs": module_macs(head, feature, *earlier)})
+                        "macs": module_macs(head, *inputs)})
     return out

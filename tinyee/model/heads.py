@@ -14,6 +14,9 @@
   shared by all of them (the paper's classification-layer reuse). The running mean travels from
   segment to segment as a second boundary tensor ([B, K]).
 
+* ``latent``: an exit on a Dynamic-Perceiver latent branch (tinyee.model.latent); needs the
+  model config's ``latent``.
+
 Every head lowers to int8 TFLite ops the firmware implements (no SUM, GELU or float ops).
 """
 
@@ -24,6 +27,7 @@ from torch import nn
 
 from tinyee.errors import TinyeeError
 from tinyee.model.blocks import TransformerLayer
+from tinyee.model.latent import LatentHead
 
 
 class LinearHead(nn.Module):
@@ -123,7 +127,7 @@ class HierarchicalBoFHead(BagOfFeaturesHead):
 
 
 HEADS: dict[str, type[nn.Module]] = {"linear": LinearHead, "slvit": SingleLayerViTHead, "bof": BagOfFeaturesHead,
-                                     "hbof": HierarchicalBoFHead}
+                                     "hbof": HierarchicalBoFHead, "latent": LatentHead}
 
 
 def build_head(kind: str, channels: int, num_classes: int, feature_size: int) -> nn.Module:
@@ -132,11 +136,13 @@ def build_head(kind: str, channels: int, num_classes: int, feature_size: int) ->
     return HEADS[kind](channels, num_classes, feature_size)
 
 
-def build_heads(kinds: list[str], channels: list[int], num_classes: int, sizes: list[int]) -> nn.ModuleList:
-    """One head per exit; consecutive ``hbof`` heads are numbered along their run and share one classifier."""
+def build_heads(kinds: list[str], channels: list[int], num_classes: int, sizes: list[int],
+                latent_dim: int = 0) -> nn.ModuleList:
+    """One head per exit; consecutive ``hbof`` heads are numbered along their run and share one classifier;
+    ``latent`` heads read latent_dim-wide tokens."""
     heads = nn.ModuleList()
     for k, kind in enumerate(kinds):
-        head = build_head(kind, channels[k], num_classes, sizes[k])
+        head = build_head(kind, latent_dim if kind == "latent" else channels[k], num_classes, sizes[k])
         if getattr(head, "aggregates", False) and k and kinds[k - 1] == kind:
             head.position = heads[k - 1].position + 1
             head.fc = heads[k - 1].fc

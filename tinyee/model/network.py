@@ -2,8 +2,9 @@
 
 Segment k holds the stages since exit k-1 (segment 0 also the stem) plus exit head k.
 A segment returns the exit's softmax and, except for the last, the feature map that the
-next segment consumes, then any state an exit hands to the next exit (the carry, [B, K]: the
-running histogram of hierarchical bag-of-features exits). Softmax is part of the segment so the int8 model ends in an int8
+next segment consumes, then the Dynamic-Perceiver latent ([B, tokens * dim]) if the model has a
+latent branch, then any state an exit hands to the next exit (the carry, [B, K]: the running
+histogram of hierarchical bag-of-features exits). Softmax is part of the segment so the int8 model ends in an int8
 SOFTMAX and the device's confidence check is an integer compare.
 """
 
@@ -16,6 +17,7 @@ from tinyee.errors import TinyeeError
 from tinyee.model.blocks import InvertedResidual, MobileViTBlock, conv_bn_act
 from tinyee.model.config import ModelConfig
 from tinyee.model.heads import build_heads
+from tinyee.model.latent import LatentMixer, LatentStart
 
 
 def _build_stage(cin: int, st, patch: int) -> nn.Sequential:
@@ -42,7 +44,10 @@ class MultiExitMobileViT(nn.Module):
             if i in head_at:
                 channels.append(cin)
                 sizes.append(size)
-        self.heads = build_heads(list(cfg.exit_heads), channels, cfg.num_classes, sizes)
+        latent = cfg.latent
+        self.heads = build_heads(list(cfg.exit_heads), channels, cfg.num_classes, sizes, latent.dim if latent else 0)
+        self.latent = LatentStart(channels[0], latent) if latent else None
+        self.mixers = nn.ModuleList(LatentMixer(c, latent) for c in channels) if latent else None
 
     def _segment_stage_ranges(self) -> list[range]:
         bounds = [-1, *self.cfg.exit_stages, len(self.cfg.stages) - 1]
@@ -51,26 +56,38 @@ class MultiExitMobileViT(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Logits of every exit, in exit order."""
         x = self.stem(x)
-        logits, carry = [], None
+        logits, carry, latent = [], None, None
         for k, stages in enumerate(self._segment_stage_ranges()):
             for i in stages:
                 x = self.stages[i](x)
-            z, carry = _run_head(self.heads[k], x, carry)
+            if self.latent is not None:
+                latent = self.mixers[k](x, self.latent(x) if k == 0 else latent)
+            z, carry = _run_head(self.heads[k], x, latent, carry)
             logits.append(z)
         return logits
 
-    def with_exit_heads(self, heads: list[str]) -> "MultiExitMobileViT":
-        """A copy with other intermediate exit heads (new, untrained) and this model's backbone and final head."""
+    def with_exit_heads(self, heads: list[str], latent: dict | None = None) -> "MultiExitMobileViT":
+        """A copy with other intermediate exit heads (new, untrained), this model's backbone and final head,
+        and a latent branch of this size (new) when given."""
         from tinyee.model.config import ModelConfig
 
         if heads[-1] != self.cfg.exit_heads[-1]:
             raise TinyeeError("the final exit's head is part of the backbone being reused; keep it")
-        model = MultiExitMobileViT(ModelConfig.from_dict({**self.cfg.to_dict(), "exit_heads": list(heads)}))
-        keep = {k: v for k, v in self.state_dict().items()
-                if not k.startswith("heads.") or int(k.split(".")[1]) == len(heads) - 1
-                or heads[int(k.split(".")[1])] == self.cfg.exit_heads[int(k.split(".")[1])]}
-        model.load_state_dict(keep, strict=False)
+        cfg = {**self.cfg.to_dict(), "exit_heads": list(heads)} | ({"latent": latent} if latent is not None else {})
+        model = MultiExitMobileViT(ModelConfig.from_dict(cfg))
+        def kept(key: str) -> bool:
+            part, index = (key.split(".") + [""])[:2]
+            if part in ("latent", "mixers"):
+                return latent is None  # a latent branch given here starts untrained
+            return part != "heads" or int(index) == len(heads) - 1 or heads[int(index)] == self.cfg.exit_heads[int(index)]
+
+        model.load_state_dict({k: v for k, v in self.state_dict().items() if kept(k)}, strict=False)
         return model
+
+    def exit_parameters(self) -> list[nn.Parameter]:
+        """What a frozen-backbone run trains: the intermediate exit heads and the latent branch."""
+        modules = list(self.heads[:-1]) + ([self.latent, self.mixers] if self.latent is not None else [])
+        return [p for m in modules for p in m.parameters()]
 
     def segments(self) -> list["Segment"]:
         segs, n = [], self.cfg.num_exits
@@ -78,12 +95,16 @@ class MultiExitMobileViT(nn.Module):
             body = [self.stem] if k == 0 else []
             body += [self.stages[i] for i in stages]
             gives = k + 1 < n and getattr(self.heads[k + 1], "position", 0) > 0  # the next exit continues a run
-            segs.append(Segment(nn.Sequential(*body), self.heads[k], is_last=k == n - 1, gives_carry=gives))
+            latent = (self.latent if k == 0 else None, self.mixers[k]) if self.mixers is not None else None
+            segs.append(Segment(nn.Sequential(*body), self.heads[k], is_last=k == n - 1, gives_carry=gives,
+                                latent=latent))
         return segs
 
 
-def _run_head(head: nn.Module, feature: torch.Tensor, carry: torch.Tensor | None):
+def _run_head(head: nn.Module, feature: torch.Tensor, latent: torch.Tensor | None, carry: torch.Tensor | None):
     """(logits, the state this exit hands on or None); carry is the previous exit's state [B, K]."""
+    if getattr(head, "reads_latent", False):
+        return head(latent), None
     if getattr(head, "aggregates", False):
         return head(feature, carry)
     return head(feature), None
@@ -92,17 +113,20 @@ def _run_head(head: nn.Module, feature: torch.Tensor, carry: torch.Tensor | None
 class Segment(nn.Module):
     """One exportable exit segment (shares its modules with the full model).
 
-    Inputs: the image or previous feature map, then the carry if the head continues a run of
-    aggregating exits. Outputs: softmax, then (unless last) the feature map and the carry if the
-    next exit continues the run.
+    Inputs: the image or previous feature map, the latent (after segment 0, if the model has a latent
+    branch), then the carry if the head continues a run of aggregating exits. Outputs: softmax, then
+    (unless last) the feature map, the latent, and the carry if the next exit continues the run.
+    latent: (the LatentStart, segment 0 only, else None; this segment's LatentMixer), or None.
     """
 
-    def __init__(self, body: nn.Sequential, head: nn.Module, is_last: bool, gives_carry: bool = False):
+    def __init__(self, body: nn.Sequential, head: nn.Module, is_last: bool, gives_carry: bool = False,
+                 latent: tuple | None = None):
         super().__init__()
         self.body = body
         self.head = head
         self.is_last = is_last
         self.gives_carry = gives_carry
+        self.latent_start, self.mixer = latent if latent is not None else (None, None)
 
     @property
     def takes_carry(self) -> bool:
@@ -110,21 +134,32 @@ class Segment(nn.Module):
 
     @property
     def output_names(self) -> list[str]:
-        return ["probs"] + ([] if self.is_last else ["feature"]) + (["carry_out"] if self.gives_carry else [])
+        if self.is_last:
+            return ["probs"]
+        return ["probs", "feature"] + (["latent_out"] if self.mixer else []) + (["carry_out"] if self.gives_carry else [])
 
     @property
     def input_names(self) -> list[str]:
-        return ["input"] + (["carry_in"] if self.takes_carry else [])
+        latent_in = self.mixer is not None and self.latent_start is None
+        return ["input"] + (["latent_in"] if latent_in else []) + (["carry_in"] if self.takes_carry else [])
 
     def for_export(self) -> "Segment":
         """This segment with heads that precompute parameter algebra (see BagOfFeaturesHead.folded)."""
         head = self.head.folded() if hasattr(self.head, "folded") else self.head
-        return Segment(self.body, head, self.is_last, self.gives_carry).eval()
+        return Segment(self.body, head, self.is_last, self.gives_carry, (self.latent_start, self.mixer)
+                       if self.mixer is not None else None).eval()
 
-    def forward(self, x: torch.Tensor, *carry: torch.Tensor):
+    def forward(self, x: torch.Tensor, *extra: torch.Tensor):
+        given = dict(zip(self.input_names[1:], extra, strict=True))
         feature = self.body(x)
-        logits, state = _run_head(self.head, feature, carry[0] if carry else None)
+        latent = None
+        if self.mixer is not None:
+            start = self.latent_start(feature) if self.latent_start is not None else \
+                given["latent_in"].reshape(x.shape[0], -1, self.mixer.dim)
+            latent = self.mixer(feature, start)
+        logits, state = _run_head(self.head, feature, latent, given.get("carry_in"))
         probs = torch.softmax(logits, dim=-1)
-        if self.is_last:
-            return probs
-        return (probs, feature) + ((state,) if self.gives_carry else ())
+        outputs = {"probs": probs, "feature": feature, "carry_out": state,
+                   "latent_out": latent.flatten(1) if latent is not None else None}
+        outputs = tuple(outputs[name] for name in self.output_names)
+        return outputs[0] if self.is_last else outputs

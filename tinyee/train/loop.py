@@ -111,7 +111,7 @@ def _run(cfg, weights, train_set, test_set, out_dir: Path, tc: TrainConfig, log,
         qat.prepare_qat(model)
     trainable = list(model.parameters())
     if tc.freeze_backbone:
-        head_params = {id(p) for h in model.heads[:-1] for p in h.parameters()}
+        head_params = {id(p) for p in model.exit_parameters()}
         for p in model.parameters():
             p.requires_grad_(id(p) in head_params)
         trainable = [p for p in model.parameters() if p.requires_grad]
