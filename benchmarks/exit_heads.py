@@ -113,7 +113,7 @@ def main() -> None:
     plot(result["rows"], RESULTS / "exit_heads.png")
 
 
-def plot(rows, path) -> None:
+def plot(rows, path, title: str = "Exit heads on Fashion-MNIST") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,7 +126,7 @@ def plot(rows, path) -> None:
                 label=r.get("variant", r.get("head")))
         ax.plot([100 * r["held_out_relative_macs"]], [100 * r["held_out_accuracy"]], "*", ms=14, color="black")
     ax.set(xlabel="average MACs (% of running all segments)", ylabel="held-out int8 accuracy (%)",
-           title="Exit heads on Fashion-MNIST (stars: <= 1 point drop operating points)")
+           title=f"{title} (stars: <= 1 point drop operating points)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -30,9 +30,10 @@ def compile_segments(models: list[TfliteModel], kernels: str = "optimized") -> l
     out, pinned = [], None
     for k, (m, calls) in enumerate(zip(models, all_calls)):
         plan = plan_arena(m, calls, pinned)
-        probs, boundary = segment_outputs(m)
+        # a cascade segment, or a lone model (single-op conformance tests) whose first output stands for the exit
+        probs, boundary = segment_outputs(m) if any(len(t.shape) == 2 for t in m.outputs) else (m.outputs[0], [])
         out.append(CompiledSegment(k, m, calls, plan, probs.index, tuple(t.index for t in boundary)))
-        if k + 1 < len(models):
+        if boundary and k + 1 < len(models):
             nxt = models[k + 1]
             why = chain_mismatch(boundary, nxt.inputs)
             if why:

@@ -60,7 +60,7 @@ def head_costs(model: MultiExitMobileViT) -> list[dict]:
         for k, stages in enumerate(model._segment_stage_ranges()):
             for i in stages:
                 feature = model.stages[i](feature)
-            if model.latent is not None:
+            if model.mixers is not None and k < len(model.mixers):
                 latent = model.mixers[k](feature, model.latent(feature) if k == 0 else latent)
             head = model.heads[k]
             if hasattr(head, "folded"):

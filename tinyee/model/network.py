@@ -47,7 +47,9 @@ class MultiExitMobileViT(nn.Module):
         latent = cfg.latent
         self.heads = build_heads(list(cfg.exit_heads), channels, cfg.num_classes, sizes, latent.dim if latent else 0)
         self.latent = LatentStart(channels[0], latent) if latent else None
-        self.mixers = nn.ModuleList(LatentMixer(c, latent) for c in channels) if latent else None
+        # the latent branch runs up to the last exit that reads it
+        reach = max((k + 1 for k, kind in enumerate(cfg.exit_heads) if kind == "latent"), default=0)
+        self.mixers = nn.ModuleList(LatentMixer(c, latent) for c in channels[:reach]) if latent else None
 
     def _segment_stage_ranges(self) -> list[range]:
         bounds = [-1, *self.cfg.exit_stages, len(self.cfg.stages) - 1]
@@ -60,7 +62,7 @@ class MultiExitMobileViT(nn.Module):
         for k, stages in enumerate(self._segment_stage_ranges()):
             for i in stages:
                 x = self.stages[i](x)
-            if self.latent is not None:
+            if self.mixers is not None and k < len(self.mixers):
                 latent = self.mixers[k](x, self.latent(x) if k == 0 else latent)
             z, carry = _run_head(self.heads[k], x, latent, carry)
             logits.append(z)
@@ -95,7 +97,8 @@ class MultiExitMobileViT(nn.Module):
             body = [self.stem] if k == 0 else []
             body += [self.stages[i] for i in stages]
             gives = k + 1 < n and getattr(self.heads[k + 1], "position", 0) > 0  # the next exit continues a run
-            latent = (self.latent if k == 0 else None, self.mixers[k]) if self.mixers is not None else None
+            reach = len(self.mixers) if self.mixers is not None else 0
+            latent = (self.latent if k == 0 else None, self.mixers[k], k + 1 < reach) if k < reach else None
             segs.append(Segment(nn.Sequential(*body), self.heads[k], is_last=k == n - 1, gives_carry=gives,
                                 latent=latent))
         return segs
@@ -116,7 +119,8 @@ class Segment(nn.Module):
     Inputs: the image or previous feature map, the latent (after segment 0, if the model has a latent
     branch), then the carry if the head continues a run of aggregating exits. Outputs: softmax, then
     (unless last) the feature map, the latent, and the carry if the next exit continues the run.
-    latent: (the LatentStart, segment 0 only, else None; this segment's LatentMixer), or None.
+    latent: (the LatentStart, segment 0 only, else None; this segment's LatentMixer; whether the next
+    segment continues the latent branch), or None.
     """
 
     def __init__(self, body: nn.Sequential, head: nn.Module, is_last: bool, gives_carry: bool = False,
@@ -126,7 +130,7 @@ class Segment(nn.Module):
         self.head = head
         self.is_last = is_last
         self.gives_carry = gives_carry
-        self.latent_start, self.mixer = latent if latent is not None else (None, None)
+        self.latent_start, self.mixer, self.gives_latent = latent if latent is not None else (None, None, False)
 
     @property
     def takes_carry(self) -> bool:
@@ -136,7 +140,7 @@ class Segment(nn.Module):
     def output_names(self) -> list[str]:
         if self.is_last:
             return ["probs"]
-        return ["probs", "feature"] + (["latent_out"] if self.mixer else []) + (["carry_out"] if self.gives_carry else [])
+        return ["probs", "feature"] + (["latent_out"] if self.gives_latent else []) + (["carry_out"] if self.gives_carry else [])
 
     @property
     def input_names(self) -> list[str]:
@@ -146,8 +150,8 @@ class Segment(nn.Module):
     def for_export(self) -> "Segment":
         """This segment with heads that precompute parameter algebra (see BagOfFeaturesHead.folded)."""
         head = self.head.folded() if hasattr(self.head, "folded") else self.head
-        return Segment(self.body, head, self.is_last, self.gives_carry, (self.latent_start, self.mixer)
-                       if self.mixer is not None else None).eval()
+        return Segment(self.body, head, self.is_last, self.gives_carry, (self.latent_start, self.mixer,
+                       self.gives_latent) if self.mixer is not None else None).eval()
 
     def forward(self, x: torch.Tensor, *extra: torch.Tensor):
         given = dict(zip(self.input_names[1:], extra, strict=True))
