@@ -48,6 +48,7 @@ def _output_scale(data: bytes) -> float:
 def test_minmax_keeps_the_outliers_and_percentile_clips_them(relu_model):
     path, rep = relu_model
     values = np.maximum(rep, 0).ravel()
+    rep = {"x": rep}  # calibration samples by signature input name
     assert _output_scale(quantize_saved_model(path, rep, RangeEstimator("minmax"))) == pytest.approx(40 / 255, rel=1e-6)
     clipped = _output_scale(quantize_saved_model(path, rep, RangeEstimator("percentile", 99.5)))
     # the 99.5th percentile of the relu's values, read from the histogram to one bin (rounded outwards)
