@@ -22,6 +22,7 @@ import numpy as np
 
 from exit_heads import plot
 from results_files import RESULTS, markdown_table, percents, save
+from training_recipe import COLUMNS as RECIPE_COLUMNS
 from tinyee.boards import load_board
 from tinyee.data import FASHION_MNIST_DIR, load_dataset
 from tinyee.manifest import Manifest
@@ -83,12 +84,7 @@ COLUMNS = {
     "method": lambda r: r["variant"],
     "int8 weights": lambda r: f"{r['bench']['param_bytes'] / 1024:.0f} KB",
     "MACs (all exits)": lambda r: f"{r['bench']['macs'] / 1e6:.2f} M",
-    "float accuracy per exit": lambda r: percents(r["float_accuracy_per_exit"], "%"),
-    "int8 accuracy per exit": lambda r: percents(r["int8_accuracy_per_exit"], "%"),
-    "held-out at <= 1 pt drop (final exit)": lambda r: f"{100 * r['held_out_accuracy']:.2f}% "
-                                                       f"({100 * r['held_out_final_exit_accuracy']:.2f}%)",
-    "average MACs": lambda r: f"{100 * r['held_out_relative_macs']:.1f}%",
-    "exit shares": lambda r: percents(r["held_out_exit_fractions"], "%"),
+    **{k: v for k, v in RECIPE_COLUMNS.items() if k not in ("variant", "epochs", "s/epoch", "float/int8 agreement")},
     "bench: emulated instructions per image (vs all segments)": lambda r: (
         f"{r['bench']['average_emulated_instructions'] / 1e6:.2f} M ({100 * r['bench']['average_vs_run_to_end']:.1f}%)"),
     "bench: exit shares, device = host": lambda r: (

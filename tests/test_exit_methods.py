@@ -57,6 +57,8 @@ def test_latent_exits_read_only_the_latent_which_travels_flattened():
     assert latent.shape == (2, 8 * 32)
     for got, logits in zip((probs0, probs1, probs2), whole):
         assert torch.allclose(got, torch.softmax(logits, -1), atol=1e-6)
+    mixed = MultiExitMobileViT(config(["latent", "latent", "linear"], LATENT)).segments()
+    assert [s.input_names for s in mixed] == [["input"], ["input", "latent_in"], ["input"]]  # ends at exit 1
     with pytest.raises(TinyeeError, match="latent"):
         config(["latent", "linear", "linear"])  # latent exits without a latent branch
 
@@ -110,9 +112,9 @@ def test_generated_c_matches_tflite_micro_on_every_boundary_tensor(method_export
 
 def test_the_cascade_on_the_emulated_board_agrees_with_the_host(method_export, tmp_path):
     export, _, _ = method_export
-    r = subprocess.run([sys.executable, "-m", "tinyee", "validate", "--export", str(export), "--data", "shipped", "--samples", "24",
-                        "--tensor-samples", "2", "--out", str(tmp_path), "--json"], capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run([sys.executable, "-m", "tinyee", "validate", "--export", str(export), "--data", "shipped",
+                        "--samples", "24", "--tensor-samples", "2", "--out", str(tmp_path), "--json"],
+                       capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(r.stdout)
     assert report["passed"] and report["samples"] == 24

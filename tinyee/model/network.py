@@ -4,8 +4,8 @@ Segment k holds the stages since exit k-1 (segment 0 also the stem) plus exit he
 A segment returns the exit's softmax and, except for the last, the feature map that the
 next segment consumes, then the Dynamic-Perceiver latent ([B, tokens * dim]) if the model has a
 latent branch, then any state an exit hands to the next exit (the carry, [B, K]: the running
-histogram of hierarchical bag-of-features exits). Softmax is part of the segment so the int8 model ends in an int8
-SOFTMAX and the device's confidence check is an integer compare.
+histogram of hierarchical bag-of-features exits). Softmax is part of the segment so the int8
+model ends in an int8 SOFTMAX and the device's confidence check is an integer compare.
 """
 
 from __future__ import annotations
@@ -77,11 +77,15 @@ class MultiExitMobileViT(nn.Module):
             raise TinyeeError("the final exit's head is part of the backbone being reused; keep it")
         cfg = {**self.cfg.to_dict(), "exit_heads": list(heads)} | ({"latent": latent} if latent is not None else {})
         model = MultiExitMobileViT(ModelConfig.from_dict(cfg))
+
         def kept(key: str) -> bool:
             part, index = (key.split(".") + [""])[:2]
             if part in ("latent", "mixers"):
                 return latent is None  # a latent branch given here starts untrained
-            return part != "heads" or int(index) == len(heads) - 1 or heads[int(index)] == self.cfg.exit_heads[int(index)]
+            if part != "heads":
+                return True
+            k = int(index)
+            return k == len(heads) - 1 or heads[k] == self.cfg.exit_heads[k]
 
         model.load_state_dict({k: v for k, v in self.state_dict().items() if kept(k)}, strict=False)
         return model
@@ -140,7 +144,8 @@ class Segment(nn.Module):
     def output_names(self) -> list[str]:
         if self.is_last:
             return ["probs"]
-        return ["probs", "feature"] + (["latent_out"] if self.gives_latent else []) + (["carry_out"] if self.gives_carry else [])
+        return (["probs", "feature"] + (["latent_out"] if self.gives_latent else [])
+                + (["carry_out"] if self.gives_carry else []))
 
     @property
     def input_names(self) -> list[str]:
