@@ -8,7 +8,8 @@ accuracy per exit, thresholds at <= 1 point below the final exit calibrated on t
 images and reported on the other 5,000, the alpha rule). For each, the export gets those thresholds and
 runs in QEMU (`tinyee bench`, default board) on the first --samples of the held-out 5,000: average
 emulated instructions per image against running every segment, the exit distribution, and device/host
-agreement. Writes benchmarks/results/exit_methods.{json,md,png}.
+agreement. Writes benchmarks/results/exit_methods.{json,md,png} (rows of other variants already there
+are kept).
 """
 
 import argparse
@@ -70,14 +71,17 @@ def main() -> None:
     measured = {r["variant"]: r for r in json.loads((RESULTS / "training_recipe.json").read_text())["rows"]}
     (ROOT / "build" / "exit_methods").mkdir(parents=True, exist_ok=True)
     data = held_out_subset(ROOT / "build" / "exit_methods" / "held-out.npz")
-    rows = []
+    out_file = RESULTS / "exit_methods.json"
+    rows = {r["variant"]: r for r in json.loads(out_file.read_text())["rows"]} if out_file.is_file() else {}
     for name in args.variants.split(","):
         row = dict(measured[name])
         row["bench"] = bench(row, args.work, data, args.samples)
-        rows.append(row)
+        rows[name] = row
         print(json.dumps({"variant": name, **row["bench"]}), flush=True)
-    save("exit_methods", {"samples": args.samples, "rows": rows}, markdown_table(COLUMNS, rows))
-    plot(rows, RESULTS / "exit_methods.png", "Early-exit methods on Fashion-MNIST")
+        ordered = [rows[v] for v in DEFAULT.split(",") if v in rows] + [r for v, r in rows.items()
+                                                                       if v not in DEFAULT.split(",")]
+        save("exit_methods", {"samples": args.samples, "rows": ordered}, markdown_table(COLUMNS, ordered))
+        plot(ordered, RESULTS / "exit_methods.png", "Early-exit methods on Fashion-MNIST")
 
 
 COLUMNS = {
