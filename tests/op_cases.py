@@ -156,7 +156,8 @@ def case_softmax(rng):
     return m.build([x], [y])
 
 
-def case_mean(rng):
+def case_reduce(rng, name):
+    """MEAN requantizes; REDUCE_MAX keeps the input's quantization, as TFLite's converter writes it."""
     m = OpModel()
     rank = int(rng.integers(2, 5))
     shape = [int(rng.integers(1, 7)) for _ in range(rank)]
@@ -165,10 +166,11 @@ def case_mean(rng):
     axes = list(range(a0, a1 + 1))
     keep = bool(rng.integers(0, 2))
     out = [1 if i in axes else d for i, d in enumerate(shape)] if keep else [d for i, d in enumerate(shape) if i not in axes]
-    x = act(rng, m, shape)
+    s, zp = scale(rng), zero_point(rng)
+    x = m.tensor(shape, s, zp)
     ax = m.const_ints(axes)
-    y = act(rng, m, out or [1])
-    m.op("MEAN", [x, ax], [y], options("ReducerOptions", keepDims=keep), "ReducerOptions")
+    y = act(rng, m, out or [1]) if name == "MEAN" else m.tensor(out or [1], s, zp)
+    m.op(name, [x, ax], [y], options("ReducerOptions", keepDims=keep), "ReducerOptions")
     return m.build([x], [y])
 
 
@@ -271,7 +273,8 @@ GENERATORS = {
     "RELU": lambda r: case_unary(r, "RELU"),
     "RELU6": lambda r: case_unary(r, "RELU6"),
     "SOFTMAX": case_softmax,
-    "MEAN": case_mean,
+    "MEAN": lambda r: case_reduce(r, "MEAN"),
+    "REDUCE_MAX": lambda r: case_reduce(r, "REDUCE_MAX"),
     "TRANSPOSE": case_transpose,
     "STRIDED_SLICE": case_strided_slice,
     "PAD": case_pad,

@@ -121,6 +121,10 @@ typedef struct {
 
 void tee_mean_s8(const tee_mean_params *p, const int8_t *in, int8_t *out);
 
+typedef struct {
+    int32_t outer, reduce, inner; /* input viewed as [outer, reduce, inner] */
+} tee_reduce_params;
+void tee_reduce_max_s8(const tee_reduce_params *p, const int8_t *in, int8_t *out);
 /* LayerNorm over the last axis as onnx2tf writes it, ten int8 ops (tinyee/compile/fuse.py), in one
  * pass per row: each op's own requantization, bit for bit, nothing in between stored. The binary
  * ops' inputs are in the order their names say; their activation range is all of int8. */

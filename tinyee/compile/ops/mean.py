@@ -10,17 +10,21 @@ from tinyee.compile.call import Call, tensor_args
 OP = "MEAN"
 
 
-def lower(ctx, op) -> Call:
-    x = ctx.tensor(op.inputs[0])
-    s_in, zp_in = ctx.quant_params(op, op.inputs[0])
-    s_out, zp_out = ctx.quant_params(op, op.outputs[0])
-    rank = len(x.shape)
+def reduced_view(ctx, op) -> tuple[int, int, int]:
+    """The input as [outer, reduce, inner] for a reduction over a contiguous block of axes."""
+    shape = ctx.tensor(op.inputs[0]).shape
+    rank = len(shape)
     axes = sorted({a % rank for a in ctx.const_ints(op, op.inputs[1])})
     if axes != list(range(axes[0], axes[-1] + 1)):
-        ctx.fail(op, f"MEAN over non-contiguous axes {axes} is not supported")
-    outer = int(np.prod(x.shape[:axes[0]]))
-    reduce = int(np.prod(x.shape[axes[0]:axes[-1] + 1]))
-    inner = int(np.prod(x.shape[axes[-1] + 1:]))
+        ctx.fail(op, f"{op.name} over non-contiguous axes {axes} is not supported")
+    return (int(np.prod(shape[:axes[0]])), int(np.prod(shape[axes[0]:axes[-1] + 1])),
+            int(np.prod(shape[axes[-1] + 1:])))
+
+
+def lower(ctx, op) -> Call:
+    s_in, zp_in = ctx.quant_params(op, op.inputs[0])
+    s_out, zp_out = ctx.quant_params(op, op.outputs[0])
+    outer, reduce, inner = reduced_view(ctx, op)
     m, s = requant.quantize_multiplier(requant.as_double(s_in) / requant.as_double(s_out))
     shift = min(reduce.bit_length() - 1, 32, 31 + s)
     m, s = (m << shift) // reduce, s - shift
