@@ -217,6 +217,9 @@ def test_training_data_and_weights_that_do_not_fit_the_model_are_refused(tmp_pat
                    "--latent", "8x30x4"), 1, "dim divisible by heads")
     refused(tinyee("train", "--data", data, "--out", tmp_path / "run", "--exit-heads", "hbof,latent,latent"), 1,
             "no hbof exits (one carried state per model)")
+    refused(tinyee("train", "--data", data, "--out", tmp_path / "run", "--experts", "3"), 1,
+            "share out the MLP's 128 hidden units evenly")
+    refused(tinyee("train", "--data", data, "--out", tmp_path / "run", "--experts", "1"), 2, "1 is not in the range")
     assert not (tmp_path / "run").exists()
 
 

@@ -155,3 +155,19 @@ def test_latent_exits_fine_tuned_on_a_frozen_backbone_train_only_the_latent_bran
     before = base.state_dict()
     for key, value in tuned.state_dict().items():  # backbone and final exit unchanged, the rest new
         assert key.startswith(("heads.0.", "heads.1.", "latent.", "mixers.")) or torch.equal(before[key], value), key
+
+
+def test_a_checkpoint_split_into_experts_fine_tunes_with_routing_in_every_transformer_layer(tmp_path):
+    from tinyee.model import load_checkpoint
+    from tinyee.model.experts import ExpertMLP
+
+    r = tinyee("train", "--data", "/usr/share/datasets/fashion-mnist", "--out", tmp_path / "moe", "--init",
+               REPO_CHECKPOINT, "--experts", 2, "--epochs", 1, "--limit", 128, "--batch-size", 64, "--lr", "1e-4")
+    assert r.returncode == 0, r.stderr
+    base, _ = load_checkpoint(REPO_CHECKPOINT)
+    tuned, meta = load_checkpoint(tmp_path / "moe" / "last.pt")
+    assert [st.transformer.experts for st in tuned.cfg.stages if st.transformer] == [2, 2]
+    layers = [m for m in tuned.modules() if isinstance(m, ExpertMLP)]
+    assert len(layers) == 3 and all(len(m.experts) == 2 for m in layers)
+    assert sum(p.numel() for p in tuned.parameters()) > sum(p.numel() for p in base.parameters())  # routers
+    assert meta["history"][-1]["test_accuracy"][-1] > 0.8  # the split keeps what the dense MLPs learned

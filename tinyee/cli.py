@@ -83,6 +83,9 @@ def cli(verbose, quiet, debug):
 @click.option("--exit-heads", help="Head per exit, e.g. bof,slvit,linear (linear, slvit, bof, hbof, latent).")
 @click.option("--latent", help="Dynamic-Perceiver latent branch for `latent` exits: TOKENSxDIM[xHEADS] "
                                "(default 8x32x2).")
+@click.option("--experts", type=click.IntRange(min=2), default=None,
+              help="Per-token mixture of this many expert MLPs in every transformer layer, sharing out its "
+                   "hidden units (top-1 routing, load-balancing loss); with --init, the checkpoint's MLPs are split.")
 @click.option("--init", "init_ckpt", type=click.Path(path_type=Path), help="Start from this checkpoint (fine-tuning).")
 @click.option("--freeze-backbone", is_flag=True, help="Train only the intermediate exit heads.")
 @click.option("--distill", type=FRACTION, default=0.0, show_default=True,

@@ -15,7 +15,7 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
         freeze_backbone: bool, distill: float, temperature: float, limit: int | None, seed: int, device: str,
         amp: bool | None, stream: bool, workers: int | None, resume: bool, label_smoothing: float, ema: float,
         mixup: float, cutmix: float, teacher: Path | None, teacher_weight: float, qat: bool = False,
-        latent: str | None = None) -> None:
+        latent: str | None = None, experts: int | None = None) -> None:
     from tinyee.data import load_dataset
     from tinyee.data.layouts import open_source
     from tinyee.model import ModelConfig, load_checkpoint
@@ -37,6 +37,12 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
     elif exit_heads:
         cfg = ModelConfig.from_dict({**cfg.to_dict(), "exit_heads": exit_heads.split(",")} |
                                     ({"latent": branch} if branch is not None else {}))
+    if experts and init_model is not None:  # the checkpoint's MLPs shared out among experts
+        init_model = init_model.with_experts(experts)
+    elif experts:
+        cfg = ModelConfig.from_dict({**cfg.to_dict(), "stages": [
+            {**st, "transformer": st["transformer"] and {**st["transformer"], "experts": experts}}
+            for st in cfg.to_dict()["stages"]]})
     cfg = init_model.cfg if init_model is not None else cfg
     if train_set.classes and len(train_set.classes) != cfg.num_classes:
         raise TinyeeError(f"{train_set.source} has {len(train_set.classes)} classes, but the model has "

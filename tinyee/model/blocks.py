@@ -11,6 +11,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from tinyee.model.config import TransformerConfig
+from tinyee.model.experts import ExpertMLP
 
 
 def conv_bn_act(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
@@ -72,14 +73,16 @@ class Attention(nn.Module):
 
 
 class TransformerLayer(nn.Module):
-    """Pre-norm encoder layer: LayerNorm + attention, LayerNorm + SiLU MLP, both residual."""
+    """Pre-norm encoder layer: LayerNorm + attention, LayerNorm + SiLU MLP (or routed expert MLPs), both residual."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: int):
+    def __init__(self, dim: int, heads: int, mlp_ratio: int, experts: int = 0):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.attn = Attention(dim, heads)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, dim * mlp_ratio), nn.SiLU(), nn.Linear(dim * mlp_ratio, dim))
+        hidden = dim * mlp_ratio
+        self.mlp = (ExpertMLP(dim, hidden, experts) if experts else
+                    nn.Sequential(nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, dim)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
@@ -112,7 +115,7 @@ class MobileViTBlock(nn.Module):
         self.patch = patch
         self.local = nn.Sequential(conv_bn_act(channels, channels, 3), nn.Conv2d(channels, cfg.dim, 1, bias=False))
         self.transformer = nn.Sequential(
-            *[TransformerLayer(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth)], nn.LayerNorm(cfg.dim)
+            *[TransformerLayer(cfg.dim, cfg.heads, cfg.mlp_ratio, cfg.experts) for _ in range(cfg.depth)], nn.LayerNorm(cfg.dim)
         )
         self.project = conv_bn_act(cfg.dim, channels, 1)
         self.fuse = conv_bn_act(2 * channels, channels, 3)

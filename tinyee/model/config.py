@@ -20,6 +20,7 @@ class TransformerConfig:
     depth: int
     heads: int
     mlp_ratio: int = 2
+    experts: int = 0  # >= 2: each layer's MLP is that many routed expert MLPs (tinyee/model/experts.py)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,11 @@ class ModelConfig:
                     )
                 if st.transformer.dim % st.transformer.heads:
                     raise TinyeeError(f"model config {self.name!r}: stage {i} transformer dim not divisible by heads")
+                tr = st.transformer
+                if tr.experts == 1 or tr.experts < 0 or (tr.experts and tr.dim * tr.mlp_ratio % tr.experts):
+                    raise TinyeeError(f"model config {self.name!r}: stage {i} has {tr.experts} experts; a mixture "
+                                      f"needs at least 2 that share out the MLP's {tr.dim * tr.mlp_ratio} hidden "
+                                      "units evenly (0: a plain MLP)")
 
     def to_dict(self) -> dict:
         return asdict(self)

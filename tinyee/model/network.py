@@ -16,6 +16,7 @@ from torch import nn
 from tinyee.errors import TinyeeError
 from tinyee.model.blocks import InvertedResidual, MobileViTBlock, conv_bn_act
 from tinyee.model.config import ModelConfig
+from tinyee.model.experts import ExpertMLP
 from tinyee.model.heads import build_heads
 from tinyee.model.latent import LatentMixer, LatentStart
 
@@ -88,6 +89,25 @@ class MultiExitMobileViT(nn.Module):
             return k == len(heads) - 1 or heads[k] == self.cfg.exit_heads[k]
 
         model.load_state_dict({k: v for k, v in self.state_dict().items() if kept(k)}, strict=False)
+        return model
+
+    def with_experts(self, experts: int) -> "MultiExitMobileViT":
+        """A copy whose transformer MLPs are mixtures of `experts` routed expert MLPs that share out this
+        model's trained MLP units (ExpertMLP.split); everything else is this model's."""
+        from tinyee.model.blocks import TransformerLayer
+        from tinyee.model.config import ModelConfig
+
+        cfg = self.cfg.to_dict()
+        for st in cfg["stages"]:
+            if st["transformer"]:
+                if st["transformer"].get("experts"):
+                    raise TinyeeError("the checkpoint's transformer MLPs are already mixtures of experts")
+                st["transformer"]["experts"] = experts
+        model = MultiExitMobileViT(ModelConfig.from_dict(cfg))
+        model.load_state_dict(self.state_dict(), strict=False)  # all but the experts
+        mine = [m for m in model.modules() if isinstance(m, TransformerLayer)]
+        for layer, dense in zip(mine, [m for m in self.modules() if isinstance(m, TransformerLayer)]):
+            layer.mlp = ExpertMLP.split(dense.mlp, experts)
         return model
 
     def exit_parameters(self) -> list[nn.Parameter]:

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 import torch
 
 from tinyee.model import MultiExitMobileViT
+from tinyee.model.experts import balance_loss
 from tinyee.train.distributed import Placement
 from tinyee.train.joint import TrainConfig, exit_losses
 from tinyee.train.recipe import mix_batch
+
+BALANCE_WEIGHT = 0.01  # the Switch Transformer's load-balancing weight
 
 
 @dataclass
@@ -38,6 +41,9 @@ class TrainStep:
                 guide = self.teacher(x)[-1].float() if self.teacher is not None else None
         losses = exit_losses([z.float() for z in logits], target, tc, guide)
         loss = sum(w * part for w, part in zip(self.weights, losses))
+        balance = balance_loss(self.model)
+        if balance is not None:  # mixture-of-experts layers: keep the experts' token shares even
+            loss = loss + BALANCE_WEIGHT * balance
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt)
