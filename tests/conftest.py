@@ -1,4 +1,7 @@
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,20 @@ def host_against_tflm(export: Path, manifest, segments, host, inputs) -> tuple[i
                 compared += want.size
                 mismatched += int((host.view(seg, t).reshape(-1) != want.reshape(-1)).sum())
     return compared, mismatched
+
+
+def validate_on_board(export: Path, out: Path, samples: int) -> dict:
+    """`tinyee validate` of an export on the default emulated board (shipped images, two samples' tensors);
+    its report, after checking that it passed with the cascade and every tensor equal to the host's."""
+    r = subprocess.run([sys.executable, "-m", "tinyee", "validate", "--export", str(export), "--data", "shipped",
+                        "--samples", str(samples), "--tensor-samples", "2", "--out", str(out), "--json"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(r.stdout)
+    assert report["passed"] and report["samples"] == samples
+    assert report["cascade"]["exit_class_confidence_agreement"] == 1.0
+    assert all(t["bytes_equal"] for t in report["tensors"])
+    return report
 
 
 @pytest.fixture

@@ -312,8 +312,38 @@ def case_layer_norm(rng, expose_mean: bool = False) -> bytes:
     return converter.convert()
 
 
+def case_routed_experts(rng) -> bytes:
+    """A mixture-of-experts MLP as tinyee exports one (tinyee/model/experts.py): top-1 gates from REDUCE_MAX,
+    SUB, ADD + RELU, each expert FULLY_CONNECTED, SiLU, FULLY_CONNECTED times its gate, summed; random sizes
+    and weights, calibrated on random data. The optimised set runs each expert as one routed call."""
+    import tensorflow as tf
+
+    rows, dim = int(rng.integers(1, 40)), int(rng.integers(4, 40))
+    experts, width = int(rng.integers(2, 5)), int(rng.integers(4, 40))
+    router = rng.normal(0, 1000 / np.sqrt(dim), (dim, experts)).astype(np.float32)
+    up = [rng.normal(0, 1 / np.sqrt(dim), (dim, width)).astype(np.float32) for _ in range(experts)]
+    down = [rng.normal(0, 1 / np.sqrt(width), (width, dim)).astype(np.float32) for _ in range(experts)]
+
+    @tf.function(input_signature=[tf.TensorSpec([rows, dim], tf.float32)])
+    def routed(x):
+        logits = tf.matmul(x, router)
+        gates = tf.nn.relu(logits - tf.reduce_max(logits, axis=-1, keepdims=True) + np.ones(experts, np.float32))
+        total = 0.0
+        for e in range(experts):  # pairwise ADDs (ADD_N has no int8 kernel)
+            total = total + gates[:, e:e + 1] * tf.matmul(tf.nn.silu(tf.matmul(x, up[e])), down[e])
+        return total
+
+    samples = [rng.normal(0, 1, (rows, dim)).astype(np.float32) for _ in range(32)]
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([routed.get_concrete_function()], routed)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x] for x in samples)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
 # Chains of ops the optimised set runs as one kernel, by the name of the fused call.
-FUSED_GENERATORS = {"LAYER_NORM": case_layer_norm}
+FUSED_GENERATORS = {"LAYER_NORM": case_layer_norm, "ROUTED_EXPERT": case_routed_experts}
 ALL_GENERATORS = {**GENERATORS, **FUSED_GENERATORS}
 
 

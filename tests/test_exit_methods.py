@@ -2,13 +2,9 @@
 bag-of-features exits (the running histogram) and Dynamic-Perceiver latent exits (the latent
 tokens), in torch, through the int8 export, in the generated C and on the emulated board."""
 
-import json
-import subprocess
-import sys
-
 import pytest
 import torch
-from conftest import host_against_tflm
+from conftest import host_against_tflm, validate_on_board
 
 from tinyee.errors import TinyeeError
 from tinyee.model import ModelConfig, MultiExitMobileViT, preset
@@ -112,11 +108,4 @@ def test_generated_c_matches_tflite_micro_on_every_boundary_tensor(method_export
 
 def test_the_cascade_on_the_emulated_board_agrees_with_the_host(method_export, tmp_path):
     export, _, _ = method_export
-    r = subprocess.run([sys.executable, "-m", "tinyee", "validate", "--export", str(export), "--data", "shipped",
-                        "--samples", "24", "--tensor-samples", "2", "--out", str(tmp_path), "--json"],
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-2000:]
-    report = json.loads(r.stdout)
-    assert report["passed"] and report["samples"] == 24
-    assert report["cascade"]["exit_class_confidence_agreement"] == 1.0
-    assert all(t["bytes_equal"] for t in report["tensors"]) and len(report["tensors"]) == 2 * 3
+    assert len(validate_on_board(export, tmp_path, 24)["tensors"]) == 2 * 3

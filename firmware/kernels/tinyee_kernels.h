@@ -105,6 +105,17 @@ typedef struct {
 
 void tee_rsqrt_s8(const tee_rsqrt_params *p, const int8_t *in, int8_t *out);
 
+/* An expert MLP of a mixture-of-experts layer, FULLY_CONNECTED -> table -> FULLY_CONNECTED, run only on
+ * the rows whose gate is not gate_zero_point (routed_expert.c); up and down as the gemm kernel takes them. */
+#define TEE_ROUTE_CHUNK 8
+typedef struct {
+    int32_t rows, gate_zero_point;
+    tee_fc_params up, down;
+} tee_routed_expert_params;
+int32_t tee_routed_expert_s8_scratch_size(const tee_routed_expert_params *p);
+void tee_routed_expert_s8(const tee_routed_expert_params *p, const int8_t *table, const int8_t *gate,
+                          const int8_t *in, const int8_t *up_filter, const int8_t *down_filter, int8_t *scratch,
+                          int8_t *out);
 typedef struct {
     int32_t rows, depth, in_mult, in_left_shift, diff_min;
 } tee_softmax_params;

@@ -20,13 +20,16 @@ from tinyee.manifest import Manifest
 from tinyee.tflite import TfliteModel, chain_mismatch, segment_outputs
 
 
-def compile_segments(models: list[TfliteModel], kernels: str = "optimized") -> list[CompiledSegment]:
-    """Lower and plan each segment; segment k+1's inputs sit where segment k left its boundary tensors."""
+def compile_segments(models: list[TfliteModel], kernels: str = "optimized", route: bool = True
+                     ) -> list[CompiledSegment]:
+    """Lower and plan each segment; segment k+1's inputs sit where segment k left its boundary tensors.
+    route: the optimised set runs mixture-of-experts layers' experts only on their tokens (False: densely,
+    as the TFLite graph is written; for measuring what routing saves)."""
     if kernels not in KERNEL_SETS:
         raise TinyeeError(f"kernel set {kernels!r}: choose one of {', '.join(KERNEL_SETS)}")
     all_calls = [lower(m) for m in models]
     if kernels == "optimized":
-        all_calls = optimize(models, all_calls)
+        all_calls = optimize(models, all_calls, route)
     out, pinned = [], None
     for k, (m, calls) in enumerate(zip(models, all_calls)):
         plan = plan_arena(m, calls, pinned)
@@ -42,11 +45,11 @@ def compile_segments(models: list[TfliteModel], kernels: str = "optimized") -> l
     return out
 
 
-def compile_export(export_dir: Path, manifest: Manifest, out_dir: Path, kernels: str = "optimized"
-                   ) -> list[CompiledSegment]:
+def compile_export(export_dir: Path, manifest: Manifest, out_dir: Path, kernels: str = "optimized",
+                   route: bool = True) -> list[CompiledSegment]:
     """Generate the C of an exported cascade (tinyee.compile.emit) in out_dir; returns the compiled segments."""
     models = [TfliteModel.load(Path(export_dir) / s.file) for s in manifest.segments]
-    segments = compile_segments(models, kernels)
+    segments = compile_segments(models, kernels, route)
     write_sources(Path(out_dir), segments, manifest.model_id, manifest.thresholds_q, manifest.num_classes,
                   manifest.criterion, kernels)
     return segments

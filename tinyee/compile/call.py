@@ -50,7 +50,7 @@ DEFAULT_ARRAY_CTYPE = ("int32_t", 4)
 
 
 def array_ctype(field_name: str) -> tuple[str, int]:
-    return ARRAY_CTYPES.get(field_name, DEFAULT_ARRAY_CTYPE)
+    return ARRAY_CTYPES.get(field_name.rsplit(".", 1)[-1], DEFAULT_ARRAY_CTYPE)  # "up.shift": a nested struct's
 
 
 @dataclass

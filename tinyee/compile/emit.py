@@ -64,10 +64,13 @@ def _c_value(v) -> str:
 
 
 def struct_definition(c: Call, name: str, overrides: dict | None = None) -> str:
-    """C definition of a call's constant parameter struct `name` (and the arrays it points to)."""
-    arrays = "".join(_c_array(array_ctype(field)[0], f"{name}_{field}", values) for field, values in c.arrays.items())
+    """C definition of a call's constant parameter struct `name` (and the arrays it points to). A dotted
+    field ("up.mult") sets a member of a nested struct."""
+    arrays = "".join(_c_array(array_ctype(field)[0], f"{name}_{field.replace('.', '_')}", values)
+                     for field, values in c.arrays.items())
     params = {**c.params, **(overrides or {})}
-    fields = [f".{k} = {_c_value(v)}" for k, v in params.items()] + [f".{k} = {name}_{k}" for k in c.arrays]
+    fields = [f".{k} = {_c_value(v)}" for k, v in params.items()] + \
+        [f".{k} = {name}_{k.replace('.', '_')}" for k in c.arrays]
     return arrays + f"static const {c.struct} {name} = {{{', '.join(fields)}}};\n"
 
 

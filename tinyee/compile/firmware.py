@@ -70,10 +70,11 @@ def _scons(build_dir: Path) -> subprocess.CompletedProcess:
 
 
 def build_firmware(export_dir: Path, manifest: Manifest, board: Board, out_dir: Path, opt: str = "-O2",
-                   kernels: str = "optimized", profile_ops: bool = False) -> FirmwareImage:
-    """Compile an exported cascade to C and build its benchmark firmware for a board."""
+                   kernels: str = "optimized", profile_ops: bool = False, route: bool = True) -> FirmwareImage:
+    """Compile an exported cascade to C and build its benchmark firmware for a board (route: see
+    compile_segments)."""
     src = Path(out_dir).resolve() / "src"
-    segments = compile_export(export_dir, manifest, src, kernels)
+    segments = compile_export(export_dir, manifest, src, kernels, route)
     return build_image(src, segments, board, out_dir, opt, manifest.model_id, manifest.param_bytes, kernels,
                        profile_ops)
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from tinyee.compile.emit import CompiledSegment
 from tinyee.compile.call import Call
+from tinyee.compile import route
 from tinyee.compile.ops import OPS
 
 
 def call_macs(c: Call) -> int:
-    """int8 multiply-accumulates of one kernel call (0 for calls that do none, fused chains included)."""
+    """int8 multiply-accumulates of one kernel call (0 for calls that do none, fused chains included; a routed
+    expert's on every row, as the dense graph runs it)."""
+    if c.op.name == route.NAME:
+        return route.dense_macs(c)
     module = OPS.get(c.op.name)
     return module.macs(c.params) if hasattr(module, "macs") and c.params else 0
 

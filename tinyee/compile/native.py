@@ -34,7 +34,8 @@ def compile_shared(sources: list[Path], include_dirs: list[Path], out: Path, cc:
         raise TinyeeError(f"kernel path {path!r}: choose one of {', '.join(HOST_PATHS)}")
     if shutil.which(cc) is None:
         raise TinyeeError(f"host C compiler {cc!r} not found: install gcc (scripts/setup.sh does)")
-    cmd = [cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", *HOST_PATHS[path],
+    cmd = [cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-DTEE_COUNT_ROUTED_MACS=1",
+           *HOST_PATHS[path],
            *(f"-I{d}" for d in include_dirs), *map(str, sources), "-o", str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
@@ -68,6 +69,11 @@ class HostRunner:
 
     def run(self, k: int) -> None:
         self.fns[k](self.arena)
+
+    @property
+    def routed_macs(self) -> int:
+        """Multiply-accumulates routed experts have run so far (on their tokens only; tinyee/compile/route.py)."""
+        return ctypes.c_uint64.in_dll(self.lib, "tee_routed_macs").value
 
 
 class _Result(ctypes.Structure):

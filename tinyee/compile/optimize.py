@@ -4,7 +4,8 @@ Each op's registry module proposes its optimised call (``optimize``); the kernel
 ``<kernel>_scratch_size`` then sizes its scratch or refuses it, and a refused call keeps its
 reference kernel. Element-wise functions of one value (``TABLE_PARAMS``), and SiLU's LOGISTIC + MUL
 pair, become 256-entry lookup tables computed by running the reference kernels natively, and
-LayerNorm's ten ops one kernel (fuse.py). Which instructions the optimised kernels use (Helium, DSP
+LayerNorm's ten ops one kernel (fuse.py); each expert of a mixture-of-experts layer runs only on its
+tokens (route.py). Which instructions the optimised kernels use (Helium, DSP
 extension, portable C) follows from the board's compiler flags.
 """
 
@@ -20,6 +21,7 @@ from tinyee.compile.call import Call, IntArg, TableArg, TensorArg
 from tinyee.compile.fuse import layer_norms, with_table
 from tinyee.compile.ops import OPS
 from tinyee.compile.ops.context import LoweringContext
+from tinyee.compile.route import routed_experts, with_routed
 from tinyee.tflite import TfliteModel
 
 KERNEL_SETS = ("optimized", "reference")
@@ -62,8 +64,9 @@ def _lut_call(model: TfliteModel, chain: list[Call], table: list[int]) -> Call:
         "input": TensorArg(x), "output": TensorArg(y)})
 
 
-def optimize(models: list[TfliteModel], calls: list[list[Call]]) -> list[list[Call]]:
-    """Each model's reference calls with optimised kernels swapped in; one native build sizes and tabulates them all."""
+def optimize(models: list[TfliteModel], calls: list[list[Call]], route: bool = True) -> list[list[Call]]:
+    """Each model's reference calls with optimised kernels swapped in; one native build sizes and tabulates them
+    all. route: experts of mixture-of-experts layers run only on the tokens routed to them (else densely)."""
     plans = []
     for model, cs in zip(models, calls):
         ctx = LoweringContext(model)
@@ -102,4 +105,12 @@ def optimize(models: list[TfliteModel], calls: list[list[Call]]) -> list[list[Ca
                     del rewritten[step]
                 rewritten[norm.steps["sum"]] = with_table(norm, table_of[norm.steps["rsqrt"]], size)
         out.append([rewritten[step] for step in sorted(rewritten)])
-    return out
+    return _route(models, out) if route else out
+
+
+def _route(models: list[TfliteModel], calls: list[list[Call]]) -> list[list[Call]]:
+    """Mixture-of-experts layers run each expert only on its tokens (route.py); one native build sizes them."""
+    experts = [routed_experts(m, cs) for m, cs in zip(models, calls)]
+    _, sizes = query_kernels([], [r.call for found in experts for r in found])
+    sizes = iter(sizes)
+    return [with_routed(cs, found, [next(sizes) for _ in found]) for cs, found in zip(calls, experts)]
