@@ -45,8 +45,10 @@ def evaluate(name: str, run: Path, test_set) -> dict:
     return report(name, *int8_probs(run, test_set), test_set)
 
 
-def report(name: str, model, manifest, probs, test_set) -> dict:
-    costs = np.cumsum([s.macs for s in manifest.segments]).tolist()
+def report(name: str, model, manifest, probs, test_set, segment_macs: list[float] | None = None) -> dict:
+    """segment_macs: what each segment costs (default: its graph's MACs; routed experts run fewer)."""
+    segment_macs = segment_macs or [s.macs for s in manifest.segments]
+    costs = np.cumsum(segment_macs).tolist()
     calib, held = slice(0, 5000), slice(5000, None)
     chosen = calibrate("target", probs[:, calib], test_set.labels[calib], costs, max_drop=0.01)
     report = evaluate_thresholds(probs[:, held], test_set.labels[held], chosen["thresholds"], costs)
@@ -54,7 +56,7 @@ def report(name: str, model, manifest, probs, test_set) -> dict:
         "variant": name,
         "int8_accuracy_per_exit": [float((p.argmax(-1) == test_set.labels).mean()) for p in probs],
         "heads": head_costs(model),
-        "segment_macs": [s.macs for s in manifest.segments],
+        "segment_macs": list(segment_macs),
         "thresholds": chosen["thresholds"],
         "held_out_accuracy": report["accuracy"],
         "held_out_final_exit_accuracy": float((probs[-1, held].argmax(-1) == test_set.labels[held]).mean()),
