@@ -11,7 +11,8 @@ tokens are never looked at. The optimised set finds the expert
 with h, a and e read by nothing else, and runs it as one ``tee_routed_expert_s8`` call just before the
 MUL: it gathers the rows whose gate is not the zero point, runs the two matrix products and the table
 on them a few rows at a time in scratch, and writes those rows of e; the others keep whatever the
-arena held, which MUL then multiplies by zero. h and a no longer exist in the arena.
+arena held, which MUL then multiplies by zero. h and a no longer exist in the arena (x and e are now
+alive together, in that one call).
 """
 
 from __future__ import annotations
