@@ -29,7 +29,7 @@ from tinyee.data import FASHION_MNIST_DIR, load_dataset
 from tinyee.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = "plain,recipe,bof-frozen,hbof-frozen,latent-frozen,latent-plain"
+DEFAULT = "plain,recipe,recipe-long,bof-frozen,hbof-frozen,latent-frozen,latent-plain"
 
 
 def held_out_subset(path: Path) -> Path:

@@ -6,7 +6,7 @@ accuracy per exit, so that what quantization costs each head is visible.
 Variants (the `mcu` preset; linear exits unless named):
 * ``plain``: tinyee's defaults (AdamW, one-cycle, crop + flip);
 * ``recipe``: plus label smoothing 0.1, an exponential moving average of the weights (decay 0.999, the
-  average is what is exported) and mixup (alpha 0.2);
+  average is what is exported) and mixup (alpha 0.2); ``recipe-long``: the same for 40 epochs;
 * ``bof-plain``: bag-of-features intermediate exits, plain recipe (where the int8 drop comes from);
 * ``bof-frozen`` / ``hbof-frozen``: bag-of-features / hierarchical bag-of-features intermediate exits
   trained for 3 epochs on the frozen backbone of ``plain`` (codebooks by k-means on its features,
@@ -40,6 +40,7 @@ FROZEN = {"freeze_backbone": True, "distill": 0.5, "epochs": 3}  # on the backbo
 VARIANTS = {
     "plain": ({}, ["linear", "linear", "linear"]),
     "recipe": ({"label_smoothing": 0.1, "ema": 0.999, "mixup": 0.2}, ["linear", "linear", "linear"]),
+    "recipe-long": ({"label_smoothing": 0.1, "ema": 0.999, "mixup": 0.2, "epochs": 40}, ["linear", "linear", "linear"]),
     "bof-plain": ({}, ["bof", "bof", "linear"]),
     "bof-frozen": (FROZEN, ["bof", "bof", "linear"]),
     "hbof-frozen": (FROZEN, ["hbof", "hbof", "linear"]),
