@@ -284,6 +284,18 @@ GENERATORS = {
 }
 
 
+def int8_model(fn, samples) -> bytes:
+    """A tf.function converted to a full-integer int8 TFLite model, calibrated on samples of its one input."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x] for x in samples)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
 def case_layer_norm(rng, expose_mean: bool = False) -> bytes:
     """LayerNorm over the last axis as TFLite's int8 converter writes it (MEAN, SQUARED_DIFFERENCE, MEAN, ADD,
     RSQRT, MUL, MUL, MUL, SUB, ADD, as onnx2tf's exports do), calibrated on random data: what the optimised
@@ -304,12 +316,7 @@ def case_layer_norm(rng, expose_mean: bool = False) -> bytes:
         return (y, mean) if expose_mean else y
 
     samples = [rng.normal(centre, spread, (rows, depth)).astype(np.float32) for _ in range(32)]
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([layer_norm.get_concrete_function()], layer_norm)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x] for x in samples)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = converter.inference_output_type = tf.int8
-    return converter.convert()
+    return int8_model(layer_norm, samples)
 
 
 def case_routed_experts(rng) -> bytes:
@@ -334,12 +341,7 @@ def case_routed_experts(rng) -> bytes:
         return total
 
     samples = [rng.normal(0, 1, (rows, dim)).astype(np.float32) for _ in range(32)]
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([routed.get_concrete_function()], routed)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x] for x in samples)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = converter.inference_output_type = tf.int8
-    return converter.convert()
+    return int8_model(routed, samples)
 
 
 # Chains of ops the optimised set runs as one kernel, by the name of the fused call.

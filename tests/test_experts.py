@@ -7,18 +7,14 @@ import torch
 from conftest import host_against_tflm, validate_on_board
 
 from tinyee.errors import TinyeeError
-from tinyee.model import ModelConfig, MultiExitMobileViT, preset
+from tinyee.model import MultiExitMobileViT, preset
 from tinyee.model.experts import ExpertMLP, balance_loss
 
 EXPERTS = 4
 
 
 def config(experts=EXPERTS):
-    d = preset("mcu").to_dict()
-    for st in d["stages"]:
-        if st["transformer"]:
-            st["transformer"]["experts"] = experts
-    return ModelConfig.from_dict(d)
+    return preset("mcu").with_experts(experts)
 
 
 def test_each_token_goes_through_exactly_its_best_expert():

@@ -40,9 +40,7 @@ def run(data_dir: Path, out: Path, preset: str, config_path: Path | None, epochs
     if experts and init_model is not None:  # the checkpoint's MLPs shared out among experts
         init_model = init_model.with_experts(experts)
     elif experts:
-        cfg = ModelConfig.from_dict({**cfg.to_dict(), "stages": [
-            {**st, "transformer": st["transformer"] and {**st["transformer"], "experts": experts}}
-            for st in cfg.to_dict()["stages"]]})
+        cfg = cfg.with_experts(experts)
     cfg = init_model.cfg if init_model is not None else cfg
     if train_set.classes and len(train_set.classes) != cfg.num_classes:
         raise TinyeeError(f"{train_set.source} has {len(train_set.classes)} classes, but the model has "

@@ -88,3 +88,12 @@ class Call:
 def tensor_args(**roles: int) -> dict[str, Arg]:
     """Arguments that are all tensors, by role."""
     return {role: TensorArg(int(index)) for role, index in roles.items()}
+
+
+def readers(calls: list[Call]) -> dict[int, list[int]]:
+    """Tensor -> the steps (indices into calls) whose call reads it."""
+    out: dict[int, list[int]] = {}
+    for step, c in enumerate(calls):
+        for t in set(c.tensors()) - {c.output}:
+            out.setdefault(t, []).append(step)
+    return out

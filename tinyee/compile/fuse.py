@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 
 from tinyee.compile import requant
-from tinyee.compile.call import Call, ScratchArg, TableArg, TensorArg
+from tinyee.compile.call import Call, ScratchArg, TableArg, TensorArg, readers
 from tinyee.tflite import Op, TfliteModel
 
 NAME = "LAYER_NORM"
@@ -145,15 +145,12 @@ def _checked(model: TfliteModel, calls: list[Call], steps: dict[str, int], tenso
 
 def layer_norms(model: TfliteModel, calls: list[Call]) -> list[LayerNorm]:
     """Every LayerNorm chain among a segment's reference calls, none sharing a call."""
-    readers: dict[int, list[int]] = {}
-    for step, c in enumerate(calls):
-        for t in c.op.inputs:
-            readers.setdefault(t, []).append(step)
+    read_by = readers(calls)
     found, taken = [], set()
     for step, c in enumerate(calls):
         if c.op.name != "MEAN" or step in taken:
             continue
-        norm = _match_at(model, calls, step, readers)
+        norm = _match_at(model, calls, step, read_by)
         if norm and not set(norm.steps.values()) & taken:
             found.append(norm)
             taken |= set(norm.steps.values())

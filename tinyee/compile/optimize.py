@@ -17,7 +17,7 @@ import numpy as np
 
 from tinyee.compile import requant
 from tinyee.compile.buildtime import query_kernels
-from tinyee.compile.call import Call, IntArg, TableArg, TensorArg
+from tinyee.compile.call import Call, IntArg, TableArg, TensorArg, readers
 from tinyee.compile.fuse import layer_norms, with_table
 from tinyee.compile.ops import OPS
 from tinyee.compile.ops.context import LoweringContext
@@ -31,10 +31,7 @@ UNARY_TABLE_OPS = frozenset(name for name, m in OPS.items() if getattr(m, "TABLE
 def _silu_pairs(model: TfliteModel, calls: list[Call]) -> dict[int, int]:
     """LOGISTIC -> MUL(x, logistic(x)) pairs (SiLU), as {logistic step: mul step}, where the logistic
     output feeds nothing else: the pair is one function of x, so one table."""
-    consumers: dict[int, list[int]] = {}
-    for step, c in enumerate(calls):
-        for t in c.op.inputs:
-            consumers.setdefault(t, []).append(step)
+    consumers = readers(calls)
     outputs = {t.index for t in model.outputs}
     pairs = {}
     for step, c in enumerate(calls):

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from tinyee.compile.call import Call, ScratchArg, TensorArg
+from tinyee.compile.call import Call, ScratchArg, TensorArg, readers
+from tinyee.compile.ops import fully_connected
 from tinyee.tflite import Op, TfliteModel
 
 NAME = "ROUTED_EXPERT"
@@ -36,16 +37,13 @@ class RoutedExpert:
     call: Call   # the routed call, its scratch not yet sized
 
 
-def _single_reader(readers: dict[int, list[int]], outputs: set[int], t: int) -> int | None:
-    users = readers.get(t, [])
+def _single_reader(read_by: dict[int, list[int]], outputs: set[int], t: int) -> int | None:
+    users = read_by.get(t, [])
     return users[0] if len(users) == 1 and t not in outputs else None
 
 
-def _producer(calls: list[Call], t: int) -> int | None:
-    return next((s for s, c in enumerate(calls) if c.kernel and c.output == t), None)
-
-
-def _match(model: TfliteModel, calls: list[Call], mul: int, readers, outputs) -> RoutedExpert | None:
+def _match(model: TfliteModel, calls: list[Call], mul: int, read_by, producer: dict[int, int],
+           outputs) -> RoutedExpert | None:
     c = calls[mul]
     if c.op.name != "MUL" or len(c.op.inputs) != 2:
         return None
@@ -53,15 +51,15 @@ def _match(model: TfliteModel, calls: list[Call], mul: int, readers, outputs) ->
         e_t, g_t = model.tensors[e], model.tensors[gate]
         if e_t.is_const or g_t.is_const or not e_t.shape or tuple(g_t.shape) != (*e_t.shape[:-1], 1):
             continue
-        down = _producer(calls, e)
-        if down is None or calls[down].kernel != GEMM or _single_reader(readers, outputs, e) != mul:
+        down = producer.get(e)
+        if down is None or calls[down].kernel != GEMM or _single_reader(read_by, outputs, e) != mul:
             continue
-        table = _producer(calls, calls[down].tensor("input"))
+        table = producer.get(calls[down].tensor("input"))
         if table is None or calls[table].kernel != "tee_lut_s8" or \
-                _single_reader(readers, outputs, calls[table].output) != down:
+                _single_reader(read_by, outputs, calls[table].output) != down:
             continue
-        up = _producer(calls, calls[table].tensor("input"))
-        if up is None or calls[up].kernel != GEMM or _single_reader(readers, outputs, calls[up].output) != table:
+        up = producer.get(calls[table].tensor("input"))
+        if up is None or calls[up].kernel != GEMM or _single_reader(read_by, outputs, calls[up].output) != table:
             continue
         return RoutedExpert(up, table, down, mul, _routed_call(model, calls[up], calls[table], calls[down], gate))
     return None
@@ -83,12 +81,9 @@ def _routed_call(model: TfliteModel, up: Call, table: Call, down: Call, gate: in
 
 def routed_experts(model: TfliteModel, calls: list[Call]) -> list[RoutedExpert]:
     """The experts of a segment's optimised calls that can run only on their tokens."""
-    readers: dict[int, list[int]] = {}
-    for step, c in enumerate(calls):
-        for t in set(c.tensors()) - {c.output}:
-            readers.setdefault(t, []).append(step)
+    read_by, producer = readers(calls), {c.output: step for step, c in enumerate(calls) if c.kernel}
     outputs = {t.index for t in model.outputs}
-    found = (_match(model, calls, step, readers, outputs) for step in range(len(calls)))
+    found = (_match(model, calls, step, read_by, producer, outputs) for step in range(len(calls)))
     return [r for r in found if r is not None]
 
 
@@ -109,12 +104,7 @@ def with_routed(calls: list[Call], experts: list[RoutedExpert], sizes: list[int]
 
 
 def dense_macs(c: Call) -> int:
-    """Multiply-accumulates of the expert on every row (the dense graph's)."""
-    p = c.params
-    return p["rows"] * p["up.in_depth"] * p["up.out_depth"] + p["rows"] * p["down.in_depth"] * p["down.out_depth"]
-
-
-def row_macs(c: Call) -> int:
-    """Multiply-accumulates per routed row."""
-    return dense_macs(c) // c.params["rows"]
+    """Multiply-accumulates of the expert on every row (the dense graph's: its two FULLY_CONNECTEDs')."""
+    return sum(fully_connected.macs({k.split(".", 1)[1]: v for k, v in c.params.items() if k.startswith(role + ".")})
+               for role in ("up", "down"))
 

@@ -111,6 +111,12 @@ class ModelConfig:
                                       f"needs at least 2 that share out the MLP's {tr.dim * tr.mlp_ratio} hidden "
                                       "units evenly (0: a plain MLP)")
 
+    def with_experts(self, experts: int) -> "ModelConfig":
+        """This config with every transformer's MLP a mixture of `experts` routed expert MLPs."""
+        stages = [{**st, "transformer": st["transformer"] and {**st["transformer"], "experts": experts}}
+                  for st in self.to_dict()["stages"]]
+        return ModelConfig.from_dict({**self.to_dict(), "stages": stages})
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -55,13 +55,7 @@ def head_costs(model: MultiExitMobileViT) -> list[dict]:
     x = torch.zeros(1, cfg.in_channels, cfg.input_size, cfg.input_size)
     out = []
     with torch.no_grad():
-        feature = model.eval().stem(x)
-        latent = None
-        for k, stages in enumerate(model._segment_stage_ranges()):
-            for i in stages:
-                feature = model.stages[i](feature)
-            if model.mixers is not None and k < len(model.mixers):
-                latent = model.mixers[k](feature, model.latent(feature) if k == 0 else latent)
+        for k, feature, latent in model.eval().exit_inputs(x):
             head = model.heads[k]
             if hasattr(head, "folded"):
                 head = head.folded()

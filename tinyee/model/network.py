@@ -56,24 +56,27 @@ class MultiExitMobileViT(nn.Module):
         bounds = [-1, *self.cfg.exit_stages, len(self.cfg.stages) - 1]
         return [range(bounds[k] + 1, bounds[k + 1] + 1) for k in range(self.cfg.num_exits)]
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Logits of every exit, in exit order."""
-        x = self.stem(x)
-        logits, carry, latent = [], None, None
+    def exit_inputs(self, x: torch.Tensor):
+        """Per exit k, in order: (k, the feature map at exit k, the latent there or None)."""
+        x, latent = self.stem(x), None
         for k, stages in enumerate(self._segment_stage_ranges()):
             for i in stages:
                 x = self.stages[i](x)
             if self.mixers is not None and k < len(self.mixers):
                 latent = self.mixers[k](x, self.latent(x) if k == 0 else latent)
-            z, carry = _run_head(self.heads[k], x, latent, carry)
+            yield k, x, latent
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Logits of every exit, in exit order."""
+        logits, carry = [], None
+        for k, feature, latent in self.exit_inputs(x):
+            z, carry = _run_head(self.heads[k], feature, latent, carry)
             logits.append(z)
         return logits
 
     def with_exit_heads(self, heads: list[str], latent: dict | None = None) -> "MultiExitMobileViT":
         """A copy with other intermediate exit heads (new, untrained), this model's backbone and final head,
         and a latent branch of this size (new) when given."""
-        from tinyee.model.config import ModelConfig
-
         if heads[-1] != self.cfg.exit_heads[-1]:
             raise TinyeeError("the final exit's head is part of the backbone being reused; keep it")
         cfg = {**self.cfg.to_dict(), "exit_heads": list(heads)} | ({"latent": latent} if latent is not None else {})
@@ -95,15 +98,10 @@ class MultiExitMobileViT(nn.Module):
         """A copy whose transformer MLPs are mixtures of `experts` routed expert MLPs that share out this
         model's trained MLP units (ExpertMLP.split); everything else is this model's."""
         from tinyee.model.blocks import TransformerLayer
-        from tinyee.model.config import ModelConfig
 
-        cfg = self.cfg.to_dict()
-        for st in cfg["stages"]:
-            if st["transformer"]:
-                if st["transformer"].get("experts"):
-                    raise TinyeeError("the checkpoint's transformer MLPs are already mixtures of experts")
-                st["transformer"]["experts"] = experts
-        model = MultiExitMobileViT(ModelConfig.from_dict(cfg))
+        if any(st.transformer and st.transformer.experts for st in self.cfg.stages):
+            raise TinyeeError("the checkpoint's transformer MLPs are already mixtures of experts")
+        model = MultiExitMobileViT(self.cfg.with_experts(experts))
         model.load_state_dict(self.state_dict(), strict=False)  # all but the experts
         mine = [m for m in model.modules() if isinstance(m, TransformerLayer)]
         for layer, dense in zip(mine, [m for m in self.modules() if isinstance(m, TransformerLayer)]):
