@@ -245,16 +245,22 @@ def case_concatenation(rng):
 
 
 def case_pool(rng, name):
+    """A pooling op; one case in four a global pool (the window the whole input, as networks end), and
+    channels beyond the optimised average pool's 16 at a time."""
     m = OpModel()
-    h, w, c = (int(rng.integers(2, 9)) for _ in range(3))
+    h, w = (int(rng.integers(2, 9)) for _ in range(2))
+    c = int(rng.integers(2, 9)) if rng.integers(0, 2) else int(rng.integers(9, 40))
     k, stride = int(rng.choice([1, 2, 3])), int(rng.choice([1, 2]))
     same = bool(rng.integers(0, 2)) or k > min(h, w)
+    kh, kw = (h, w) if rng.integers(0, 4) == 0 else (k, k)
+    if kh != k:
+        same, stride = False, 1
     s, z = scale(rng), zero_point(rng)
     x = m.tensor([1, h, w, c], s, z)
-    y = m.tensor([1, conv_out(h, k, stride, 1, same), conv_out(w, k, stride, 1, same), c], s, z)
-    fused = int(rng.choice([0, 1, 3])) if name == "MAX_POOL_2D" else 0
+    y = m.tensor([1, conv_out(h, kh, stride, 1, same), conv_out(w, kw, stride, 1, same), c], s, z)
+    fused = int(rng.choice([0, 1, 3]))
     m.op(name, [x], [y], options("Pool2DOptions", padding=0 if same else 1, strideH=stride, strideW=stride,
-                                 filterHeight=k, filterWidth=k, fusedActivationFunction=fused), "Pool2DOptions")
+                                 filterHeight=kh, filterWidth=kw, fusedActivationFunction=fused), "Pool2DOptions")
     return m.build([x], [y])
 
 

@@ -3,30 +3,37 @@
 
 #include "tinyee_kernels.h"
 #include "tee_gemm.h"
+#include "tee_simd.h"
 
 /* One im2col row: the k_h x k_w x in_c window of output pixel (oy, ox), padding = input zero point.
- * Without dilation the taps of one kernel row that lie inside the input are one contiguous copy. */
+ * Without dilation the taps of one kernel row that lie inside the input are one contiguous copy
+ * between two runs of padding. */
 static void im2col_row(const tee_conv_params *p, const int8_t *in, int32_t oy, int32_t ox, int8_t *row) {
     const int8_t zero_point = (int8_t)(-p->in_offset);
-    const int32_t in_y0 = oy * p->stride_h - p->pad_h, in_x0 = ox * p->stride_w - p->pad_w;
-    const int32_t row_bytes = (int32_t)p->k_w * p->in_c;
+    const int32_t in_y0 = oy * p->stride_h - p->pad_h, in_x0 = ox * p->stride_w - p->pad_w, c = p->in_c;
+    const int32_t row_bytes = (int32_t)p->k_w * c;
+    /* Kernel columns kx_lo .. kx_hi - 1 read inside the input (dilation 1). */
+    const int32_t kx_lo = in_x0 < 0 ? -in_x0 : 0, kx_end = p->in_w - in_x0;
+    const int32_t kx_hi = kx_end < p->k_w ? (kx_end > kx_lo ? kx_end : kx_lo) : p->k_w;
     for (int32_t ky = 0; ky < p->k_h; ++ky, row += row_bytes) {
         const int32_t iy = in_y0 + ky * p->dil_h;
         if (iy < 0 || iy >= p->in_h) {
-            memset(row, zero_point, (size_t)row_bytes);
+            tee_fill_bytes(row, zero_point, row_bytes);
             continue;
         }
-        const int8_t *in_row = in + iy * p->in_w * p->in_c;
-        if (p->dil_w == 1 && in_x0 >= 0 && in_x0 + p->k_w <= p->in_w) {
-            memcpy(row, in_row + in_x0 * p->in_c, (size_t)row_bytes);
+        const int8_t *in_row = in + iy * p->in_w * c;
+        if (p->dil_w == 1) {
+            tee_fill_bytes(row, zero_point, kx_lo * c);
+            tee_copy_bytes(row + kx_lo * c, in_row + (in_x0 + kx_lo) * c, (kx_hi - kx_lo) * c);
+            tee_fill_bytes(row + kx_hi * c, zero_point, (p->k_w - kx_hi) * c);
             continue;
         }
         for (int32_t kx = 0; kx < p->k_w; ++kx) {
             const int32_t ix = in_x0 + kx * p->dil_w;
             if (ix < 0 || ix >= p->in_w)
-                memset(row + kx * p->in_c, zero_point, (size_t)p->in_c);
+                tee_fill_bytes(row + kx * c, zero_point, c);
             else
-                memcpy(row + kx * p->in_c, in_row + ix * p->in_c, (size_t)p->in_c);
+                tee_copy_bytes(row + kx * c, in_row + ix * c, c);
         }
     }
 }

@@ -1,67 +1,131 @@
-#include <string.h>
-
+/* DEPTHWISE_CONV_2D (depth multiplier 1), optimised. The input offset is out of the inner loop:
+ * sum (x + in_offset) w = sum x w + in_offset sum w, the second term in p->folded_bias; so a tap on
+ * padding reads the input zero point (x + in_offset = 0) and every pixel has all its taps.
+ * The input rows a window reads are kept in scratch, padded: a ring of (k_h - 1) * dil_h + 1 rows of
+ * the columns the windows span, the zero point outside the input (whole rows above and below it).
+ * So tap t of every pixel is at a fixed offset from the pixel's first column (one table per output
+ * row, x_at), and there are no edge cases. Each input row is copied in before the output row of the
+ * same index is written, so the output may overwrite the input (stride 1, output shaped as the input).
+ * Helium: eight channels at a time in int16 lanes over a row's pixels in horizontal pairs, each weight
+ * vector serving both pixels and each channel group's requantization loaded once per row. Otherwise
+ * one pixel, four channels at a time. */
 #include "tinyee_kernels.h"
 #include "tee_fixedpoint.h"
 #include "tee_simd.h"
 
-#define MAX_TAPS 64 /* largest k_h * k_w: the tap tables live on the stack */
+#define MAX_TAPS 64 /* largest k_h * k_w: the tap table lives on the stack */
+
+/* Input columns -pad_w .. span - pad_w - 1 are read: the padded row's width. */
+static int32_t span_w(const tee_conv_params *p) { return (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1; }
+
+static int32_t ring_rows(const tee_conv_params *p) { return (p->k_h - 1) * p->dil_h + 1; }
+
+int32_t tee_depthwise_conv2d_simd_s8_scratch_size(const tee_conv_params *p) {
+    if (p->depth_multiplier != 1 || p->k_h * p->k_w > MAX_TAPS) return -1;
+    return ring_rows(p) * span_w(p) * p->in_c;
+}
+
+/* Input row iy, padded to `span` columns (all zero point outside the input), into a ring slot. */
+static void load_row(const tee_conv_params *p, const int8_t *in, int32_t iy, int32_t span, int8_t *slot) {
+    const int8_t zero_point = (int8_t)(-p->in_offset);
+    const int32_t c = p->in_c, inside = span - p->pad_w;
+    if (iy < 0 || iy >= p->in_h) {
+        tee_fill_bytes(slot, zero_point, span * c);
+        return;
+    }
+    const int32_t cols = inside < p->in_w ? inside : p->in_w;
+    tee_fill_bytes(slot, zero_point, p->pad_w * c);
+    tee_copy_bytes(slot + p->pad_w * c, in + iy * p->in_w * c, cols * c);
+    tee_fill_bytes(slot + (p->pad_w + cols) * c, zero_point, (inside - cols) * c);
+}
 
 #if defined(TEE_PATH_MVE)
 static const uint32_t EVEN_LANES[4] = {0, 2, 4, 6};
-#define PAIRS 1 /* Helium has the registers to share weights and requantization between two pixels */
+#define ROW_PIXELS 16 /* pixels whose sums wait on the stack for requantization: 16 x 2 x 16 bytes */
+
+/* One parity (lanes: channels c + parity, c + parity + 2, ..) of `pixels` pixels' sums (sums[i][parity]):
+ * bias added, requantized with the parameters loaded once, and scattered into the output channels. */
+TEE_ALWAYS_INLINE void store_parity(const tee_conv_params *p, int32x4_t (*sums)[2], int32_t pixels, int32_t c,
+                                    int32_t parity, int32_t n, int tail, int8_t *out) {
+    const int32_t channels = p->in_c;
+    const uint32x4_t lanes = vldrwq_u32(EVEN_LANES);
+    const mve_pred16_t pred = vctp32q((uint32_t)(n + 1 - parity) >> 1);
+    const int32_t *bias_at = p->folded_bias + c + parity, *mult_at = p->mult + c + parity;
+    const int8_t *shift_at = p->shift + c + parity;
+    const int32x4_t bias = tail ? vldrwq_gather_shifted_offset_z_s32(bias_at, lanes, pred)
+                                : vldrwq_gather_shifted_offset_s32(bias_at, lanes);
+    const int32x4_t mult = tail ? vldrwq_gather_shifted_offset_z_s32(mult_at, lanes, pred)
+                                : vldrwq_gather_shifted_offset_s32(mult_at, lanes);
+    const tee_shift_x4 shift = tee_split_shift_x4(tail ? vldrbq_gather_offset_z_s32(shift_at, lanes, pred)
+                                                       : vldrbq_gather_offset_s32(shift_at, lanes));
+    out += c + parity;
+    for (int32_t i = 0; i < pixels; ++i, out += channels) {
+        const int32x4_t v = tee_finish_x4(vaddq_s32(sums[i][parity], bias), mult, shift, p->out_offset, p->act_min,
+                                          p->act_max);
+        if (tail)
+            vstrbq_scatter_offset_p_s32(out, lanes, v, pred);
+        else
+            vstrbq_scatter_offset_s32(out, lanes, v);
+    }
+}
+
+/* Channels c .. c + 7 of one output row (`tail`: only the first n of them, a constant in each caller):
+ * ROW_PIXELS pixels' sums at a time, pixels in pairs and a last one alone, then requantized a parity at
+ * a time, so that each parity's parameters stay in registers. */
+TEE_ALWAYS_INLINE void row_channels_x8(const tee_conv_params *p, const int8_t *filter, const int8_t *const *x_at,
+                                       int32_t taps, int32_t c, int32_t n, int tail, int8_t *out) {
+    const int32_t channels = p->in_c, pixel_step = p->stride_w * channels;
+    const mve_pred16_t p16 = vctp16q((uint32_t)n);
+    int32x4_t sums[ROW_PIXELS][2];
+    for (int32_t ox0 = 0; ox0 < p->out_w; ox0 += ROW_PIXELS, out += ROW_PIXELS * channels) {
+        const int32_t pixels = p->out_w - ox0 < ROW_PIXELS ? p->out_w - ox0 : ROW_PIXELS;
+        int32_t i = 0;
+        for (; i + 1 < pixels; i += 2) {
+            const int32_t a = (ox0 + i) * pixel_step + c;
+            int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+            tee_depthwise_x8(filter + c, channels, x_at, a, a + pixel_step, taps, 1, tail, p16, acc);
+            sums[i][0] = acc[0];
+            sums[i][1] = acc[1];
+            sums[i + 1][0] = acc[2];
+            sums[i + 1][1] = acc[3];
+        }
+        if (i < pixels) {
+            const int32_t a = (ox0 + i) * pixel_step + c;
+            int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+            tee_depthwise_x8(filter + c, channels, x_at, a, a, taps, 0, tail, p16, acc);
+            sums[i][0] = acc[0];
+            sums[i][1] = acc[1];
+        }
+        store_parity(p, sums, pixels, c, 0, n, tail, out);
+        store_parity(p, sums, pixels, c, 1, n, tail, out);
+    }
+}
+
+static void output_row(const tee_conv_params *p, const int8_t *filter, const int8_t *const *x_at, int32_t taps,
+                       int8_t *out) {
+    int32_t c = 0;
+    for (; c + 8 <= p->in_c; c += 8) row_channels_x8(p, filter, x_at, taps, c, 8, 0, out);
+    if (c < p->in_c) row_channels_x8(p, filter, x_at, taps, c, p->in_c - c, 1, out);
+}
 #else
-#define PAIRS 0
-#endif
-
-/* Stride 1 with the output shaped as the input: then the output may overwrite the input. */
-static int in_place(const tee_conv_params *p) {
-    return p->stride_h == 1 && p->stride_w == 1 && p->out_h == p->in_h && p->out_w == p->in_w;
-}
-
-/* Depth multiplier 1 and at most MAX_TAPS taps, or -1. Scratch: one row of in_c input zero points, which
- * taps outside the input read, then, in place, a ring of the (pad_h * dil_h + 1) input rows still to be read. */
-int32_t tee_depthwise_conv2d_simd_s8_scratch_size(const tee_conv_params *p) {
-    if (p->depth_multiplier != 1 || p->k_h * p->k_w > MAX_TAPS) return -1;
-    return p->in_c + (in_place(p) ? (p->pad_h * p->dil_h + 1) * (int32_t)p->in_w * p->in_c : 0);
-}
-
-/* Channel c alone: the window's products (tap t's weight at w[t * w_stride + c]). */
-static inline int32_t window_1(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x, int32_t taps) {
+/* Channel c alone: the window's products (tap t's input at x_at[t] + x, its weight at w[t * w_stride]). */
+static inline int32_t window_1(int32_t x, const int8_t *w, int32_t w_stride, const int8_t *const *x_at, int32_t taps) {
     int32_t acc = 0;
-    for (int32_t t = 0; t < taps; ++t) acc += x[t][c] * w[t * w_stride + c];
+    for (int32_t t = 0; t < taps; ++t) acc += x_at[t][x] * w[t * w_stride];
     return acc;
 }
 
-
-/* Where each tap of the pixel whose window starts at input column in_x0 reads. Kernel row ky reads
- * rows[ky] + column * units[ky]: an input row (units = channels), or the zero-point row (units = 0)
- * above and below the input; columns outside the input read the zero-point row too. */
-static inline void tap_table(const tee_conv_params *p, const int8_t *const *rows, const int32_t *units,
-                             const int8_t *zero_row, int32_t in_x0, const int8_t **x_at) {
-    if (in_x0 >= 0 && in_x0 + (p->k_w - 1) * p->dil_w < p->in_w) { /* the common case: no column checks */
-        for (int32_t ky = 0; ky < p->k_h; ++ky) {
-            const int8_t *x = rows[ky] + in_x0 * units[ky];
-            const int32_t step = p->dil_w * units[ky];
-            for (int32_t kx = 0; kx < p->k_w; ++kx, x += step) *x_at++ = x;
-        }
-        return;
-    }
-    for (int32_t ky = 0; ky < p->k_h; ++ky)
-        for (int32_t kx = 0, ix = in_x0; kx < p->k_w; ++kx, ix += p->dil_w)
-            *x_at++ = ix >= 0 && ix < p->in_w ? rows[ky] + ix * units[ky] : zero_row;
-}
-
-#if !defined(TEE_PATH_MVE)
-/* One pixel's output channels, four at a time; full_range (the activation range is all of int8) is a
- * constant in each call, so that the clamp is one SSAT where it can be. */
-TEE_ALWAYS_INLINE void pixel_channels(const tee_conv_params *p, const int8_t *filter, const int8_t *const *x,
-                                      int32_t taps, int full_range, int8_t *out) {
+/* One pixel's output channels (its first column at offset x in the padded rows), four at a time;
+ * full_range (the activation range is all of int8) is a constant in each call, so that the clamp is
+ * one SSAT where it can be. */
+TEE_ALWAYS_INLINE void pixel_channels(const tee_conv_params *p, const int8_t *filter, const int8_t *const *x_at,
+                                      int32_t taps, int32_t x, int full_range, int8_t *out) {
     const int32_t channels = p->in_c, out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
     const int32_t *bias = p->folded_bias;
     int32_t c = 0;
     for (; c + 4 <= channels; c += 4) {
         int32_t acc[4];
-        tee_depthwise_4(c, filter + c, channels, x, taps, acc);
+        tee_depthwise_4(x + c, filter + c, channels, x_at, taps, acc);
         for (int32_t i = 0; i < 4; ++i) {
             const tee_channel_q q = tee_channel(bias[c + i], p->mult[c + i], p->shift[c + i]);
             out[c + i] = tee_clamp8_act(tee_requantize_channel(acc[i], &q) + out_offset, act_min, act_max, full_range);
@@ -69,104 +133,39 @@ TEE_ALWAYS_INLINE void pixel_channels(const tee_conv_params *p, const int8_t *fi
     }
     for (; c < channels; ++c) {
         const tee_channel_q q = tee_channel(bias[c], p->mult[c], p->shift[c]);
-        out[c] = tee_clamp8_act(tee_requantize_channel(window_1(c, filter, channels, x, taps), &q) + out_offset,
+        out[c] = tee_clamp8_act(tee_requantize_channel(window_1(x + c, filter + c, channels, x_at, taps), &q) + out_offset,
                                 act_min, act_max, full_range);
     }
 }
-#endif
 
-/* Output channels of one or two horizontally adjacent pixels (`pixels`; taps xa, xb) into out, out + channels. */
-static inline void pixels_out(const tee_conv_params *p, const int8_t *filter, const int8_t *const *xa,
-                              const int8_t *const *xb, int32_t taps, int32_t pixels, int8_t *out) {
-    /* Held in registers: the int8 stores to out might alias *p as far as the compiler knows. */
-    const int32_t channels = p->in_c, act_min = p->act_min, act_max = p->act_max;
-#if defined(TEE_PATH_MVE)
-    const int32_t out_offset = p->out_offset, *bias = p->folded_bias;
-    int32_t c = 0;
-    const uint32x4_t even = vldrwq_u32(EVEN_LANES), odd = vaddq_n_u32(even, 1);
-    for (; c + 8 <= channels; c += 8) {
-        int32x4_t acc[4];
-        int32_t sums[16]; /* pixel a's channels c..c+7, then pixel b's, in channel order */
-        if (pixels == 2)
-            tee_depthwise_x8_2px(c, filter + c, channels, xa, xb, taps, acc);
+static void output_row(const tee_conv_params *p, const int8_t *filter, const int8_t *const *x_at, int32_t taps,
+                       int8_t *out) {
+    const int32_t pixel_step = p->stride_w * p->in_c;
+    for (int32_t ox = 0; ox < p->out_w; ++ox, out += p->in_c) {
+        if (p->act_min == -128 && p->act_max == 127)
+            pixel_channels(p, filter, x_at, taps, ox * pixel_step, 1, out);
         else
-            tee_depthwise_x8(c, filter + c, channels, xa, taps, acc);
-        /* Scattered back into channel order, so that each channel's parameters load contiguously and the
-         * requantization needs few vectors at a time (eight registers do not hold both pixels' lanes and
-         * both parities' parameters). */
-        vstrwq_scatter_shifted_offset_s32(sums, even, acc[0]);
-        vstrwq_scatter_shifted_offset_s32(sums, odd, acc[1]);
-        if (pixels == 2) {
-            vstrwq_scatter_shifted_offset_s32(sums + 8, even, acc[2]);
-            vstrwq_scatter_shifted_offset_s32(sums + 8, odd, acc[3]);
-        }
-        for (int32_t j = 0; j < 8; j += 4) {
-            const int32x4_t b = vldrwq_s32(bias + c + j), m = vldrwq_s32(p->mult + c + j);
-            const tee_shift_x4 sh = tee_split_shift_x4(vldrbq_s32(p->shift + c + j));
-            tee_store_x4(out + c + j, vaddq_s32(vldrwq_s32(sums + j), b), m, sh, out_offset, act_min, act_max, 4);
-            if (pixels == 2)
-                tee_store_x4(out + channels + c + j, vaddq_s32(vldrwq_s32(sums + 8 + j), b), m, sh, out_offset, act_min,
-                             act_max, 4);
-        }
+            pixel_channels(p, filter, x_at, taps, ox * pixel_step, 0, out);
     }
-    for (; c < channels; c += 4) {
-        const mve_pred16_t pred = vctp32q((uint32_t)(channels - c));
-        const int32x4_t b = vldrwq_z_s32(bias + c, pred), m = vldrwq_z_s32(p->mult + c, pred);
-        const tee_shift_x4 sh = tee_split_shift_x4(vldrbq_z_s32(p->shift + c, pred));
-        for (int32_t k = 0; k < pixels; ++k)
-            tee_store_x4(out + k * channels + c,
-                         vaddq_s32(tee_depthwise_x4(c, filter + c, channels, k ? xb : xa, taps, pred), b), m, sh,
-                         out_offset, act_min, act_max, channels - c);
-    }
-#else
-    for (int32_t k = 0; k < pixels; ++k, out += channels) {
-        if (act_min == -128 && act_max == 127)
-            pixel_channels(p, filter, k ? xb : xa, taps, 1, out);
-        else
-            pixel_channels(p, filter, k ? xb : xa, taps, 0, out);
-    }
-#endif
 }
+#endif
 
-/* DEPTHWISE_CONV_2D (depth multiplier 1). The input offset is out of the inner loop:
- * sum (x + in_offset) w = sum x w + in_offset sum w, the second term in p->folded_bias; so a tap
- * outside the input reads the zero-point row (x + in_offset = 0) and every pixel has all taps.
- * On Helium pixels go in horizontal pairs (pixels_out), eight channels at a time in int16 lanes, each
- * weight vector and each channel's requantization serving both pixels; otherwise one pixel, four
- * channels at a time.
- * In place (output shaped as the input, stride 1): output row y is written over input row y, so
- * input rows y - pad_h * dil_h .. y, which the rows from y on still read, are kept in a ring of
- * pad_h * dil_h + 1 rows in scratch, each saved just before it is overwritten. */
 void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *in, const int8_t *filter, int8_t *scratch,
                                   int8_t *out) {
     const tee_conv_params local = *params; /* not aliased by the int8 stores, so kept in registers */
     const tee_conv_params *p = &local;
-    const int8_t *x_at[2][MAX_TAPS];
-    const int32_t channels = p->in_c;
-    const int32_t row_bytes = (int32_t)p->in_w * channels, ring_rows = p->pad_h * p->dil_h + 1;
+    const int32_t channels = p->in_c, span = span_w(p), ring = ring_rows(p), slot_bytes = span * channels;
     const int32_t taps = (int32_t)p->k_h * p->k_w;
-    int8_t *zero_row = scratch, *ring = in_place(p) ? scratch + channels : NULL;
-    memset(zero_row, (int8_t)(-p->in_offset), (size_t)channels);
-    for (int32_t oy = 0, ring_y = 0; oy < p->out_h; ++oy, ring_y = ring_y + 1 == ring_rows ? 0 : ring_y + 1) {
-        if (ring) memcpy(ring + ring_y * row_bytes, in + oy * row_bytes, (size_t)row_bytes);
-        /* This output row's input rows (the zero-point row outside the input), from the ring where they
-         * were overwritten. */
-        const int8_t *rows[MAX_TAPS];
-        int32_t units[MAX_TAPS];
-        const int32_t in_y0 = oy * p->stride_h - p->pad_h;
-        for (int32_t ky = 0; ky < p->k_h; ++ky) {
+    const int8_t *x_at[MAX_TAPS];
+    int32_t next = -p->pad_h; /* the next input row to copy into the ring; row iy lives in slot iy mod ring */
+    for (int32_t oy = 0; oy < p->out_h; ++oy, out += p->out_w * channels) {
+        const int32_t in_y0 = oy * p->stride_h - p->pad_h, last = in_y0 + (ring - 1);
+        for (; next <= last; ++next) load_row(p, in, next, span, scratch + ((next % ring + ring) % ring) * slot_bytes);
+        for (int32_t ky = 0, t = 0; ky < p->k_h; ++ky) {
             const int32_t iy = in_y0 + ky * p->dil_h;
-            const int32_t back = oy - iy; /* rows ago that row was saved, when in place */
-            const int outside = iy < 0 || iy >= p->in_h;
-            units[ky] = outside ? 0 : channels;
-            rows[ky] = outside ? zero_row
-                       : ring && back >= 0 ? ring + (ring_y >= back ? ring_y - back : ring_y - back + ring_rows) * row_bytes
-                                           : in + iy * row_bytes;
+            const int8_t *row = scratch + ((iy % ring + ring) % ring) * slot_bytes;
+            for (int32_t kx = 0; kx < p->k_w; ++kx, ++t) x_at[t] = row + kx * p->dil_w * channels;
         }
-        for (int32_t ox = 0, pixels; ox < p->out_w; ox += pixels, out += pixels * channels) {
-            pixels = PAIRS && ox + 1 < p->out_w ? 2 : 1;
-            for (int32_t k = 0; k < pixels; ++k) tap_table(p, rows, units, zero_row, (ox + k) * p->stride_w - p->pad_w, x_at[k]);
-            pixels_out(p, filter, x_at[0], x_at[pixels - 1], taps, pixels, out);
-        }
+        output_row(p, filter, x_at, taps, out);
     }
 }

@@ -1,37 +1,173 @@
-/* tee_gemm_s8. Helium: one row by four columns per step (tee_dot_1x4), requantized as one vector and
- * stored as four adjacent outputs. DSP and portable: two rows by two columns per step (tee_dot_2x2).
- * Both walk columns outside and rows inside, so each column's requantization is set up once. */
+/* tee_gemm_s8. Helium: three rows by two columns per step (tee_dot_3x2) into int32 sums of up to
+ * GEMM_COLS columns, then those rows requantized four columns per vector with the columns' parameters
+ * loaded as vectors. DSP and portable: two rows by two columns per step (tee_dot_2x2), columns outside
+ * and rows inside, so that each column's requantization is set up once. */
 #include "tee_fixedpoint.h"
 #include "tee_gemm.h"
 #include "tee_simd.h"
 
 #if defined(TEE_PATH_MVE)
-/* Columns c..c+n-1 (n <= 4, rows b0..b3 of b) for every row: the columns' bias, multipliers and
- * shifts are loaded once, and each row's four sums are requantized as one vector. */
-TEE_ALWAYS_INLINE void gemm_columns_x4(const tee_gemm_job *g, const int8_t *b0, const int8_t *b1, const int8_t *b2,
-                                       const int8_t *b3, int32_t c, int32_t n, int8_t *out) {
-    const mve_pred16_t p = vctp32q((uint32_t)n);
-    const int32x4_t bias = g->col_bias ? vldrwq_z_s32(g->col_bias + c, p) : vdupq_n_s32(0);
-    const int32x4_t mult = g->per_col ? vldrwq_z_s32(g->mult + c, p) : vdupq_n_s32(g->mult[0]);
-    const tee_shift_x4 shift = tee_split_shift_x4(g->per_col ? vldrbq_z_s32(g->shift + c, p) : vdupq_n_s32(g->shift[0]));
-    const int8_t *a = g->a;
-    out += c;
-    for (int32_t r = 0; r < g->rows; ++r, a += g->depth, out += g->out_stride) {
-        int32x4_t acc = vaddq_s32(tee_dot_1x4(a, b0, b1, b2, b3, g->depth), bias);
-        if (g->row_bias) acc = vaddq_n_s32(acc, g->row_bias[r]);
-        tee_store_x4(out, acc, mult, shift, g->out_offset, g->act_min, g->act_max, n);
+#define GEMM_COLS 64 /* columns whose sums wait on the stack for requantization: 3 x 64 x 4 bytes */
+
+/* Four sums, requantized, offset, clamped and stored to out; `tail`: only the lanes of p are read and
+ * stored (a constant in each caller: unpredicated loads where they can be). */
+TEE_ALWAYS_INLINE void requantize_x4(const int32_t *sums, const int32_t *bias, const int32_t *mult, const int8_t *shift,
+                                     int32_t row_bias, int32_t offset, int32x4_t lo, int32x4_t hi, int tail,
+                                     mve_pred16_t p, int8_t *out) {
+    int32x4_t acc = tail ? vaddq_s32(vldrwq_z_s32(sums, p), vldrwq_z_s32(bias, p)) : vaddq_s32(vldrwq_s32(sums), vldrwq_s32(bias));
+    const int32x4_t m = tail ? vldrwq_z_s32(mult, p) : vldrwq_s32(mult);
+    const tee_shift_x4 sh = tee_split_shift_x4(tail ? vldrbq_z_s32(shift, p) : vldrbq_s32(shift));
+    acc = vaddq_n_s32(tee_requantize_x4(vaddq_n_s32(acc, row_bias), m, sh), offset);
+    acc = vminq_s32(vmaxq_s32(acc, lo), hi);
+    if (tail)
+        vstrbq_p_s32(out, acc, p);
+    else
+        vstrbq_s32(out, acc);
+}
+
+/* Rows r .. r + rows - 1 of the sums, n (<= GEMM_COLS) columns from column c on, requantized into out
+ * (row r's outputs; rows out_stride apart): whole vectors, then one predicated tail. A per-tensor
+ * multiplier and shift, or a missing bias, are read from four copies that the pointers do not leave. */
+static void requantize_rows(const tee_gemm_job *g, int32_t (*sums)[GEMM_COLS], int32_t r, int32_t rows, int32_t c,
+                            int32_t n, int8_t *out) {
+    const int32_t one_mult[4] = {g->mult[0], g->mult[0], g->mult[0], g->mult[0]}, no_bias[4] = {0, 0, 0, 0};
+    const int8_t one_shift[4] = {g->shift[0], g->shift[0], g->shift[0], g->shift[0]};
+    const int32_t param_step = g->per_col ? 4 : 0, bias_step = g->col_bias ? 4 : 0;
+    const int32x4_t lo = vdupq_n_s32(g->act_min), hi = vdupq_n_s32(g->act_max);
+    for (int32_t i = 0; i < rows; ++i, out += g->out_stride) {
+        const int32_t *s = sums[i], *bias = g->col_bias ? g->col_bias + c : no_bias;
+        const int32_t *mult = g->per_col ? g->mult + c : one_mult;
+        const int8_t *shift = g->per_col ? g->shift + c : one_shift;
+        const int32_t row_bias = g->row_bias ? g->row_bias[r + i] : 0;
+        int8_t *o = out;
+        int32_t k = n;
+        for (; k >= 4; k -= 4, s += 4, bias += bias_step, mult += param_step, shift += param_step, o += 4)
+            requantize_x4(s, bias, mult, shift, row_bias, g->out_offset, lo, hi, 0, 0, o);
+        if (k) requantize_x4(s, bias, mult, shift, row_bias, g->out_offset, lo, hi, 1, vctp32q((uint32_t)k), o);
+    }
+}
+
+/* Three rows against column pairs: what the assembly below reads (offsets fixed there). */
+typedef struct {
+    const int8_t *a0, *a1, *a2, *b; /* b: the next pair's first column; advanced by the loop */
+    int32_t depth, more, tail, pairs; /* more: whole 16-value steps after the first; tail: depth % 16 */
+    int32_t *sums;                    /* sums[row * GEMM_COLS + column], advanced by the loop */
+} rows_job;
+
+#if defined(__ARM_FEATURE_MVE)
+/* tee_dot_3x2 for `pairs` column pairs in turn, in assembly: the six sums stay in even registers as
+ * VMLADAV(A) requires, with the five row pointers and the low-overhead loop's counter beside them, which
+ * GCC's schedule of the intrinsics does not manage without spilling inside the loop (12 instructions
+ * per 96 multiply-accumulates here). Needs depth >= 16. */
+__attribute__((naked)) static void dot_rows_pairs(rows_job *job __attribute__((unused))) { /* job in r0 */
+    __asm volatile(
+        "push {r4-r11, lr}\n\t"
+        "mov r11, r0\n\t"
+        "ldr r12, [r11, #16]\n"                 /* depth */
+        "1:\n\t"
+        "ldm r11, {r1, r3, r5, r7}\n\t"         /* a0, a1, a2, b0 */
+        "add r9, r7, r12\n\t"                   /* b1 */
+        "add r0, r9, r12\n\t"
+        "str r0, [r11, #12]\n\t"                /* the next pair */
+        "vldrb.u8 q0, [r7], #16\n\t"
+        "vldrb.u8 q1, [r9], #16\n\t"
+        "vldrb.u8 q2, [r1], #16\n\t"
+        "vmladav.s8 r0, q2, q0\n\t"
+        "vmladav.s8 r2, q2, q1\n\t"
+        "vldrb.u8 q2, [r3], #16\n\t"
+        "vmladav.s8 r4, q2, q0\n\t"
+        "vmladav.s8 r6, q2, q1\n\t"
+        "vldrb.u8 q2, [r5], #16\n\t"
+        "vmladav.s8 r8, q2, q0\n\t"
+        "vmladav.s8 r10, q2, q1\n\t"
+        "ldr lr, [r11, #20]\n\t"
+        "wls lr, lr, 3f\n"
+        "2:\n\t"
+        "vldrb.u8 q0, [r7], #16\n\t"
+        "vldrb.u8 q1, [r9], #16\n\t"
+        "vldrb.u8 q2, [r1], #16\n\t"
+        "vmladava.s8 r0, q2, q0\n\t"
+        "vmladava.s8 r2, q2, q1\n\t"
+        "vldrb.u8 q2, [r3], #16\n\t"
+        "vmladava.s8 r4, q2, q0\n\t"
+        "vmladava.s8 r6, q2, q1\n\t"
+        "vldrb.u8 q2, [r5], #16\n\t"
+        "vmladava.s8 r8, q2, q0\n\t"
+        "vmladava.s8 r10, q2, q1\n\t"
+        "le lr, 2b\n"
+        "3:\n\t"
+        "ldr lr, [r11, #24]\n\t"                /* the tail, predicated */
+        "cmp lr, #0\n\t"
+        "beq 4f\n\t"
+        "vctp.8 lr\n\t"
+        "vpstt\n\t"
+        "vldrbt.u8 q0, [r7]\n\t"
+        "vldrbt.u8 q1, [r9]\n\t"
+        "vpst\n\t"
+        "vldrbt.u8 q2, [r1]\n\t"
+        "vmladava.s8 r0, q2, q0\n\t"
+        "vmladava.s8 r2, q2, q1\n\t"
+        "vpst\n\t"
+        "vldrbt.u8 q2, [r3]\n\t"
+        "vmladava.s8 r4, q2, q0\n\t"
+        "vmladava.s8 r6, q2, q1\n\t"
+        "vpst\n\t"
+        "vldrbt.u8 q2, [r5]\n\t"
+        "vmladava.s8 r8, q2, q0\n\t"
+        "vmladava.s8 r10, q2, q1\n"
+        "4:\n\t"
+        "ldr lr, [r11, #32]\n\t"                /* sums: rows GEMM_COLS * 4 bytes apart */
+        "strd r0, r2, [lr]\n\t"
+        "strd r4, r6, [lr, #256]\n\t"
+        "strd r8, r10, [lr, #512]\n\t"
+        "add lr, lr, #8\n\t"
+        "str lr, [r11, #32]\n\t"
+        "ldr lr, [r11, #28]\n\t"
+        "subs lr, lr, #1\n\t"
+        "str lr, [r11, #28]\n\t"
+        "bne 1b\n\t"
+        "pop {r4-r11, pc}\n");
+}
+#endif
+
+/* Sums of three rows with `pairs` column pairs into job->sums; `last_alone`: then one more column, by
+ * itself (it stands in for its missing partner: computed, never stored). */
+static void dot_pairs(rows_job *job, int last_alone) {
+#if defined(__ARM_FEATURE_MVE)
+    if (job->depth >= 16 && job->pairs) {
+        dot_rows_pairs(job);
+        job->pairs = 0;
+    }
+#endif
+    for (; job->pairs > 0 || last_alone; job->b += 2 * job->depth, job->sums += 2) {
+        const int alone = job->pairs == 0;
+        int32_t s[6];
+        tee_dot_3x2(job->a0, job->a1, job->a2, job->b, alone ? job->b : job->b + job->depth, job->depth, s);
+        for (int32_t i = 0; i < 3; ++i) {
+            job->sums[i * GEMM_COLS] = s[2 * i];
+            if (!alone) job->sums[i * GEMM_COLS + 1] = s[2 * i + 1];
+        }
+        if (alone) break;
+        --job->pairs;
     }
 }
 
 void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
     const tee_gemm_job local = *job; /* a copy the int8 stores below cannot alias, so it stays in registers */
     const tee_gemm_job *g = &local;
-    const int32_t bs = g->depth, tail = g->cols & 3, whole = g->cols - tail;
-    const int8_t *b = g->b;
-    int32_t c = 0;
-    for (; c < whole; c += 4, b += 4 * bs) gemm_columns_x4(g, b, b + bs, b + 2 * bs, b + 3 * bs, c, 4, out);
-    if (tail) /* the last column stands in for the missing ones: computed, never stored */
-        gemm_columns_x4(g, b, tail > 1 ? b + bs : b, tail > 2 ? b + 2 * bs : b, b, c, tail, out);
+    const int32_t d = g->depth;
+    int32_t sums[3][GEMM_COLS];
+    for (int32_t r = 0; r < g->rows; r += 3) {
+        const int32_t rows = g->rows - r < 3 ? g->rows - r : 3;
+        /* Missing rows repeat row r: computed, never stored. */
+        const int8_t *a0 = g->a + r * d, *a1 = rows > 1 ? a0 + d : a0, *a2 = rows > 2 ? a0 + 2 * d : a0;
+        for (int32_t c0 = 0; c0 < g->cols; c0 += GEMM_COLS) {
+            const int32_t cols = g->cols - c0 < GEMM_COLS ? g->cols - c0 : GEMM_COLS;
+            rows_job rj = {a0, a1, a2, g->b + c0 * d, d, (d >> 4) - 1, d & 15, cols >> 1, &sums[0][0]};
+            dot_pairs(&rj, cols & 1);
+            requantize_rows(g, sums, r, rows, c0, cols, out + r * g->out_stride + c0);
+        }
+    }
 }
 #else
 /* clamp(requantize(acc) + offset) of one output; full_range: the activation range is all of int8. */

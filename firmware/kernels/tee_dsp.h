@@ -129,7 +129,7 @@ static inline int32_t tee_dot_1x1(const int8_t *a, const int8_t *b, int32_t n) {
     for (; i < n; ++i) s += a[i] * b[i];
     return s;
 }
-/* Depthwise window of channels c..c+3: acc[i] = sum over taps t of x[t][c + i] * w[t * w_stride + i]. */
+/* Depthwise window of four channels: acc[i] = sum over taps t of x[t][c + i] * w[t * w_stride + i]. */
 static inline void tee_depthwise_4(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x, int32_t taps,
                                    int32_t acc[4]) {
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -155,6 +155,23 @@ static inline void tee_depthwise_4(int32_t c, const int8_t *w, int32_t w_stride,
     acc[1] = s1;
     acc[2] = s2;
     acc[3] = s3;
+}
+
+/* n bytes copied, or set to v: a byte loop for short runs (im2col's), where a library call costs more. */
+static inline void tee_copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
+    if (n >= 32) {
+        memcpy(dst, src, (size_t)n);
+        return;
+    }
+    for (int32_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
+static inline void tee_fill_bytes(int8_t *dst, int8_t v, int32_t n) {
+    if (n >= 32) {
+        memset(dst, v, (size_t)n);
+        return;
+    }
+    for (int32_t i = 0; i < n; ++i) dst[i] = v;
 }
 
 #endif

@@ -41,41 +41,62 @@ TEE_ALWAYS_INLINE void tee_store_x4(int8_t *out, int32x4_t acc, int32x4_t mult, 
         vstrbq_p_s32(out, v, vctp32q((uint32_t)n));
 }
 
-/* Dot products of row a with rows b0..b3 over n int8 values, lane i holding a.bi: whole vectors
- * first (post-incremented pointers, no predication), then one predicated tail. */
-TEE_ALWAYS_INLINE int32x4_t tee_dot_1x4(const int8_t *a, const int8_t *b0, const int8_t *b1, const int8_t *b2,
-                                        const int8_t *b3, int32_t n) {
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int32_t k = n >> 4; k > 0; --k, a += 16, b0 += 16, b1 += 16, b2 += 16, b3 += 16) {
-        const int8x16_t x = vldrbq_s8(a);
-        s0 = vmladavaq_s8(s0, x, vldrbq_s8(b0));
-        s1 = vmladavaq_s8(s1, x, vldrbq_s8(b1));
-        s2 = vmladavaq_s8(s2, x, vldrbq_s8(b2));
-        s3 = vmladavaq_s8(s3, x, vldrbq_s8(b3));
+/* Dot products of rows a0, a1, a2 with rows b0, b1 over n int8 values: s[2 i + j] = ai.bj. Each 16
+ * values of the five rows are loaded once for six VMLADAVA, which keep their sums in general
+ * registers. Whole vectors first, then one predicated tail. (The matrix product's main loop on the
+ * target is the same steps in assembly: gemm.c.) */
+TEE_ALWAYS_INLINE void tee_dot_3x2(const int8_t *a0, const int8_t *a1, const int8_t *a2, const int8_t *b0,
+                                   const int8_t *b1, int32_t n, int32_t s[6]) {
+    int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0;
+    for (int32_t k = n >> 4; k > 0; --k, a0 += 16, a1 += 16, a2 += 16, b0 += 16, b1 += 16) {
+        const int8x16_t y0 = vldrbq_s8(b0), y1 = vldrbq_s8(b1), x0 = vldrbq_s8(a0), x1 = vldrbq_s8(a1),
+                        x2 = vldrbq_s8(a2);
+        s00 = vmladavaq_s8(s00, x0, y0);
+        s01 = vmladavaq_s8(s01, x0, y1);
+        s10 = vmladavaq_s8(s10, x1, y0);
+        s11 = vmladavaq_s8(s11, x1, y1);
+        s20 = vmladavaq_s8(s20, x2, y0);
+        s21 = vmladavaq_s8(s21, x2, y1);
     }
     if (n & 15) {
         const mve_pred16_t p = vctp8q((uint32_t)(n & 15));
-        const int8x16_t x = vldrbq_z_s8(a, p);
-        s0 = vmladavaq_s8(s0, x, vldrbq_z_s8(b0, p));
-        s1 = vmladavaq_s8(s1, x, vldrbq_z_s8(b1, p));
-        s2 = vmladavaq_s8(s2, x, vldrbq_z_s8(b2, p));
-        s3 = vmladavaq_s8(s3, x, vldrbq_z_s8(b3, p));
+        const int8x16_t y0 = vldrbq_z_s8(b0, p), y1 = vldrbq_z_s8(b1, p);
+        const int8x16_t x0 = vldrbq_z_s8(a0, p), x1 = vldrbq_z_s8(a1, p), x2 = vldrbq_z_s8(a2, p);
+        s00 = vmladavaq_s8(s00, x0, y0);
+        s01 = vmladavaq_s8(s01, x0, y1);
+        s10 = vmladavaq_s8(s10, x1, y0);
+        s11 = vmladavaq_s8(s11, x1, y1);
+        s20 = vmladavaq_s8(s20, x2, y0);
+        s21 = vmladavaq_s8(s21, x2, y1);
     }
-    return vsetq_lane_s32(s3, vsetq_lane_s32(s2, vsetq_lane_s32(s1, vdupq_n_s32(s0), 1), 2), 3);
+    s[0] = s00;
+    s[1] = s01;
+    s[2] = s10;
+    s[3] = s11;
+    s[4] = s20;
+    s[5] = s21;
 }
-/* Depthwise windows of two pixels (tap pointers xa, xb) over channels c..c+7, in int16 lanes with one
- * VMULLB/VMULLT pair per pixel and tap, each weight vector serving both pixels: acc[0] (even) and acc[1]
- * (odd) for pixel a, acc[2] and acc[3] for pixel b; even lane i is channel c + 2i, odd lane i channel
- * c + 2i + 1. Tap t's weights for channel c are at w[t * w_stride]. */
-TEE_ALWAYS_INLINE void tee_depthwise_x8_2px(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *xa,
-                                            const int8_t *const *xb, int32_t taps, int32x4_t acc[4]) {
-    int32x4_t ea = vdupq_n_s32(0), oa = ea, eb = ea, ob = ea;
+
+/* Depthwise windows of one or two pixels (`two`) over channels c..c+7 in int16 lanes, one VMULLB/VMULLT
+ * pair per pixel and tap, each weight vector serving both pixels. Tap t of pixel a reads x_at[t] + a
+ * (b: + b), its weights w[t * w_stride]. Sums are added to acc: acc[0] (even lanes) and acc[1] (odd
+ * lanes) for pixel a, acc[2] and acc[3] for pixel b; even lane i is channel c + 2i, odd lane i channel
+ * c + 2i + 1. `two` and `tail` are constants in each caller; with `tail` only the lanes of p16 are read. */
+TEE_ALWAYS_INLINE void tee_depthwise_x8(const int8_t *w, int32_t w_stride, const int8_t *const *x_at, int32_t a,
+                                        int32_t b, int32_t taps, int two, int tail, mve_pred16_t p16,
+                                        int32x4_t acc[4]) {
+    int32x4_t ea = acc[0], oa = acc[1], eb = acc[2], ob = acc[3];
     for (int32_t t = 0; t < taps; ++t, w += w_stride) {
-        const int16x8_t wv = vldrbq_s16(w), va = vldrbq_s16(xa[t] + c), vb = vldrbq_s16(xb[t] + c);
+        const int8_t *x = x_at[t];
+        const int16x8_t wv = tail ? vldrbq_z_s16(w, p16) : vldrbq_s16(w);
+        const int16x8_t va = tail ? vldrbq_z_s16(x + a, p16) : vldrbq_s16(x + a);
         ea = vaddq_s32(ea, vmullbq_int_s16(va, wv));
         oa = vaddq_s32(oa, vmulltq_int_s16(va, wv));
-        eb = vaddq_s32(eb, vmullbq_int_s16(vb, wv));
-        ob = vaddq_s32(ob, vmulltq_int_s16(vb, wv));
+        if (two) {
+            const int16x8_t vb = tail ? vldrbq_z_s16(x + b, p16) : vldrbq_s16(x + b);
+            eb = vaddq_s32(eb, vmullbq_int_s16(vb, wv));
+            ob = vaddq_s32(ob, vmulltq_int_s16(vb, wv));
+        }
     }
     acc[0] = ea;
     acc[1] = oa;
@@ -83,27 +104,18 @@ TEE_ALWAYS_INLINE void tee_depthwise_x8_2px(int32_t c, const int8_t *w, int32_t 
     acc[3] = ob;
 }
 
-/* tee_depthwise_x8_2px for one pixel: acc[0] even lanes, acc[1] odd lanes. */
-TEE_ALWAYS_INLINE void tee_depthwise_x8(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x,
-                                        int32_t taps, int32x4_t acc[2]) {
-    int32x4_t e = vdupq_n_s32(0), o = e;
-    for (int32_t t = 0; t < taps; ++t, w += w_stride) {
-        const int16x8_t wv = vldrbq_s16(w), v = vldrbq_s16(x[t] + c);
-        e = vaddq_s32(e, vmullbq_int_s16(v, wv));
-        o = vaddq_s32(o, vmulltq_int_s16(v, wv));
+/* n bytes copied, or set to v, 16 per predicated step: short runs (im2col's) cost a few instructions
+ * instead of a library call. */
+TEE_ALWAYS_INLINE void tee_copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
+    for (; n > 0; n -= 16, dst += 16, src += 16) {
+        const mve_pred16_t p = vctp8q((uint32_t)n);
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, p), p);
     }
-    acc[0] = e;
-    acc[1] = o;
 }
 
-/* Depthwise window of channels c..c+3 (lanes beyond the predicate p read nothing):
- * lane i = sum over taps t of x[t][c + i] * w[t * w_stride + i]. */
-TEE_ALWAYS_INLINE int32x4_t tee_depthwise_x4(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x,
-                                             int32_t taps, mve_pred16_t p) {
-    int32x4_t sum = vdupq_n_s32(0);
-    for (int32_t t = 0; t < taps; ++t, w += w_stride)
-        sum = vaddq_s32(sum, vmulq_s32(vldrbq_z_s32(x[t] + c, p), vldrbq_z_s32(w, p)));
-    return sum;
+TEE_ALWAYS_INLINE void tee_fill_bytes(int8_t *dst, int8_t v, int32_t n) {
+    const int8x16_t x = vdupq_n_s8(v);
+    for (; n > 0; n -= 16, dst += 16) vstrbq_p_s8(dst, x, vctp8q((uint32_t)n));
 }
 
 #endif

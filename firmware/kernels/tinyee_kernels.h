@@ -181,6 +181,9 @@ typedef struct {
 } tee_pool_params;
 
 void tee_average_pool_s8(const tee_pool_params *p, const int8_t *in, int8_t *out);
+/* Optimised (average_pool_2d_optimized.c): channels contiguous per tap, no scratch. */
+int32_t tee_average_pool_simd_s8_scratch_size(const tee_pool_params *p);
+void tee_average_pool_simd_s8(const tee_pool_params *p, const int8_t *in, int8_t *out);
 void tee_max_pool_s8(const tee_pool_params *p, const int8_t *in, int8_t *out);
 
 typedef struct {
