@@ -1,6 +1,6 @@
-/* AVERAGE_POOL_2D, optimised: each window's sums over POOL_CHANNELS channels at a time, read row by row
- * of taps with the channels contiguous (Helium: four int32 lanes per load, sixteen channels in
- * registers), then TFLite's rounded division by the number of taps inside the input. */
+/* AVERAGE_POOL_2D, optimised: each window's sums over POOL_CHANNELS channels at a time, read tap by tap
+ * with the channels contiguous (Helium: four channels per load into int32 lanes), then TFLite's rounded
+ * division by the number of taps inside the input. */
 #include "tee_fixedpoint.h"
 #include "tee_pool.h"
 #include "tee_simd.h"
@@ -18,22 +18,14 @@ static void window_sums(const tee_pool_params *p, const int8_t *in, const tee_po
     const int32_t channels = p->channels, row_step = p->in_w * channels;
     const int8_t *row = in + ((int32_t)(w->y0 + w->fy0) * p->in_w + (w->x0 + w->fx0)) * channels + c;
 #if defined(TEE_PATH_MVE)
-    const mve_pred16_t p0 = vctp32q((uint32_t)n), p1 = vctp32q((uint32_t)(n > 4 ? n - 4 : 0));
-    const mve_pred16_t p2 = vctp32q((uint32_t)(n > 8 ? n - 8 : 0)), p3 = vctp32q((uint32_t)(n > 12 ? n - 12 : 0));
-    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
-    for (int32_t fy = w->fy0; fy < w->fy1; ++fy, row += row_step) {
-        const int8_t *x = row;
-        for (int32_t fx = w->fx0; fx < w->fx1; ++fx, x += channels) {
-            s0 = vaddq_s32(s0, vldrbq_z_s32(x, p0));
-            s1 = vaddq_s32(s1, vldrbq_z_s32(x + 4, p1));
-            s2 = vaddq_s32(s2, vldrbq_z_s32(x + 8, p2));
-            s3 = vaddq_s32(s3, vldrbq_z_s32(x + 12, p3));
-        }
+    for (int32_t i = 0; i < n; i += 4, row += 4) {
+        const mve_pred16_t lanes = vctp32q((uint32_t)(n - i));
+        int32x4_t s = vdupq_n_s32(0);
+        const int8_t *r = row;
+        for (int32_t fy = w->fy0; fy < w->fy1; ++fy, r += row_step)
+            for (int32_t fx = w->fx0, x = 0; fx < w->fx1; ++fx, x += channels) s = vaddq_s32(s, vldrbq_z_s32(r + x, lanes));
+        vstrwq_s32(sums + i, s);
     }
-    vstrwq_s32(sums, s0);
-    vstrwq_s32(sums + 4, s1);
-    vstrwq_s32(sums + 8, s2);
-    vstrwq_s32(sums + 12, s3);
 #else
     for (int32_t i = 0; i < n; ++i) sums[i] = 0;
     for (int32_t fy = w->fy0; fy < w->fy1; ++fy, row += row_step) {

@@ -6,29 +6,45 @@
 #include "tee_binary.h"
 
 #if defined(TEE_PATH_MVE)
-/* Four lanes of one input: its tabulated rescaling (table: 256 entries for -128..127) gathered, or the
- * value plus offset (MUL); stride 0 broadcasts a single value. */
-TEE_ALWAYS_INLINE int32x4_t lanes_x4(const int8_t *in, int32_t stride, const int32_t *table, int32_t offset,
-                                     mve_pred16_t pred) {
-    if (!stride) return vdupq_n_s32(table ? table[*in + 128] : *in + offset);
-    const int32x4_t v = vldrbq_z_s32(in, pred);
-    if (!table) return vaddq_n_s32(v, offset);
-    return vldrwq_gather_shifted_offset_z_s32(table, vreinterpretq_u32_s32(vaddq_n_s32(v, 128)), pred);
+/* Four lanes of one input: its tabulated rescaling (table: 256 entries for -128..127) gathered, or (MUL,
+ * no table) the value plus offset; stride 0 broadcasts a single value. `tail` (a constant in each caller,
+ * as the op): only the lanes of pred are read. */
+TEE_ALWAYS_INLINE int32x4_t lanes_x4(tee_binary_op op, const int8_t *in, int32_t stride, const int32_t *table,
+                                     int32_t offset, int tail, mve_pred16_t pred) {
+    if (!stride) return vdupq_n_s32(op != TEE_MUL ? table[*in + 128] : *in + offset);
+    const int32x4_t v = tail ? vldrbq_z_s32(in, pred) : vldrbq_s32(in);
+    if (op == TEE_MUL) return vaddq_n_s32(v, offset);
+    const uint32x4_t at = vreinterpretq_u32_s32(vaddq_n_s32(v, 128));
+    return tail ? vldrwq_gather_shifted_offset_z_s32(table, at, pred) : vldrwq_gather_shifted_offset_s32(table, at);
 }
 
-/* A run of n outputs with innermost strides 0 or 1, four per step; `op` is a constant in each caller. */
-TEE_ALWAYS_INLINE void run_x4(const tee_binary_params *p, tee_binary_op op, const int8_t *in1, int32_t s1,
-                              const int8_t *in2, int32_t s2, int32_t n, const int32_t *tables, int8_t *out) {
+/* Four outputs (`tail`: the first n < 4); `op` and `tail` are constants in each caller. */
+TEE_ALWAYS_INLINE void step_x4(const tee_binary_params *p, tee_binary_op op, const int8_t *in1, int32_t s1,
+                               const int8_t *in2, int32_t s2, const int32_t *t1, const int32_t *t2, int32x4_t mult,
+                               tee_shift_x4 shift, int tail, int32_t n, int8_t *out) {
+    const mve_pred16_t pred = tail ? vctp32q((uint32_t)n) : 0xFFFF;
+    const int32x4_t x = lanes_x4(op, in1, s1, t1, p->in1_offset, tail, pred),
+                    y = lanes_x4(op, in2, s2, t2, p->in2_offset, tail, pred);
+    const int32x4_t d = vsubq_s32(x, y);
+    const int32x4_t raw = op == TEE_ADD ? vaddq_s32(x, y) : op == TEE_MUL ? vmulq_s32(x, y) : vmulq_s32(d, d);
+    tee_store_x4(out, raw, mult, shift, p->out_offset, p->act_min, p->act_max, tail ? n : 4);
+}
+
+/* A run of n outputs with innermost strides 0 or 1, four per step, each step predicated (`whole`: only
+ * the whole steps of an element-wise run, unpredicated; returns the outputs done). */
+TEE_ALWAYS_INLINE int32_t run_x4(const tee_binary_params *p, tee_binary_op op, const int8_t *in1, int32_t s1,
+                                 const int8_t *in2, int32_t s2, int32_t n, const int32_t *tables, int whole,
+                                 int8_t *out) {
     const int32_t *t1 = tables, *t2 = tables ? tables + 256 : NULL;
     const int32x4_t mult = vdupq_n_s32(p->out_mult);
     const tee_shift_x4 shift = tee_split_shift_x4(vdupq_n_s32(p->out_shift));
-    for (int32_t i = 0; i < n; i += 4, in1 += 4 * s1, in2 += 4 * s2) {
-        const mve_pred16_t pred = vctp32q((uint32_t)(n - i));
-        const int32x4_t x = lanes_x4(in1, s1, t1, p->in1_offset, pred), y = lanes_x4(in2, s2, t2, p->in2_offset, pred);
-        const int32x4_t d = vsubq_s32(x, y);
-        const int32x4_t raw = op == TEE_ADD ? vaddq_s32(x, y) : op == TEE_MUL ? vmulq_s32(x, y) : vmulq_s32(d, d);
-        tee_store_x4(out + i, raw, mult, shift, p->out_offset, p->act_min, p->act_max, n - i);
-    }
+    int32_t i = 0;
+    if (whole)
+        for (; i + 4 <= n; i += 4, in1 += 4, in2 += 4) step_x4(p, op, in1, 1, in2, 1, t1, t2, mult, shift, 0, 4, out + i);
+    else
+        for (; i < n; i += 4, in1 += 4 * s1, in2 += 4 * s2)
+            step_x4(p, op, in1, s1, in2, s2, t1, t2, mult, shift, 1, n - i, out + i);
+    return i;
 }
 #endif
 
@@ -65,10 +81,18 @@ static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1
     }
 #if defined(TEE_PATH_MVE)
     if ((s1 == 0 || s1 == 1) && (s2 == 0 || s2 == 1)) {
+        if (s1 == 1 && s2 == 1 && p->op != TEE_SQUARED_DIFFERENCE) { /* element-wise: whole steps unpredicated */
+            const int32_t done = p->op == TEE_MUL ? run_x4(p, TEE_MUL, in1, 1, in2, 1, n, NULL, 1, out)
+                                                  : run_x4(p, TEE_ADD, in1, 1, in2, 1, n, tables, 1, out);
+            in1 += done;
+            in2 += done;
+            out += done;
+            n -= done;
+        }
         switch (p->op) {
-        case TEE_ADD: run_x4(p, TEE_ADD, in1, s1, in2, s2, n, tables, out); return;
-        case TEE_MUL: run_x4(p, TEE_MUL, in1, s1, in2, s2, n, NULL, out); return;
-        default: run_x4(p, TEE_SQUARED_DIFFERENCE, in1, s1, in2, s2, n, tables, out); return;
+        case TEE_ADD: run_x4(p, TEE_ADD, in1, s1, in2, s2, n, tables, 0, out); return;
+        case TEE_MUL: run_x4(p, TEE_MUL, in1, s1, in2, s2, n, NULL, 0, out); return;
+        default: run_x4(p, TEE_SQUARED_DIFFERENCE, in1, s1, in2, s2, n, tables, 0, out); return;
         }
     }
 #endif

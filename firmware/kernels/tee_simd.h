@@ -43,4 +43,7 @@
 #include "tee_dsp.h"
 #endif
 
+/* n bytes set to v (bytes.c: padding runs of im2col and of the depthwise rows, kept out of line). */
+void tee_fill_bytes(int8_t *dst, int8_t v, int32_t n);
+
 #endif
