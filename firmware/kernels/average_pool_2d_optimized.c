@@ -22,8 +22,12 @@ static void window_sums(const tee_pool_params *p, const int8_t *in, const tee_po
         const mve_pred16_t lanes = vctp32q((uint32_t)(n - i));
         int32x4_t s = vdupq_n_s32(0);
         const int8_t *r = row;
-        for (int32_t fy = w->fy0; fy < w->fy1; ++fy, r += row_step)
-            for (int32_t fx = w->fx0, x = 0; fx < w->fx1; ++fx, x += channels) s = vaddq_s32(s, vldrbq_z_s32(r + x, lanes));
+        for (int32_t fy = w->fy0; fy < w->fy1; ++fy, r += row_step) {
+            if (n - i >= 4) /* whole vectors unpredicated */
+                for (int32_t fx = w->fx0, x = 0; fx < w->fx1; ++fx, x += channels) s = vaddq_s32(s, vldrbq_s32(r + x));
+            else
+                for (int32_t fx = w->fx0, x = 0; fx < w->fx1; ++fx, x += channels) s = vaddq_s32(s, vldrbq_z_s32(r + x, lanes));
+        }
         vstrwq_s32(sums + i, s);
     }
 #else

@@ -5,44 +5,32 @@
 #include "tee_gemm.h"
 #include "tee_simd.h"
 
-/* One kernel row's taps of an im2col row that reaches past the left or right edge of the input row
- * in_row: without dilation padding, the columns inside as one copy, padding; else tap by tap. Kept out of
- * line, off im2col_row's path for the pixels away from the edges. */
-static TEE_NOINLINE void edge_taps(const tee_conv_params *p, const int8_t *in_row, int32_t in_x0, int8_t *row) {
-    const int8_t zero_point = (int8_t)(-p->in_offset);
-    const int32_t c = p->in_c;
-    if (p->dil_w == 1) {
-        const int32_t lo = in_x0 < 0 ? -in_x0 : 0, end = p->in_w - in_x0;
-        const int32_t hi = end < p->k_w ? (end > lo ? end : lo) : p->k_w;
-        tee_fill_bytes(row, zero_point, lo * c);
-        tee_copy_bytes(row + lo * c, in_row + (in_x0 + lo) * c, (hi - lo) * c);
-        tee_fill_bytes(row + hi * c, zero_point, (p->k_w - hi) * c);
+/* One im2col row: the k_h x k_w x in_c window of output pixel (oy, ox), padding = input zero point.
+ * Without dilation each kernel row's taps inside the input are one contiguous copy, inline
+ * (tee_copy_bytes), not a library call; a window reaching past the input is first all zero point. */
+static void im2col_row(const tee_conv_params *p, const int8_t *in, int32_t oy, int32_t ox, int8_t *row) {
+    const int32_t c = p->in_c, in_y0 = oy * p->stride_h - p->pad_h, in_x0 = ox * p->stride_w - p->pad_w;
+    const int32_t row_bytes = (int32_t)p->k_w * c, in_row_bytes = p->in_w * c;
+    /* Kernel columns lo .. hi - 1 read inside the input (without dilation). */
+    const int32_t lo = in_x0 < 0 ? -in_x0 : 0, end = p->in_w - in_x0;
+    const int32_t hi = end < p->k_w ? (end > lo ? end : lo) : p->k_w;
+    const int rows_inside = in_y0 >= 0 && in_y0 + (p->k_h - 1) * p->dil_h < p->in_h;
+    if (p->dil_w == 1 && rows_inside && lo == 0 && hi == p->k_w) { /* the whole window inside */
+        const int8_t *src = in + in_y0 * in_row_bytes + in_x0 * c;
+        for (int32_t ky = 0; ky < p->k_h; ++ky, row += row_bytes, src += p->dil_h * in_row_bytes)
+            tee_copy_bytes(row, src, row_bytes);
         return;
     }
-    for (int32_t kx = 0, ix = in_x0; kx < p->k_w; ++kx, ix += p->dil_w) {
-        if (ix < 0 || ix >= p->in_w)
-            tee_fill_bytes(row + kx * c, zero_point, c);
-        else
-            tee_copy_bytes(row + kx * c, in_row + ix * c, c);
-    }
-}
-
-/* One im2col row: the k_h x k_w x in_c window of output pixel (oy, ox), padding = input zero point.
- * Without dilation and away from the edges each kernel row's taps are one contiguous copy, inline
- * (tee_copy_bytes), not a library call. */
-static void im2col_row(const tee_conv_params *p, const int8_t *in, int32_t oy, int32_t ox, int8_t *row) {
-    const int32_t in_y0 = oy * p->stride_h - p->pad_h, in_x0 = ox * p->stride_w - p->pad_w;
-    const int32_t row_bytes = (int32_t)p->k_w * p->in_c;
-    const int inside = p->dil_w == 1 && in_x0 >= 0 && in_x0 + p->k_w <= p->in_w;
-    for (int32_t ky = 0; ky < p->k_h; ++ky, row += row_bytes) {
-        const int32_t iy = in_y0 + ky * p->dil_h;
-        const int8_t *in_row = in + iy * p->in_w * p->in_c;
-        if (iy < 0 || iy >= p->in_h)
-            tee_fill_bytes(row, (int8_t)(-p->in_offset), row_bytes);
-        else if (inside)
-            tee_copy_bytes(row, in_row + in_x0 * p->in_c, row_bytes);
-        else
-            edge_taps(p, in_row, in_x0, row);
+    tee_fill_bytes(row, (int8_t)(-p->in_offset), p->k_h * row_bytes);
+    for (int32_t ky = 0, iy = in_y0; ky < p->k_h; ++ky, iy += p->dil_h, row += row_bytes) {
+        if (iy < 0 || iy >= p->in_h) continue;
+        const int8_t *in_row = in + iy * in_row_bytes;
+        if (p->dil_w == 1) {
+            tee_copy_bytes(row + lo * c, in_row + (in_x0 + lo) * c, (hi - lo) * c);
+            continue;
+        }
+        for (int32_t kx = 0, ix = in_x0; kx < p->k_w; ++kx, ix += p->dil_w)
+            if (ix >= 0 && ix < p->in_w) tee_copy_bytes(row + kx * c, in_row + ix * c, c);
     }
 }
 
@@ -90,13 +78,13 @@ void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t
                   .out_offset = p->out_offset, .act_min = p->act_min, .act_max = p->act_max};
     const int32_t pixels = (int32_t)p->out_h * p->out_w;
     if (pointwise(p)) { /* in place, a block's outputs wait in scratch: no later block reads its inputs */
-        const int in_place = out == in;
+        const int in_place = out == in && !tee_gemm_rows_in_turn(&g);
         const int32_t block = in_place ? IN_PLACE_PIXELS : pixels;
         for (int32_t px = 0; px < pixels; px += block) {
             g.rows = pixels - px < block ? pixels - px : block;
             g.a = in + px * p->in_c;
             tee_gemm_s8(&g, in_place ? scratch : out + px * p->out_c);
-            if (in_place) memcpy(out + px * p->out_c, scratch, (size_t)(g.rows * p->out_c));
+            if (in_place) tee_copy_bytes(out + px * p->out_c, scratch, g.rows * p->out_c);
         }
         return;
     }

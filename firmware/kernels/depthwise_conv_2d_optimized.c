@@ -25,18 +25,15 @@ int32_t tee_depthwise_conv2d_simd_s8_scratch_size(const tee_conv_params *p) {
     return ring_rows(p) * span_w(p) * p->in_c;
 }
 
-/* Input row iy, padded to `span` columns (all zero point outside the input), into a ring slot. */
+/* Input row iy into its ring slot, between the slot's padding columns (set once: the zero point); a row
+ * outside the input is the zero point throughout. */
 static void load_row(const tee_conv_params *p, const int8_t *in, int32_t iy, int32_t span, int8_t *slot) {
-    const int8_t zero_point = (int8_t)(-p->in_offset);
     const int32_t c = p->in_c, inside = span - p->pad_w;
     if (iy < 0 || iy >= p->in_h) {
-        tee_fill_bytes(slot, zero_point, span * c);
+        tee_fill_bytes(slot, (int8_t)(-p->in_offset), span * c);
         return;
     }
-    const int32_t cols = inside < p->in_w ? inside : p->in_w;
-    tee_fill_bytes(slot, zero_point, p->pad_w * c);
-    tee_copy_bytes(slot + p->pad_w * c, in + iy * p->in_w * c, cols * c);
-    tee_fill_bytes(slot + (p->pad_w + cols) * c, zero_point, (inside - cols) * c);
+    tee_copy_bytes(slot + p->pad_w * c, in + iy * p->in_w * c, (inside < p->in_w ? inside : p->in_w) * c);
 }
 
 #if defined(TEE_PATH_MVE)
@@ -158,6 +155,7 @@ void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *i
     const int32_t taps = (int32_t)p->k_h * p->k_w;
     const int8_t *x_at[MAX_TAPS];
     int32_t next = -p->pad_h; /* the next input row to copy into the ring; row iy lives in slot iy mod ring */
+    tee_fill_bytes(scratch, (int8_t)(-p->in_offset), ring * slot_bytes);
     for (int32_t oy = 0; oy < p->out_h; ++oy, out += p->out_w * channels) {
         const int32_t in_y0 = oy * p->stride_h - p->pad_h, last = in_y0 + (ring - 1);
         for (; next <= last; ++next) load_row(p, in, next, span, scratch + ((next % ring + ring) % ring) * slot_bytes);

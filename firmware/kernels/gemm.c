@@ -10,19 +10,34 @@
 #define GEMM_COLS 64 /* columns whose sums wait on the stack for requantization: 3 x 64 x 4 bytes */
 
 /* Four sums, requantized, offset, clamped and stored to out; `tail`: only the lanes of p are read and
- * stored (a constant in each caller: unpredicated loads where they can be). */
+ * stored (a constant in each caller: unpredicated loads where they can be); `row_bias` is added where
+ * `add_row_bias` (a constant too). */
 TEE_ALWAYS_INLINE void requantize_x4(const int32_t *sums, const int32_t *bias, const int32_t *mult, const int8_t *shift,
-                                     int32_t row_bias, int32_t offset, int32x4_t lo, int32x4_t hi, int tail,
-                                     mve_pred16_t p, int8_t *out) {
+                                     int add_row_bias, int32_t row_bias, int32_t offset, int32x4_t lo, int32x4_t hi,
+                                     int tail, mve_pred16_t p, int8_t *out) {
     int32x4_t acc = tail ? vaddq_s32(vldrwq_z_s32(sums, p), vldrwq_z_s32(bias, p)) : vaddq_s32(vldrwq_s32(sums), vldrwq_s32(bias));
     const int32x4_t m = tail ? vldrwq_z_s32(mult, p) : vldrwq_s32(mult);
     const tee_shift_x4 sh = tee_split_shift_x4(tail ? vldrbq_z_s32(shift, p) : vldrbq_s32(shift));
-    acc = vaddq_n_s32(tee_requantize_x4(vaddq_n_s32(acc, row_bias), m, sh), offset);
+    if (add_row_bias) acc = vaddq_n_s32(acc, row_bias);
+    acc = vaddq_n_s32(tee_requantize_x4(acc, m, sh), offset);
     acc = vminq_s32(vmaxq_s32(acc, lo), hi);
     if (tail)
         vstrbq_p_s32(out, acc, p);
     else
         vstrbq_s32(out, acc);
+}
+
+/* The whole vectors of a row's requantization (tail: requantize_rows); `per_channel` (a constant in each
+ * caller): per-column parameters and bias, no row bias, so the pointers step by constants. Returns the
+ * columns done. */
+TEE_ALWAYS_INLINE int32_t requantize_whole(const int32_t *s, const int32_t *bias, const int32_t *mult, const int8_t *shift,
+                                           int32_t bias_step, int32_t param_step, int32_t row_bias, int32_t offset,
+                                           int32x4_t lo, int32x4_t hi, int32_t n, int per_channel, int8_t *o) {
+    if (per_channel) bias_step = param_step = 4;
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4, s += 4, bias += bias_step, mult += param_step, shift += param_step, o += 4)
+        requantize_x4(s, bias, mult, shift, !per_channel, row_bias, offset, lo, hi, 0, 0, o);
+    return k;
 }
 
 /* Rows r .. r + rows - 1 of the sums, n (<= GEMM_COLS) columns from column c on, requantized into out
@@ -33,17 +48,18 @@ static void requantize_rows(const tee_gemm_job *g, int32_t (*sums)[GEMM_COLS], i
     const int32_t one_mult[4] = {g->mult[0], g->mult[0], g->mult[0], g->mult[0]}, no_bias[4] = {0, 0, 0, 0};
     const int8_t one_shift[4] = {g->shift[0], g->shift[0], g->shift[0], g->shift[0]};
     const int32_t param_step = g->per_col ? 4 : 0, bias_step = g->col_bias ? 4 : 0;
+    const int per_channel = g->per_col && g->col_bias && !g->row_bias; /* convolutions, fully connected */
     const int32x4_t lo = vdupq_n_s32(g->act_min), hi = vdupq_n_s32(g->act_max);
     for (int32_t i = 0; i < rows; ++i, out += g->out_stride) {
-        const int32_t *s = sums[i], *bias = g->col_bias ? g->col_bias + c : no_bias;
-        const int32_t *mult = g->per_col ? g->mult + c : one_mult;
+        const int32_t *bias = g->col_bias ? g->col_bias + c : no_bias, *mult = g->per_col ? g->mult + c : one_mult;
         const int8_t *shift = g->per_col ? g->shift + c : one_shift;
         const int32_t row_bias = g->row_bias ? g->row_bias[r + i] : 0;
-        int8_t *o = out;
-        int32_t k = n;
-        for (; k >= 4; k -= 4, s += 4, bias += bias_step, mult += param_step, shift += param_step, o += 4)
-            requantize_x4(s, bias, mult, shift, row_bias, g->out_offset, lo, hi, 0, 0, o);
-        if (k) requantize_x4(s, bias, mult, shift, row_bias, g->out_offset, lo, hi, 1, vctp32q((uint32_t)k), o);
+        const int32_t k = per_channel ? requantize_whole(sums[i], bias, mult, shift, 4, 4, 0, g->out_offset, lo, hi, n, 1, out)
+                                      : requantize_whole(sums[i], bias, mult, shift, bias_step, param_step, row_bias,
+                                                         g->out_offset, lo, hi, n, 0, out);
+        if (k < n)
+            requantize_x4(sums[i] + k, bias + k / 4 * bias_step, mult + k / 4 * param_step, shift + k / 4 * param_step, 1,
+                          row_bias, g->out_offset, lo, hi, 1, vctp32q((uint32_t)(n - k)), out + k);
     }
 }
 
@@ -63,12 +79,11 @@ __attribute__((naked)) static void dot_rows_pairs(rows_job *job __attribute__((u
     __asm volatile(
         "push {r4-r11, lr}\n\t"
         "mov r11, r0\n\t"
-        "ldr r12, [r11, #16]\n"                 /* depth */
+        "ldr r12, [r11, #16]\n\t"              /* depth */
+        "ldr r7, [r11, #12]\n"                 /* b0: the pair's first column */
         "1:\n\t"
-        "ldm r11, {r1, r3, r5, r7}\n\t"         /* a0, a1, a2, b0 */
-        "add r9, r7, r12\n\t"                   /* b1 */
-        "add r0, r9, r12\n\t"
-        "str r0, [r11, #12]\n\t"                /* the next pair */
+        "ldm r11, {r1, r3, r5}\n\t"            /* a0, a1, a2 */
+        "add r9, r7, r12\n\t"                  /* b1 */
         "vldrb.u8 q0, [r7], #16\n\t"
         "vldrb.u8 q1, [r9], #16\n\t"
         "vldrb.u8 q2, [r1], #16\n\t"
@@ -96,13 +111,14 @@ __attribute__((naked)) static void dot_rows_pairs(rows_job *job __attribute__((u
         "vmladava.s8 r10, q2, q1\n\t"
         "le lr, 2b\n"
         "3:\n\t"
-        "ldr lr, [r11, #24]\n\t"                /* the tail, predicated */
+        "ldr lr, [r11, #24]\n\t"              /* the tail, predicated */
         "cmp lr, #0\n\t"
         "beq 4f\n\t"
         "vctp.8 lr\n\t"
         "vpstt\n\t"
         "vldrbt.u8 q0, [r7]\n\t"
         "vldrbt.u8 q1, [r9]\n\t"
+        "add r9, r9, lr\n\t"                   /* b1 past its row */
         "vpst\n\t"
         "vldrbt.u8 q2, [r1]\n\t"
         "vmladava.s8 r0, q2, q0\n\t"
@@ -116,7 +132,8 @@ __attribute__((naked)) static void dot_rows_pairs(rows_job *job __attribute__((u
         "vmladava.s8 r8, q2, q0\n\t"
         "vmladava.s8 r10, q2, q1\n"
         "4:\n\t"
-        "ldr lr, [r11, #32]\n\t"                /* sums: rows GEMM_COLS * 4 bytes apart */
+        "mov r7, r9\n\t"                       /* the next pair's b0 */
+        "ldr lr, [r11, #32]\n\t"              /* sums: rows GEMM_COLS * 4 bytes apart */
         "strd r0, r2, [lr]\n\t"
         "strd r4, r6, [lr, #256]\n\t"
         "strd r8, r10, [lr, #512]\n\t"
@@ -126,6 +143,7 @@ __attribute__((naked)) static void dot_rows_pairs(rows_job *job __attribute__((u
         "subs lr, lr, #1\n\t"
         "str lr, [r11, #28]\n\t"
         "bne 1b\n\t"
+        "str r7, [r11, #12]\n\t"              /* b: past the last pair */
         "pop {r4-r11, pc}\n");
 }
 #endif
@@ -151,6 +169,10 @@ static void dot_pairs(rows_job *job, int last_alone) {
         --job->pairs;
     }
 }
+
+/* Three rows at a time, all their columns before the next rows: in turn where one block of columns
+ * holds them all. */
+int tee_gemm_rows_in_turn(const tee_gemm_job *job) { return job->cols <= GEMM_COLS; }
 
 void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
     const tee_gemm_job local = *job; /* a copy the int8 stores below cannot alias, so it stays in registers */
@@ -193,6 +215,12 @@ TEE_ALWAYS_INLINE void block_out(const tee_gemm_job *g, const tee_channel_q *q0,
     o[1] = (int8_t)y1;
     o[os] = (int8_t)y2;
     o[os + 1] = (int8_t)y3;
+}
+
+/* Columns outside: a row is read again for every pair of columns. */
+int tee_gemm_rows_in_turn(const tee_gemm_job *job) {
+    (void)job;
+    return 0;
 }
 
 /* Column pairs outside, row pairs inside: each column's requantization is split once for all rows. */

@@ -23,4 +23,8 @@ typedef struct {
 
 void tee_gemm_s8(const tee_gemm_job *job, int8_t *out);
 
+/* Whether tee_gemm_s8 finishes rows in turn: it writes a row's outputs only after the last read of that
+ * row of a, and never reads it again, so with as many columns as depth the output may overwrite a. */
+int tee_gemm_rows_in_turn(const tee_gemm_job *job);
+
 #endif
