@@ -219,7 +219,8 @@ def test_optimised_kernels_match_tflite_micro_on_the_emulated_core(board_name, p
     used = {c.kernel for s in segments for c in s.calls}
     assert {"tee_conv2d_gemm_s8", "tee_depthwise_conv2d_simd_s8", "tee_fully_connected_gemm_s8",
             "tee_batch_matmul_gemm_s8", "tee_binary_table_s8", "tee_binary_simd_s8", "tee_softmax_table_s8",
-            "tee_lut_s8", "tee_layer_norm_s8", "tee_routed_expert_s8", "tee_average_pool_simd_s8"} - used == set()
+            "tee_lut_s8", "tee_layer_norm_s8", "tee_routed_expert_s8", "tee_average_pool_simd_s8",
+            "tee_squared_difference_table_s8"} - used == set()
     write_sources(tmp_path / "src", segments, "on-target-conformance", [], 0)
     board = load_board(board_name)
     image = build_image(tmp_path / "src", segments, board, tmp_path, "-O2", "on-target-conformance", 0, "optimized")

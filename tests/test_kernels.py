@@ -53,7 +53,8 @@ def test_optimised_kernels_are_used(cases):
     used = {c.kernel for s in compile_segments(models, "optimized") for c in s.calls}
     assert {"tee_conv2d_gemm_s8", "tee_depthwise_conv2d_simd_s8", "tee_fully_connected_gemm_s8",
             "tee_batch_matmul_gemm_s8", "tee_binary_table_s8", "tee_binary_simd_s8", "tee_softmax_table_s8", "tee_lut_s8",
-            "tee_layer_norm_s8", "tee_routed_expert_s8", "tee_average_pool_simd_s8"} <= used
+            "tee_layer_norm_s8", "tee_routed_expert_s8", "tee_average_pool_simd_s8",
+            "tee_squared_difference_table_s8"} <= used
     assert not {"tee_logistic_s8", "tee_rsqrt_s8", "tee_hard_swish_s8"} & used
 
 

@@ -48,74 +48,101 @@ TEE_ALWAYS_INLINE int32_t run_x4(const tee_binary_params *p, tee_binary_op op, c
 }
 #endif
 
+/* The reference kernel's arithmetic (any op, read from the parameters) where binary_loop's `op` is this. */
+#define REFERENCE ((tee_binary_op)-1)
+
+/* The output's requantization, offset and clamp of an optimised run; full_range (the activation range
+ * is all of int8) is a constant where loops are compiled. */
+TEE_ALWAYS_INLINE int8_t finish(int32_t raw, const tee_channel_q *q, int32_t offset, int32_t lo, int32_t hi,
+                                int full_range) {
+    return (int8_t)tee_clamp8_act(tee_requantize_channel(raw, q) + offset, lo, hi, full_range);
+}
+
 /* An optimised run of n outputs, one element per step: MUL as is, the others from their tables (SUB as
- * ADD, its second table negated: tee_binary_table_s8). */
-TEE_ALWAYS_INLINE void run_scalar(const tee_binary_params *p, const tee_channel_q *q, int full_range,
+ * ADD, its second table negated: tee_binary_table_s8); `op` is a constant in each caller. The parameters
+ * are read into registers first: the int8 stores might alias *p as far as the compiler knows. */
+TEE_ALWAYS_INLINE void run_scalar(const tee_binary_params *p, tee_binary_op op, const tee_channel_q *q, int full_range,
                                   const int8_t *in1, int32_t s1, const int8_t *in2, int32_t s2, int32_t n,
                                   const int32_t *tables, int8_t *out) {
-    if (p->op == TEE_MUL) {
-        const int32_t o1 = p->in1_offset, o2 = p->in2_offset;
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = tee_binary_finish(p, q, (*in1 + o1) * (*in2 + o2), full_range);
-        return;
-    }
+    const int32_t o1 = p->in1_offset, o2 = p->in2_offset, offset = p->out_offset, lo = p->act_min, hi = p->act_max;
+    const tee_channel_q qq = *q;
     const int32_t *t1 = tables + 128, *t2 = tables + 256 + 128;
-    if (p->op == TEE_ADD) {
-        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = tee_binary_finish(p, q, t1[*in1] + t2[*in2], full_range);
-    } else { /* SQUARED_DIFFERENCE */
+    if (op == TEE_MUL) {
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2)
+            out[i] = finish((*in1 + o1) * (*in2 + o2), &qq, offset, lo, hi, full_range);
+    } else if (op == TEE_ADD) {
+        for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = finish(t1[*in1] + t2[*in2], &qq, offset, lo, hi, full_range);
+    } else {
         for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) {
             const int32_t d = t1[*in1] - t2[*in2];
-            out[i] = tee_binary_finish(p, q, d * d, full_range);
+            out[i] = finish(d * d, &qq, offset, lo, hi, full_range);
         }
     }
 }
 
-/* One innermost run of n outputs. With tables (256 rescaled values per input, indexed by value + 128),
- * each element costs one requantization instead of three, in a loop specialised per op. `simd`: the
- * optimised kernels (tables for all but MUL), which on Helium take runs with strides 0 or 1 four
- * elements at a time; otherwise the reference kernel. */
-static void binary_run(const tee_binary_params *p, const int8_t *in1, int32_t s1, const int8_t *in2, int32_t s2,
-                       int32_t n, const int32_t *tables, int simd, int8_t *out) {
-    if (!simd) {
+/* One innermost run of n outputs of `op` (a constant in each kernel). With tables (256 rescaled values per input, indexed by value + 128) each element costs
+ * one requantization instead of three. On Helium runs with strides 0 or 1 go four elements at a time. */
+TEE_ALWAYS_INLINE void binary_run(const tee_binary_params *p, tee_binary_op op, const int8_t *in1, int32_t s1,
+                                  const int8_t *in2, int32_t s2, int32_t n, const int32_t *tables, int8_t *out) {
+    if (op == REFERENCE) {
         for (int32_t i = 0; i < n; ++i, in1 += s1, in2 += s2) out[i] = tee_binary_reference(p, *in1, *in2);
         return;
     }
 #if defined(TEE_PATH_MVE)
     if ((s1 == 0 || s1 == 1) && (s2 == 0 || s2 == 1)) {
-        if (s1 == 1 && s2 == 1 && p->op != TEE_SQUARED_DIFFERENCE) { /* element-wise: whole steps unpredicated */
-            const int32_t done = p->op == TEE_MUL ? run_x4(p, TEE_MUL, in1, 1, in2, 1, n, NULL, 1, out)
-                                                  : run_x4(p, TEE_ADD, in1, 1, in2, 1, n, tables, 1, out);
+        if (s1 == 1 && s2 == 1 && op != TEE_SQUARED_DIFFERENCE) { /* element-wise: whole steps unpredicated */
+            const int32_t done = run_x4(p, op, in1, 1, in2, 1, n, tables, 1, out);
             in1 += done;
             in2 += done;
             out += done;
             n -= done;
         }
-        switch (p->op) {
-        case TEE_ADD: run_x4(p, TEE_ADD, in1, s1, in2, s2, n, tables, 0, out); return;
-        case TEE_MUL: run_x4(p, TEE_MUL, in1, s1, in2, s2, n, NULL, 0, out); return;
-        default: run_x4(p, TEE_SQUARED_DIFFERENCE, in1, s1, in2, s2, n, tables, 0, out); return;
-        }
+        run_x4(p, op, in1, s1, in2, s2, n, tables, 0, out);
+        return;
     }
 #endif
     const tee_channel_q q = tee_channel(0, p->out_mult, p->out_shift);
 #if defined(TEE_PATH_MVE)
-    run_scalar(p, &q, 0, in1, s1, in2, s2, n, tables, out); /* strided runs only: not worth a second copy */
+    run_scalar(p, op, &q, 0, in1, s1, in2, s2, n, tables, out); /* strided runs only: not worth a second copy */
 #else
-    if (p->act_min == -128 && p->act_max == 127)
-        run_scalar(p, &q, 1, in1, s1, in2, s2, n, tables, out);
-    else
-        run_scalar(p, &q, 0, in1, s1, in2, s2, n, tables, out);
+    const int full_range = p->act_min == -128 && p->act_max == 127;
+    if (s1 == 1 && s2 == 1) { /* element-wise: the strides constant, which frees two registers */
+        if (full_range)
+            run_scalar(p, op, &q, 1, in1, 1, in2, 1, n, tables, out);
+        else
+            run_scalar(p, op, &q, 0, in1, 1, in2, 1, n, tables, out);
+    } else if (full_range) {
+        run_scalar(p, op, &q, 1, in1, s1, in2, s2, n, tables, out);
+    } else {
+        run_scalar(p, op, &q, 0, in1, s1, in2, s2, n, tables, out);
+    }
 #endif
 }
 
-static void binary_loop(const tee_binary_params *params, const int8_t *in1, const int8_t *in2, const int32_t *tables,
-                        int simd, int8_t *out) {
+/* binary_run of one op, each its own function (referenced only by the kernels of that op, so that a model
+ * links the loops of its own ops only). */
+typedef void run_fn(const tee_binary_params *p, const int8_t *in1, int32_t s1, const int8_t *in2, int32_t s2, int32_t n,
+                    const int32_t *tables, int8_t *out);
+#define RUN_OF(name, op)                                                                                         \
+    static void name(const tee_binary_params *p, const int8_t *in1, int32_t s1, const int8_t *in2, int32_t s2, \
+                     int32_t n, const int32_t *tables, int8_t *out) {                                          \
+        binary_run(p, op, in1, s1, in2, s2, n, tables, out);                                                  \
+    }
+RUN_OF(run_reference, REFERENCE)
+RUN_OF(run_add, TEE_ADD)
+RUN_OF(run_mul, TEE_MUL)
+RUN_OF(run_squared_difference, TEE_SQUARED_DIFFERENCE)
+
+/* Every innermost run (an odometer over the outer dimensions), each by `run`. */
+static void binary_loop(const tee_binary_params *params, run_fn *run, const int8_t *in1, const int8_t *in2,
+                        const int32_t *tables, int8_t *out) {
     const tee_binary_params local = *params; /* not aliased by the int8 stores, so kept in registers */
     const tee_binary_params *p = &local;
     int32_t idx[TEE_MAX_DIMS] = {0};
     const int last = p->ndims - 1;
     int32_t off1 = 0, off2 = 0;
     for (;;) {
-        binary_run(p, in1 + off1, p->in1_strides[last], in2 + off2, p->in2_strides[last], p->out_dims[last], tables, simd, out);
+        run(p, in1 + off1, p->in1_strides[last], in2 + off2, p->in2_strides[last], p->out_dims[last], tables, out);
         out += p->out_dims[last];
         /* Advance the outer index like an odometer. */
         int d = last - 1;
@@ -132,37 +159,51 @@ static void binary_loop(const tee_binary_params *params, const int8_t *in1, cons
 }
 
 void tee_binary_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
-    binary_loop(p, in1, in2, NULL, 0, out);
+    binary_loop(p, run_reference, in1, in2, NULL, out);
 }
 
 /* Optimised MUL: the output requantization split once per run; on Helium four elements per step. */
-int32_t tee_binary_simd_s8_scratch_size(const tee_binary_params *p) {
-    (void)p;
-    return 0;
-}
+int32_t tee_binary_simd_s8_scratch_size(const tee_binary_params *p) { return p->op == TEE_MUL ? 0 : -1; }
 
 void tee_binary_simd_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
-    binary_loop(p, in1, in2, NULL, 1, out);
+    binary_loop(p, run_mul, in1, in2, NULL, out);
 }
 
-/* The tables pay off from about two elements per table entry on; MUL needs no input rescaling. */
-int32_t tee_binary_table_s8_scratch_size(const tee_binary_params *p) {
+/* Each input's rescaling tabulated (two tables of 256), which pays off from about two elements per table
+ * entry on; MUL needs no input rescaling. ADD and SUB take tee_binary_table_s8, SQUARED_DIFFERENCE
+ * tee_squared_difference_table_s8: a model links the loops of the ops it has. */
+static int32_t table_scratch(const tee_binary_params *p) {
     int32_t elements = 1;
     for (int32_t d = 0; d < p->ndims; ++d) elements *= p->out_dims[d];
-    return p->op == TEE_MUL || elements < 512 ? -1 : 2 * 256 * (int32_t)sizeof(int32_t);
+    return elements < 512 ? -1 : 2 * 256 * (int32_t)sizeof(int32_t);
+}
+
+static int32_t *fill_tables(const tee_binary_params *p, int8_t *scratch) {
+    int32_t *tables = (int32_t *)(void *)scratch; /* the arena planner aligns scratch to 16 bytes */
+    tee_binary_rescale_table(p, 0, tables);
+    tee_binary_rescale_table(p, 1, tables + 256);
+    return tables;
+}
+
+int32_t tee_binary_table_s8_scratch_size(const tee_binary_params *p) {
+    return p->op == TEE_ADD || p->op == TEE_SUB ? table_scratch(p) : -1;
 }
 
 void tee_binary_table_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *scratch,
                          int8_t *out) {
-    int32_t *tables = (int32_t *)(void *)scratch; /* the arena planner aligns scratch to 16 bytes */
-    tee_binary_params params = *p;
-    tee_binary_rescale_table(p, 0, tables);
-    tee_binary_rescale_table(p, 1, tables + 256);
-    if (params.op == TEE_SUB) { /* a - b as a + (-b): one loop less (rescaled values are far from INT32_MIN) */
+    int32_t *tables = fill_tables(p, scratch);
+    if (p->op == TEE_SUB) /* a - b as a + (-b): one loop less (rescaled values are far from INT32_MIN) */
         for (int32_t i = 256; i < 512; ++i) tables[i] = -tables[i];
-        params.op = TEE_ADD;
-    }
-    binary_loop(&params, in1, in2, tables, 1, out);
+    binary_loop(p, run_add, in1, in2, tables, out);
+}
+
+int32_t tee_squared_difference_table_s8_scratch_size(const tee_binary_params *p) {
+    return p->op == TEE_SQUARED_DIFFERENCE ? table_scratch(p) : -1;
+}
+
+void tee_squared_difference_table_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *scratch,
+                                     int8_t *out) {
+    binary_loop(p, run_squared_difference, in1, in2, fill_tables(p, scratch), out);
 }
 
 void tee_binary_rescale_table(const tee_binary_params *p, int second, int32_t *table) {

@@ -20,8 +20,10 @@ static int32_t span_w(const tee_conv_params *p) { return (p->out_w - 1) * p->str
 
 static int32_t ring_rows(const tee_conv_params *p) { return (p->k_h - 1) * p->dil_h + 1; }
 
+/* At least 8 channels: Helium's last group of eight overlaps the one before where the channels are not a
+ * multiple of 8 (recomputing a few outputs, from the ring, never from the overwritten input). */
 int32_t tee_depthwise_conv2d_simd_s8_scratch_size(const tee_conv_params *p) {
-    if (p->depth_multiplier != 1 || p->k_h * p->k_w > MAX_TAPS) return -1;
+    if (p->depth_multiplier != 1 || p->k_h * p->k_w > MAX_TAPS || p->in_c < 8) return -1;
     return ring_rows(p) * span_w(p) * p->in_c;
 }
 
@@ -43,36 +45,23 @@ static const uint32_t EVEN_LANES[4] = {0, 2, 4, 6};
 /* One parity (lanes: channels c + parity, c + parity + 2, ..) of `pixels` pixels' sums (sums[i][parity]):
  * bias added, requantized with the parameters loaded once, and scattered into the output channels. */
 TEE_ALWAYS_INLINE void store_parity(const tee_conv_params *p, int32x4_t (*sums)[2], int32_t pixels, int32_t c,
-                                    int32_t parity, int32_t n, int tail, int8_t *out) {
+                                    int32_t parity, int8_t *out) {
     const int32_t channels = p->in_c;
     const uint32x4_t lanes = vldrwq_u32(EVEN_LANES);
-    const mve_pred16_t pred = vctp32q((uint32_t)(n + 1 - parity) >> 1);
-    const int32_t *bias_at = p->folded_bias + c + parity, *mult_at = p->mult + c + parity;
-    const int8_t *shift_at = p->shift + c + parity;
-    const int32x4_t bias = tail ? vldrwq_gather_shifted_offset_z_s32(bias_at, lanes, pred)
-                                : vldrwq_gather_shifted_offset_s32(bias_at, lanes);
-    const int32x4_t mult = tail ? vldrwq_gather_shifted_offset_z_s32(mult_at, lanes, pred)
-                                : vldrwq_gather_shifted_offset_s32(mult_at, lanes);
-    const tee_shift_x4 shift = tee_split_shift_x4(tail ? vldrbq_gather_offset_z_s32(shift_at, lanes, pred)
-                                                       : vldrbq_gather_offset_s32(shift_at, lanes));
+    const int32x4_t bias = vldrwq_gather_shifted_offset_s32(p->folded_bias + c + parity, lanes);
+    const int32x4_t mult = vldrwq_gather_shifted_offset_s32(p->mult + c + parity, lanes);
+    const tee_shift_x4 shift = tee_split_shift_x4(vldrbq_gather_offset_s32(p->shift + c + parity, lanes));
     out += c + parity;
-    for (int32_t i = 0; i < pixels; ++i, out += channels) {
-        const int32x4_t v = tee_finish_x4(vaddq_s32(sums[i][parity], bias), mult, shift, p->out_offset, p->act_min,
-                                          p->act_max);
-        if (tail)
-            vstrbq_scatter_offset_p_s32(out, lanes, v, pred);
-        else
-            vstrbq_scatter_offset_s32(out, lanes, v);
-    }
+    for (int32_t i = 0; i < pixels; ++i, out += channels)
+        vstrbq_scatter_offset_s32(out, lanes, tee_finish_x4(vaddq_s32(sums[i][parity], bias), mult, shift, p->out_offset,
+                                                            p->act_min, p->act_max));
 }
 
-/* Channels c .. c + 7 of one output row (`tail`: only the first n of them, a constant in each caller):
- * ROW_PIXELS pixels' sums at a time, pixels in pairs and a last one alone, then requantized a parity at
- * a time, so that each parity's parameters stay in registers. */
-TEE_ALWAYS_INLINE void row_channels_x8(const tee_conv_params *p, const int8_t *filter, const int8_t *const *x_at,
-                                       int32_t taps, int32_t c, int32_t n, int tail, int8_t *out) {
+/* Channels c .. c + 7 of one output row: ROW_PIXELS pixels' sums at a time, pixels in pairs and a last
+ * one alone, then requantized a parity at a time, so that each parity's parameters stay in registers. */
+static void row_channels_x8(const tee_conv_params *p, const int8_t *filter, const int8_t *const *x_at, int32_t taps,
+                            int32_t c, int8_t *out) {
     const int32_t channels = p->in_c, pixel_step = p->stride_w * channels;
-    const mve_pred16_t p16 = vctp16q((uint32_t)n);
     int32x4_t sums[ROW_PIXELS][2];
     for (int32_t ox0 = 0; ox0 < p->out_w; ox0 += ROW_PIXELS, out += ROW_PIXELS * channels) {
         const int32_t pixels = p->out_w - ox0 < ROW_PIXELS ? p->out_w - ox0 : ROW_PIXELS;
@@ -80,7 +69,7 @@ TEE_ALWAYS_INLINE void row_channels_x8(const tee_conv_params *p, const int8_t *f
         for (; i + 1 < pixels; i += 2) {
             const int32_t a = (ox0 + i) * pixel_step + c;
             int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-            tee_depthwise_x8(filter + c, channels, x_at, a, a + pixel_step, taps, 1, tail, p16, acc);
+            tee_depthwise_x8(filter + c, channels, x_at, a, a + pixel_step, taps, 1, acc);
             sums[i][0] = acc[0];
             sums[i][1] = acc[1];
             sums[i + 1][0] = acc[2];
@@ -89,20 +78,19 @@ TEE_ALWAYS_INLINE void row_channels_x8(const tee_conv_params *p, const int8_t *f
         if (i < pixels) {
             const int32_t a = (ox0 + i) * pixel_step + c;
             int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-            tee_depthwise_x8(filter + c, channels, x_at, a, a, taps, 0, tail, p16, acc);
+            tee_depthwise_x8(filter + c, channels, x_at, a, a, taps, 0, acc);
             sums[i][0] = acc[0];
             sums[i][1] = acc[1];
         }
-        store_parity(p, sums, pixels, c, 0, n, tail, out);
-        store_parity(p, sums, pixels, c, 1, n, tail, out);
+        store_parity(p, sums, pixels, c, 0, out);
+        store_parity(p, sums, pixels, c, 1, out);
     }
 }
 
+/* Eight channels at a time; where the channels are not a multiple of 8 the last eight overlap. */
 static void output_row(const tee_conv_params *p, const int8_t *filter, const int8_t *const *x_at, int32_t taps,
                        int8_t *out) {
-    int32_t c = 0;
-    for (; c + 8 <= p->in_c; c += 8) row_channels_x8(p, filter, x_at, taps, c, 8, 0, out);
-    if (c < p->in_c) row_channels_x8(p, filter, x_at, taps, c, p->in_c - c, 1, out);
+    for (int32_t c = 0; c < p->in_c; c += 8) row_channels_x8(p, filter, x_at, taps, c + 8 <= p->in_c ? c : p->in_c - 8, out);
 }
 #else
 /* Channel c alone: the window's products (tap t's input at x_at[t] + x, its weight at w[t * w_stride]). */

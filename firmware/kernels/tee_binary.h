@@ -27,14 +27,6 @@ static inline int8_t tee_binary_reference(const tee_binary_params *p, int32_t a,
     return tee_clamp8(tee_requantize(raw, p->out_mult, p->out_shift) + p->out_offset, p->act_min, p->act_max);
 }
 
-/* The optimised kernels' output requantization (q: split once, tee_channel(0, out_mult, out_shift)),
- * offset and clamp; full_range (the activation range is all of int8) is a constant where loops are
- * compiled. */
-TEE_ALWAYS_INLINE int32_t tee_binary_finish(const tee_binary_params *p, const tee_channel_q *q, int32_t raw,
-                                            int full_range) {
-    return tee_clamp8_act(tee_requantize_channel(raw, q) + p->out_offset, p->act_min, p->act_max, full_range);
-}
-
 /* tee_binary_rescale of -128..127 (input 1, or 2 where `second`) into table[0..255] (binary.c). */
 void tee_binary_rescale_table(const tee_binary_params *p, int second, int32_t *table);
 

@@ -157,19 +157,7 @@ static inline void tee_depthwise_4(int32_t c, const int8_t *w, int32_t w_stride,
     acc[3] = s3;
 }
 
-/* n bytes copied: short runs (im2col's) a word at a time (Cortex-M loads and stores words at any
- * address), where a library call costs more. */
-static inline void tee_copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
-    if (n >= 16) {
-        memcpy(dst, src, (size_t)n);
-        return;
-    }
-    for (; n >= 4; n -= 4, dst += 4, src += 4) {
-        uint32_t v;
-        memcpy(&v, src, 4);
-        memcpy(dst, &v, 4);
-    }
-    for (int32_t i = 0; i < n; ++i) dst[i] = src[i];
-}
+/* n bytes copied (the library's copy: small code; Helium has its own, tee_mve.h). */
+static inline void tee_copy_bytes(int8_t *dst, const int8_t *src, int32_t n) { memcpy(dst, src, (size_t)n); }
 
 #endif

@@ -234,25 +234,7 @@ static inline int32_t vaddvaq_p_s32(int32_t acc, int32x4_t a, mve_pred16_t pred)
     return acc;
 }
 
-/* The matrix product's scalar-operand requantization (VQRDMULH, VSHL and VRSHL by a general register)
- * and its predicated byte scatter store. */
-static inline int32x4_t vqrdmulhq_n_s32(int32x4_t a, int32_t x) { return vqrdmulhq_s32(a, vdupq_n_s32(x)); }
-static inline int32x4_t vshlq_r_s32(int32x4_t a, int32_t x) { return vshlq_s32(a, vdupq_n_s32(x)); }
-static inline int32x4_t vrshlq_n_s32(int32x4_t a, int32_t x) { return vrshlq_s32(a, vdupq_n_s32(x)); }
-static inline uint32x4_t vidupq_n_u32(uint32_t start, int step) {
-    uint32x4_t r;
-    for (int i = 0; i < 4; ++i) r.v[i] = start + (uint32_t)(i * step);
-    return r;
-}
-static inline uint32x4_t vmulq_n_u32(uint32x4_t a, uint32_t x) {
-    for (int i = 0; i < 4; ++i) a.v[i] *= x;
-    return a;
-}
-static inline void vstrbq_scatter_offset_p_s32(int8_t *base, uint32x4_t offset, int32x4_t a, mve_pred16_t pred) {
-    for (int i = 0; i < 4; ++i)
-        if (pred >> (4 * i) & 1) base[offset.v[i]] = (int8_t)a.v[i];
-}
-/* im2col's byte copies and fills. */
+/* Byte copies and fills (bytes.c, tee_mve.h). */
 static inline int8x16_t vdupq_n_s8(int8_t x) {
     int8x16_t r;
     for (int i = 0; i < 16; ++i) r.v[i] = x;
@@ -262,22 +244,14 @@ static inline void vstrbq_p_s8(int8_t *p, int8x16_t a, mve_pred16_t pred) {
     for (int i = 0; i < 16; ++i)
         if (pred >> i & 1) p[i] = a.v[i];
 }
-/* The depthwise kernel's predicated loads: int8 to int16 lanes, and an int8 gather to int32 lanes. */
-static inline int16x8_t vldrbq_z_s16(const int8_t *p, mve_pred16_t pred) {
-    int16x8_t r;
-    for (int i = 0; i < 8; ++i) r.v[i] = (pred >> (2 * i) & 1) ? p[i] : 0;
-    return r;
-}
-static inline int32x4_t vldrbq_gather_offset_z_s32(const int8_t *base, uint32x4_t offset, mve_pred16_t pred) {
+/* The depthwise kernel's int8 gather into int32 lanes and byte scatter from them (offsets in bytes). */
+static inline int32x4_t vldrbq_gather_offset_s32(const int8_t *base, uint32x4_t offset) {
     int32x4_t r;
-    for (int i = 0; i < 4; ++i) r.v[i] = (pred >> (4 * i) & 1) ? base[offset.v[i]] : 0;
+    for (int i = 0; i < 4; ++i) r.v[i] = base[offset.v[i]];
     return r;
 }
 static inline void vstrbq_scatter_offset_s32(int8_t *base, uint32x4_t offset, int32x4_t a) {
-    vstrbq_scatter_offset_p_s32(base, offset, a, 0xFFFFu);
-}
-static inline int32x4_t vldrbq_gather_offset_s32(const int8_t *base, uint32x4_t offset) {
-    return vldrbq_gather_offset_z_s32(base, offset, 0xFFFFu);
+    for (int i = 0; i < 4; ++i) base[offset.v[i]] = (int8_t)a.v[i];
 }
 
 #endif

@@ -81,19 +81,17 @@ TEE_ALWAYS_INLINE void tee_dot_3x2(const int8_t *a0, const int8_t *a1, const int
  * pair per pixel and tap, each weight vector serving both pixels. Tap t of pixel a reads x_at[t] + a
  * (b: + b), its weights w[t * w_stride]. Sums are added to acc: acc[0] (even lanes) and acc[1] (odd
  * lanes) for pixel a, acc[2] and acc[3] for pixel b; even lane i is channel c + 2i, odd lane i channel
- * c + 2i + 1. `two` and `tail` are constants in each caller; with `tail` only the lanes of p16 are read. */
+ * c + 2i + 1. `two` is a constant in each caller. */
 TEE_ALWAYS_INLINE void tee_depthwise_x8(const int8_t *w, int32_t w_stride, const int8_t *const *x_at, int32_t a,
-                                        int32_t b, int32_t taps, int two, int tail, mve_pred16_t p16,
-                                        int32x4_t acc[4]) {
+                                        int32_t b, int32_t taps, int two, int32x4_t acc[4]) {
     int32x4_t ea = acc[0], oa = acc[1], eb = acc[2], ob = acc[3];
     for (int32_t t = 0; t < taps; ++t, w += w_stride) {
         const int8_t *x = x_at[t];
-        const int16x8_t wv = tail ? vldrbq_z_s16(w, p16) : vldrbq_s16(w);
-        const int16x8_t va = tail ? vldrbq_z_s16(x + a, p16) : vldrbq_s16(x + a);
+        const int16x8_t wv = vldrbq_s16(w), va = vldrbq_s16(x + a);
         ea = vaddq_s32(ea, vmullbq_int_s16(va, wv));
         oa = vaddq_s32(oa, vmulltq_int_s16(va, wv));
         if (two) {
-            const int16x8_t vb = tail ? vldrbq_z_s16(x + b, p16) : vldrbq_s16(x + b);
+            const int16x8_t vb = vldrbq_s16(x + b);
             eb = vaddq_s32(eb, vmullbq_int_s16(vb, wv));
             ob = vaddq_s32(ob, vmulltq_int_s16(vb, wv));
         }

@@ -85,13 +85,17 @@ typedef struct {
 } tee_binary_params;
 
 void tee_binary_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
-/* Optimised, same parameters (Helium: four elements per step where the innermost strides are 0 or 1). */
+/* Optimised MUL, same parameters (Helium: four elements per step where the innermost strides are 0 or 1). */
 int32_t tee_binary_simd_s8_scratch_size(const tee_binary_params *p);
 void tee_binary_simd_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
-/* ADD, SUB, SQUARED_DIFFERENCE with each input's rescaling tabulated first in scratch (2 x 256 int32). */
+/* ADD and SUB (and SQUARED_DIFFERENCE in a kernel of its own, so that a model links only the loops of its
+ * ops) with each input's rescaling tabulated first in scratch (2 x 256 int32). */
 int32_t tee_binary_table_s8_scratch_size(const tee_binary_params *p);
 void tee_binary_table_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *scratch,
                          int8_t *out);
+int32_t tee_squared_difference_table_s8_scratch_size(const tee_binary_params *p);
+void tee_squared_difference_table_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *scratch,
+                                     int8_t *out);
 
 typedef struct {
     int32_t size, in_zero_point, in_mult, in_left_shift, in_range_radius;

@@ -17,7 +17,7 @@ from tinyee.compile.footprint import call_macs
 # expert's are its matrix products').
 SIMD_KERNELS = {"tee_conv2d_gemm_s8", "tee_fully_connected_gemm_s8", "tee_batch_matmul_gemm_s8",
                 "tee_depthwise_conv2d_simd_s8", "tee_binary_simd_s8", "tee_binary_table_s8", "tee_routed_expert_s8",
-                "tee_average_pool_simd_s8"}
+                "tee_average_pool_simd_s8", "tee_squared_difference_table_s8"}
 
 
 def inner_loop_path(features: list[str]) -> str:
