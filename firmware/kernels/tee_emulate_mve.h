@@ -21,7 +21,6 @@ static inline int8x16_t vldrbq_z_s8(const int8_t *p, mve_pred16_t pred) {
     for (int i = 0; i < 16; ++i) r.v[i] = (pred >> i & 1) ? p[i] : 0;
     return r;
 }
-static inline int8x16_t vldrbq_s8(const int8_t *p) { return vldrbq_z_s8(p, 0xFFFFu); }
 /* VMLADAVA.S8: acc + sum of lane products. */
 static inline int32_t vmladavaq_s8(int32_t acc, int8x16_t a, int8x16_t b) {
     uint32_t s = (uint32_t)acc;
@@ -143,15 +142,6 @@ static inline int16x8_t vldrbq_s16(const int8_t *p) {
     for (int i = 0; i < 8; ++i) r.v[i] = p[i];
     return r;
 }
-static inline int16x8_t vdupq_n_s16(int16_t x) {
-    int16x8_t r;
-    for (int i = 0; i < 8; ++i) r.v[i] = x;
-    return r;
-}
-static inline int16x8_t vaddq_n_s16(int16x8_t a, int16_t x) {
-    for (int i = 0; i < 8; ++i) a.v[i] = (int16_t)(uint16_t)((uint32_t)(uint16_t)a.v[i] + (uint16_t)x);
-    return a;
-}
 /* VMULLB/VMULLT.S16: the even (bottom) or odd (top) int16 lanes multiplied into int32 lanes. */
 static inline int32x4_t vmullbq_int_s16(int16x8_t a, int16x8_t b) {
     int32x4_t r;
@@ -163,27 +153,10 @@ static inline int32x4_t vmulltq_int_s16(int16x8_t a, int16x8_t b) {
     for (int i = 0; i < 4; ++i) r.v[i] = a.v[2 * i + 1] * b.v[2 * i + 1];
     return r;
 }
-/* VMOVNB/VMOVNT.I32: b's lanes truncated to int16 into the even (bottom) or odd (top) lanes of a. */
-static inline int16x8_t vmovnbq_s32(int16x8_t a, int32x4_t b) {
-    for (int i = 0; i < 4; ++i) a.v[2 * i] = (int16_t)b.v[i];
-    return a;
-}
-static inline int16x8_t vmovntq_s32(int16x8_t a, int32x4_t b) {
-    for (int i = 0; i < 4; ++i) a.v[2 * i + 1] = (int16_t)b.v[i];
-    return a;
-}
-/* VSTRB.16: the low byte of each int16 lane. */
-static inline void vstrbq_s16(int8_t *p, int16x8_t a) {
-    for (int i = 0; i < 8; ++i) p[i] = (int8_t)a.v[i];
-}
 static inline uint32x4_t vldrwq_u32(const uint32_t *p) {
     uint32x4_t r;
     for (int i = 0; i < 4; ++i) r.v[i] = p[i];
     return r;
-}
-static inline uint32x4_t vaddq_n_u32(uint32x4_t a, uint32_t x) {
-    for (int i = 0; i < 4; ++i) a.v[i] += x;
-    return a;
 }
 static inline int32x4_t vldrwq_gather_shifted_offset_s32(const int32_t *base, uint32x4_t offset) {
     return vldrwq_gather_shifted_offset_z_s32(base, offset, 0xFFFFu);
@@ -209,10 +182,6 @@ static inline int16x8_t vldrbq_gather_offset_z_s16(const int8_t *base, uint16x8_
 static inline void vstrbq_p_s16(int8_t *p, int16x8_t a, mve_pred16_t pred) {
     for (int i = 0; i < 8; ++i)
         if (pred >> (2 * i) & 1) p[i] = (int8_t)a.v[i];
-}
-/* VSTRW.32 scatter, offsets in words. */
-static inline void vstrwq_scatter_shifted_offset_s32(int32_t *base, uint32x4_t offset, int32x4_t a) {
-    for (int i = 0; i < 4; ++i) base[offset.v[i]] = a.v[i];
 }
 
 /* Scalar operands, the predicated word store and the predicated add-across-lanes (LayerNorm). */

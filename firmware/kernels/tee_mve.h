@@ -43,23 +43,13 @@ TEE_ALWAYS_INLINE void tee_store_x4(int8_t *out, int32x4_t acc, int32x4_t mult, 
 
 /* Dot products of rows a0, a1, a2 with rows b0, b1 over n int8 values: s[2 i + j] = ai.bj. Each 16
  * values of the five rows are loaded once for six VMLADAVA, which keep their sums in general
- * registers. Whole vectors first, then one predicated tail. (The matrix product's main loop on the
- * target is the same steps in assembly: gemm.c.) */
+ * registers; every step predicated (the matrix product's main loop on the target is the same steps in
+ * assembly with only the tail predicated, gemm.c; this serves its odd column and the host). */
 TEE_ALWAYS_INLINE void tee_dot_3x2(const int8_t *a0, const int8_t *a1, const int8_t *a2, const int8_t *b0,
                                    const int8_t *b1, int32_t n, int32_t s[6]) {
     int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0;
-    for (int32_t k = n >> 4; k > 0; --k, a0 += 16, a1 += 16, a2 += 16, b0 += 16, b1 += 16) {
-        const int8x16_t y0 = vldrbq_s8(b0), y1 = vldrbq_s8(b1), x0 = vldrbq_s8(a0), x1 = vldrbq_s8(a1),
-                        x2 = vldrbq_s8(a2);
-        s00 = vmladavaq_s8(s00, x0, y0);
-        s01 = vmladavaq_s8(s01, x0, y1);
-        s10 = vmladavaq_s8(s10, x1, y0);
-        s11 = vmladavaq_s8(s11, x1, y1);
-        s20 = vmladavaq_s8(s20, x2, y0);
-        s21 = vmladavaq_s8(s21, x2, y1);
-    }
-    if (n & 15) {
-        const mve_pred16_t p = vctp8q((uint32_t)(n & 15));
+    for (int32_t k = 0; k < n; k += 16, a0 += 16, a1 += 16, a2 += 16, b0 += 16, b1 += 16) {
+        const mve_pred16_t p = vctp8q((uint32_t)(n - k));
         const int8x16_t y0 = vldrbq_z_s8(b0, p), y1 = vldrbq_z_s8(b1, p);
         const int8x16_t x0 = vldrbq_z_s8(a0, p), x1 = vldrbq_z_s8(a1, p), x2 = vldrbq_z_s8(a2, p);
         s00 = vmladavaq_s8(s00, x0, y0);
