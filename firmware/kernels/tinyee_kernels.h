@@ -31,7 +31,7 @@ int32_t tee_conv2d_gemm_s8_scratch_size(const tee_conv_params *p);
 void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
                         int8_t *out);
 /* Optimised (depthwise_conv_2d_optimized.c), with the input offset folded into folded_bias; scratch holds
- * a row of input zero points, and where out overwrites in, a ring of input rows. */
+ * a ring of the input rows the windows read, padded with the input zero point (out may overwrite in). */
 int32_t tee_depthwise_conv2d_simd_s8_scratch_size(const tee_conv_params *p);
 void tee_depthwise_conv2d_simd_s8(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
                                   int8_t *out);
