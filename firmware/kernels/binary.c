@@ -80,8 +80,9 @@ TEE_ALWAYS_INLINE void run_scalar(const tee_binary_params *p, tee_binary_op op, 
     }
 }
 
-/* One innermost run of n outputs of `op` (a constant in each kernel). With tables (256 rescaled values per input, indexed by value + 128) each element costs
- * one requantization instead of three. On Helium runs with strides 0 or 1 go four elements at a time. */
+/* One innermost run of n outputs of `op` (a constant in each kernel). With tables (256 rescaled values
+ * per input, indexed by value + 128) each element costs one requantization instead of three. On Helium
+ * runs with strides 0 or 1 go four elements at a time. */
 TEE_ALWAYS_INLINE void binary_run(const tee_binary_params *p, tee_binary_op op, const int8_t *in1, int32_t s1,
                                   const int8_t *in2, int32_t s2, int32_t n, const int32_t *tables, int8_t *out) {
     if (op == REFERENCE) {

@@ -6,8 +6,8 @@
 #include "tee_simd.h"
 
 /* One im2col row: the k_h x k_w x in_c window of output pixel (oy, ox), padding = input zero point.
- * Without dilation each kernel row's taps inside the input are one contiguous copy, inline
- * (tee_copy_bytes), not a library call; a window reaching past the input is first all zero point. */
+ * Without dilation each kernel row's taps inside the input are one contiguous copy (tee_copy_bytes:
+ * inline on Helium); a window reaching past the input is first all zero point. */
 static void im2col_row(const tee_conv_params *p, const int8_t *in, int32_t oy, int32_t ox, int8_t *row) {
     const int32_t c = p->in_c, in_y0 = oy * p->stride_h - p->pad_h, in_x0 = ox * p->stride_w - p->pad_w;
     const int32_t row_bytes = (int32_t)p->k_w * c, in_row_bytes = p->in_w * c;

@@ -20,6 +20,9 @@ static int32_t span_w(const tee_conv_params *p) { return (p->out_w - 1) * p->str
 
 static int32_t ring_rows(const tee_conv_params *p) { return (p->k_h - 1) * p->dil_h + 1; }
 
+/* Input row iy's slot in a ring of `ring` rows (iy mod ring, iy may be negative). */
+static inline int32_t ring_slot(int32_t iy, int32_t ring) { return (iy % ring + ring) % ring; }
+
 /* At least 8 channels: Helium's last group of eight overlaps the one before where the channels are not a
  * multiple of 8 (recomputing a few outputs, from the ring, never from the overwritten input). */
 int32_t tee_depthwise_conv2d_simd_s8_scratch_size(const tee_conv_params *p) {
@@ -65,22 +68,12 @@ static void row_channels_x8(const tee_conv_params *p, const int8_t *filter, cons
     int32x4_t sums[ROW_PIXELS][2];
     for (int32_t ox0 = 0; ox0 < p->out_w; ox0 += ROW_PIXELS, out += ROW_PIXELS * channels) {
         const int32_t pixels = p->out_w - ox0 < ROW_PIXELS ? p->out_w - ox0 : ROW_PIXELS;
-        int32_t i = 0;
-        for (; i + 1 < pixels; i += 2) {
+        for (int32_t i = 0; i < pixels; i += 2) {
             const int32_t a = (ox0 + i) * pixel_step + c;
-            int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-            tee_depthwise_x8(filter + c, channels, x_at, a, a + pixel_step, taps, 1, acc);
-            sums[i][0] = acc[0];
-            sums[i][1] = acc[1];
-            sums[i + 1][0] = acc[2];
-            sums[i + 1][1] = acc[3];
-        }
-        if (i < pixels) {
-            const int32_t a = (ox0 + i) * pixel_step + c;
-            int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-            tee_depthwise_x8(filter + c, channels, x_at, a, a, taps, 0, acc);
-            sums[i][0] = acc[0];
-            sums[i][1] = acc[1];
+            if (i + 1 < pixels)
+                tee_depthwise_x8(filter + c, channels, x_at, a, a + pixel_step, taps, 1, sums + i);
+            else
+                tee_depthwise_x8(filter + c, channels, x_at, a, a, taps, 0, sums + i);
         }
         store_parity(p, sums, pixels, c, 0, out);
         store_parity(p, sums, pixels, c, 1, out);
@@ -142,14 +135,14 @@ void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *i
     const int32_t channels = p->in_c, span = span_w(p), ring = ring_rows(p), slot_bytes = span * channels;
     const int32_t taps = (int32_t)p->k_h * p->k_w;
     const int8_t *x_at[MAX_TAPS];
-    int32_t next = -p->pad_h; /* the next input row to copy into the ring; row iy lives in slot iy mod ring */
+    int32_t next = -p->pad_h; /* the next input row to copy into the ring */
     tee_fill_bytes(scratch, (int8_t)(-p->in_offset), ring * slot_bytes);
     for (int32_t oy = 0; oy < p->out_h; ++oy, out += p->out_w * channels) {
         const int32_t in_y0 = oy * p->stride_h - p->pad_h, last = in_y0 + (ring - 1);
-        for (; next <= last; ++next) load_row(p, in, next, span, scratch + ((next % ring + ring) % ring) * slot_bytes);
+        for (; next <= last; ++next) load_row(p, in, next, span, scratch + ring_slot(next, ring) * slot_bytes);
         for (int32_t ky = 0, t = 0; ky < p->k_h; ++ky) {
             const int32_t iy = in_y0 + ky * p->dil_h;
-            const int8_t *row = scratch + ((iy % ring + ring) % ring) * slot_bytes;
+            const int8_t *row = scratch + ring_slot(iy, ring) * slot_bytes;
             for (int32_t kx = 0; kx < p->k_w; ++kx, ++t) x_at[t] = row + kx * p->dil_w * channels;
         }
         output_row(p, filter, x_at, taps, out);

@@ -2,6 +2,8 @@
  * GEMM_COLS columns, then those rows requantized four columns per vector with the columns' parameters
  * loaded as vectors. DSP and portable: two rows by two columns per step (tee_dot_2x2), columns outside
  * and rows inside, so that each column's requantization is set up once. */
+#include <stddef.h>
+
 #include "tee_fixedpoint.h"
 #include "tee_gemm.h"
 #include "tee_simd.h"
@@ -69,8 +71,12 @@ typedef struct {
     int32_t depth, more, tail, pairs; /* more: whole 16-value steps after the first; tail: depth % 16 */
     int32_t *sums;                    /* sums[row * GEMM_COLS + column], advanced by the loop */
 } rows_job;
+#if defined(__ARM_FEATURE_MVE) /* the assembly's field offsets (32-bit pointers) and the sums' row stride (#256) */
+_Static_assert(offsetof(rows_job, b) == 12 && offsetof(rows_job, depth) == 16 && offsetof(rows_job, more) == 20 &&
+                   offsetof(rows_job, tail) == 24 && offsetof(rows_job, pairs) == 28 && offsetof(rows_job, sums) == 32,
+               "rows_job's layout is fixed in dot_rows_pairs");
+_Static_assert(GEMM_COLS * sizeof(int32_t) == 256, "dot_rows_pairs stores the sums' rows 256 bytes apart");
 
-#if defined(__ARM_FEATURE_MVE)
 /* tee_dot_3x2 for `pairs` column pairs in turn, in assembly: the six sums stay in even registers as
  * VMLADAV(A) requires, with the five row pointers and the low-overhead loop's counter beside them, which
  * GCC's schedule of the intrinsics does not manage without spilling inside the loop (12 instructions
@@ -148,8 +154,18 @@ __attribute__((naked)) static void dot_rows_pairs(rows_job *job __attribute__((u
 }
 #endif
 
-/* Sums of three rows with `pairs` column pairs into job->sums; `last_alone`: then one more column, by
- * itself (it stands in for its missing partner: computed, never stored). */
+/* tee_dot_3x2 of the three rows with column job->b and, where `two`, the one after it, into job->sums. */
+static void dot_columns(const rows_job *job, int two) {
+    int32_t s[6];
+    tee_dot_3x2(job->a0, job->a1, job->a2, job->b, two ? job->b + job->depth : job->b, job->depth, s);
+    for (int32_t i = 0; i < 3; ++i) {
+        job->sums[i * GEMM_COLS] = s[2 * i];
+        if (two) job->sums[i * GEMM_COLS + 1] = s[2 * i + 1];
+    }
+}
+
+/* Sums of three rows with `pairs` column pairs into job->sums, then, where `last_alone`, one more column
+ * by itself. */
 static void dot_pairs(rows_job *job, int last_alone) {
 #if defined(__ARM_FEATURE_MVE)
     if (job->depth >= 16 && job->pairs) {
@@ -157,17 +173,8 @@ static void dot_pairs(rows_job *job, int last_alone) {
         job->pairs = 0;
     }
 #endif
-    for (; job->pairs > 0 || last_alone; job->b += 2 * job->depth, job->sums += 2) {
-        const int alone = job->pairs == 0;
-        int32_t s[6];
-        tee_dot_3x2(job->a0, job->a1, job->a2, job->b, alone ? job->b : job->b + job->depth, job->depth, s);
-        for (int32_t i = 0; i < 3; ++i) {
-            job->sums[i * GEMM_COLS] = s[2 * i];
-            if (!alone) job->sums[i * GEMM_COLS + 1] = s[2 * i + 1];
-        }
-        if (alone) break;
-        --job->pairs;
-    }
+    for (; job->pairs > 0; --job->pairs, job->b += 2 * job->depth, job->sums += 2) dot_columns(job, 1);
+    if (last_alone) dot_columns(job, 0);
 }
 
 /* Three rows at a time, all their columns before the next rows: in turn where one block of columns

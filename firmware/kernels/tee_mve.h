@@ -67,14 +67,13 @@ TEE_ALWAYS_INLINE void tee_dot_3x2(const int8_t *a0, const int8_t *a1, const int
     s[5] = s21;
 }
 
-/* Depthwise windows of one or two pixels (`two`) over channels c..c+7 in int16 lanes, one VMULLB/VMULLT
- * pair per pixel and tap, each weight vector serving both pixels. Tap t of pixel a reads x_at[t] + a
- * (b: + b), its weights w[t * w_stride]. Sums are added to acc: acc[0] (even lanes) and acc[1] (odd
- * lanes) for pixel a, acc[2] and acc[3] for pixel b; even lane i is channel c + 2i, odd lane i channel
- * c + 2i + 1. `two` is a constant in each caller. */
+/* Depthwise windows of one or two pixels (`two`, a constant in each caller) over channels c..c+7 in int16
+ * lanes, one VMULLB/VMULLT pair per pixel and tap, each weight vector serving both pixels. Tap t of pixel
+ * a reads x_at[t] + a (b: + b), its weights w[t * w_stride]. sums[0] gets pixel a's sums, even lanes
+ * then odd lanes (even lane i is channel c + 2i, odd lane i channel c + 2i + 1), sums[1] pixel b's. */
 TEE_ALWAYS_INLINE void tee_depthwise_x8(const int8_t *w, int32_t w_stride, const int8_t *const *x_at, int32_t a,
-                                        int32_t b, int32_t taps, int two, int32x4_t acc[4]) {
-    int32x4_t ea = acc[0], oa = acc[1], eb = acc[2], ob = acc[3];
+                                        int32_t b, int32_t taps, int two, int32x4_t (*sums)[2]) {
+    int32x4_t ea = vdupq_n_s32(0), oa = ea, eb = ea, ob = ea;
     for (int32_t t = 0; t < taps; ++t, w += w_stride) {
         const int8_t *x = x_at[t];
         const int16x8_t wv = vldrbq_s16(w), va = vldrbq_s16(x + a);
@@ -86,10 +85,12 @@ TEE_ALWAYS_INLINE void tee_depthwise_x8(const int8_t *w, int32_t w_stride, const
             ob = vaddq_s32(ob, vmulltq_int_s16(vb, wv));
         }
     }
-    acc[0] = ea;
-    acc[1] = oa;
-    acc[2] = eb;
-    acc[3] = ob;
+    sums[0][0] = ea;
+    sums[0][1] = oa;
+    if (two) {
+        sums[1][0] = eb;
+        sums[1][1] = ob;
+    }
 }
 
 /* n bytes copied, 16 per step: short runs (im2col's) cost a few instructions instead of a library call.
