@@ -198,6 +198,25 @@ void tee_binary_table_s8(const tee_binary_params *p, const int8_t *in1, const in
     binary_loop(p, run_add, in1, in2, tables, out);
 }
 
+/* In a stream the first row makes the tables (tee_binary_table_s8), which the member's scratch keeps for
+ * the other rows. */
+void tee_binary_table_row_s8(const tee_stream_member *m, const tee_stream_row *r) {
+    (void)m;
+    tee_binary_params *p = r->params;
+    p->out_dims[0] = r->size;
+    if (!r->row)
+        tee_binary_table_s8(p, r->in1, r->in2, r->scratch, r->out);
+    else
+        binary_loop(p, run_add, r->in1, r->in2, (const int32_t *)(void *)r->scratch, r->out);
+}
+
+void tee_binary_simd_row_s8(const tee_stream_member *m, const tee_stream_row *r) {
+    (void)m;
+    tee_binary_params *p = r->params;
+    p->out_dims[0] = r->size;
+    binary_loop(p, run_mul, r->in1, r->in2, NULL, r->out);
+}
+
 int32_t tee_squared_difference_table_s8_scratch_size(const tee_binary_params *p) {
     return p->op == TEE_SQUARED_DIFFERENCE ? table_scratch(p) : -1;
 }

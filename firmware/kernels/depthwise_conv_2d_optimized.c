@@ -148,3 +148,9 @@ void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *i
         output_row(p, filter, x_at, taps, out);
     }
 }
+
+void tee_depthwise_conv2d_simd_row_s8(const tee_stream_member *m, const tee_stream_row *r) {
+    tee_conv_params *p = r->params;
+    p->in_h = (int16_t)r->in_rows, p->pad_h = (int16_t)r->pad_top, p->out_h = 1;
+    tee_depthwise_conv2d_simd_s8(p, r->in1, m->weights, r->scratch, r->out);
+}

@@ -214,4 +214,53 @@ void tee_relu6_s8(const tee_clamp_params *p, const int8_t *in, int8_t *out);
  * value + 128 (lut.c). */
 void tee_lut_s8(const int8_t *table, int32_t size, const int8_t *in, int8_t *out);
 
+/* Row streaming (stream.c): a chain of kernels run one output row at a time, each tensor made and used
+ * inside the chain held in a window of the few rows its readers still need (moved up as rows arrive),
+ * so the chain's memory is its inputs, its outputs and those windows: patch-based inference as in
+ * MCUNetV2, with no row computed twice. The code generator plans windows and row order at build time. */
+typedef struct {
+    int32_t offset, row_bytes; /* arena offset; bytes per row (width x channels) */
+    int16_t rows, capacity;    /* rows of the tensor; rows the window holds (all of them: the whole tensor) */
+} tee_stream_window;
+
+typedef struct tee_stream_member tee_stream_member;
+/* One output row to make: in1 (and in2) point at the first of in_rows input rows, below pad_top rows of
+ * padding; params is a copy of the member's parameters, for the row maker to set to the row's; size is
+ * the output row's bytes. */
+typedef struct {
+    const int8_t *in1, *in2;
+    int8_t *out, *scratch;
+    void *params;
+    int32_t pad_top, in_rows, row, size;
+} tee_stream_row;
+typedef void tee_row_fn(const tee_stream_member *m, const tee_stream_row *r);
+struct tee_stream_member {
+    tee_row_fn *run;
+    const void *params;                /* the kernel's parameters for the whole tensor (a lookup table's table) */
+    const int8_t *weights;
+    uint16_t params_size, scratch;     /* bytes of params to copy (0: none); its scratch's offset in the stream's */
+    int8_t stride, pad, span;          /* output row r reads input rows r * stride - pad and the span - 1 after it */
+    uint8_t in1, in2, out;             /* window indices (in2 = in1 for one input) */
+    uint16_t slot;                     /* where profiling sums its ticks */
+};
+
+/* The member making each next row: order[0 .. head), then order[head .. head + period) `repeats` times,
+ * then the rest of order (the order of a stream's rows is mostly periodic). */
+typedef struct {
+    const tee_stream_window *windows;
+    const tee_stream_member *members;
+    const uint8_t *order;
+    int32_t rows, head, period, repeats, scratch; /* scratch: arena offset of the members' scratch */
+} tee_stream;
+
+/* Built with TINYEE_PROFILE_OPS, it adds each row's ticks to its member's slot of tinyee_op_ticks. */
+void tee_stream_run(const tee_stream *s, int8_t *arena);
+
+/* Row makers of the kernels a stream can hold, each beside its kernel. */
+void tee_conv2d_gemm_row_s8(const tee_stream_member *m, const tee_stream_row *r);
+void tee_depthwise_conv2d_simd_row_s8(const tee_stream_member *m, const tee_stream_row *r);
+void tee_binary_table_row_s8(const tee_stream_member *m, const tee_stream_row *r);
+void tee_binary_simd_row_s8(const tee_stream_member *m, const tee_stream_row *r);
+void tee_lut_row_s8(const tee_stream_member *m, const tee_stream_row *r);
+
 #endif

@@ -31,8 +31,10 @@ def run(export_dir: Path, board_name: str, kernels: str, json_out: str | None = 
     for r in report["layers"]:
         table.add_row(str(r["segment"]), str(r["op_index"]), r["op"], r["kernel"], r["path"],
                       "x".join(map(str, r["output_shape"])), f"{r['macs']:,}", f"{r['const_bytes']:,}",
-                      "-" if r["output_offset"] is None else f"{r['output_offset']:,}", f"{r['output_bytes']:,}",
-                      "{}..{}".format(*r["output_life"]) + (" in place" if r["in_place"] else ""),
+                      "-" if r["output_offset"] is None else f"{r['output_offset']:,}",
+                      f"{r['output_bytes']:,}" + (f" ({r['output_rows_held']} of {r['output_shape'][1]} rows)" if r["output_rows_held"] else ""),
+                      "{}..{}".format(*r["output_life"]) + (" in place" if r["in_place"] else "") +
+                      (f" stream {r['stream']}" if r["stream"] is not None else ""),
                       f"{r['scratch_bytes']:,}" if r["scratch_bytes"] else "")
     result(table)
     for s, to_exit in zip(report["segments"], report["cascade"]["macs_to_exit"]):

@@ -2,7 +2,8 @@
 
 ``lower`` turns ops into reference kernel calls with precomputed parameters (one registry module
 per op in ``ops``), ``optimize`` swaps in the optimised kernels (unless the reference set is asked
-for), ``plan`` places tensors in one static arena shared by all segments, ``emit`` writes the C
+for), ``stream`` runs chains of them row by row where that lowers the peak arena, ``plan`` places
+tensors in one static arena shared by all segments, ``emit`` writes the C
 sources; ``library`` packages them as a product's library, ``firmware`` builds the benchmark
 firmware, ``native`` builds them on the host for bit-exactness checks, ``analysis`` describes them.
 """
@@ -15,16 +16,18 @@ from tinyee.compile.emit import CompiledSegment, write_sources
 from tinyee.compile.lower import lower
 from tinyee.compile.optimize import KERNEL_SETS, optimize
 from tinyee.compile.plan import plan_arena
+from tinyee.compile.stream import choose_streams
 from tinyee.errors import TinyeeError
 from tinyee.manifest import Manifest
 from tinyee.tflite import TfliteModel, chain_mismatch, segment_outputs
 
 
-def compile_segments(models: list[TfliteModel], kernels: str = "optimized", route: bool = True
-                     ) -> list[CompiledSegment]:
+def compile_segments(models: list[TfliteModel], kernels: str = "optimized", route: bool = True,
+                     stream: bool = True) -> list[CompiledSegment]:
     """Lower and plan each segment; segment k+1's inputs sit where segment k left its boundary tensors.
     route: the optimised set runs mixture-of-experts layers' experts only on their tokens (False: densely,
-    as the TFLite graph is written; for measuring what routing saves)."""
+    as the TFLite graph is written; for measuring what routing saves). stream: the optimised set runs
+    chains of convolutions row by row where that lowers a segment's peak arena (stream.py)."""
     if kernels not in KERNEL_SETS:
         raise TinyeeError(f"kernel set {kernels!r}: choose one of {', '.join(KERNEL_SETS)}")
     all_calls = [lower(m) for m in models]
@@ -32,10 +35,11 @@ def compile_segments(models: list[TfliteModel], kernels: str = "optimized", rout
         all_calls = optimize(models, all_calls, route)
     out, pinned = [], None
     for k, (m, calls) in enumerate(zip(models, all_calls)):
-        plan = plan_arena(m, calls, pinned)
+        streams, plan = (choose_streams(m, calls, pinned) if kernels == "optimized" and stream
+                         else ([], plan_arena(m, calls, pinned)))
         # a cascade segment, or a lone model (single-op conformance tests) whose first output stands for the exit
         probs, boundary = segment_outputs(m) if any(len(t.shape) == 2 for t in m.outputs) else (m.outputs[0], [])
-        out.append(CompiledSegment(k, m, calls, plan, probs.index, tuple(t.index for t in boundary)))
+        out.append(CompiledSegment(k, m, calls, plan, probs.index, tuple(t.index for t in boundary), tuple(streams)))
         if boundary and k + 1 < len(models):
             nxt = models[k + 1]
             why = chain_mismatch(boundary, nxt.inputs)

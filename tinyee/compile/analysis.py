@@ -1,7 +1,8 @@
 """What a compiled cascade is, layer by layer, without a device: `tinyee analyze`.
 
 Per kernel call: the op, the kernel and inner-loop path it runs, shapes, MACs, constant bytes (weights,
-parameter arrays, tables), where its output lives in the arena and for which steps, and its scratch.
+parameter arrays, tables), where its output lives in the arena (a streamed call's: in a window of rows)
+and for which steps, and its scratch.
 Per segment and for the cascade: constant bytes (flash, code aside), peak arena and MACs per exit.
 """
 
@@ -51,9 +52,13 @@ def analyze(segments: list[CompiledSegment], path: str) -> dict:
     layers, seg_rows = [], []
     for seg in segments:
         life = _lifetimes(seg)
+        stream_of = {step: k for k, s in enumerate(seg.streams) for step in s.steps}
+        window = {w.tensor: w for s in seg.streams for w in s.windows}
         for step, c in enumerate(seg.calls):
             out = c.output
             t = seg.model.tensors[out]
+            w = window.get(out)
+            w = w if w and w.capacity < w.rows else None  # held whole
             inputs = [list(seg.model.tensors[i].shape) for i in c.op.inputs
                       if i >= 0 and not seg.model.tensors[i].is_const]
             layers.append({
@@ -61,8 +66,9 @@ def analyze(segments: list[CompiledSegment], path: str) -> dict:
                 "kernel": c.kernel or "(alias: no code)", "path": path if c.kernel in SIMD_KERNELS else "-",
                 "input_shapes": inputs, "output_shape": list(t.shape), "macs": call_macs(c),
                 "const_bytes": _const_bytes(seg, c), "output_offset": seg.plan.offsets.get(out),
-                "output_bytes": t.nbytes, "output_life": list(life.get(out, (step, step))),
-                "scratch_bytes": c.scratch, "in_place": bool(c.in_place) and c.kernel != "",
+                "output_bytes": w.capacity * w.row_bytes if w else t.nbytes, "output_rows_held": w.capacity if w else None,
+                "stream": stream_of.get(step), "output_life": list(life.get(out, (step, step))),
+                "scratch_bytes": c.scratch, "in_place": bool(c.in_place) and c.kernel != "" and step not in stream_of,
             })
         rows = [r for r in layers if r["segment"] == seg.index]
         seg_rows.append({"segment": seg.index, "calls": sum(1 for c in seg.calls if c.kernel),

@@ -16,6 +16,7 @@ from tinyee.cascade import entropy_lut
 from tinyee.compile.call import Call, IntArg, IntsArg, ScratchArg, TableArg, TensorArg, TensorListArg, array_ctype
 from tinyee.compile.plan import Plan
 from tinyee.compile.sources import API_HEADER
+from tinyee.compile.stream import ROW_MAKERS, Stream, geometry, member_inputs
 from tinyee.tflite import TfliteModel
 
 C_TYPES = {np.int8: "int8_t", np.int32: "int32_t", np.int16: "int16_t", np.uint8: "uint8_t"}
@@ -29,6 +30,13 @@ class CompiledSegment:
     plan: Plan
     probs_tensor: int
     boundary_tensors: tuple[int, ...]  # handed to the next segment in place: the feature map, then any carry
+    streams: tuple[Stream, ...] = ()   # runs of calls made row by row (stream.py)
+
+
+def called_functions(segments: list[CompiledSegment]) -> set[str]:
+    """The kernel library functions the generated code calls."""
+    rows = {ROW_MAKERS[seg.calls[step].kernel] for seg in segments for s in seg.streams for step in s.steps}
+    return {c.kernel for s in segments for c in s.calls if c.kernel} | rows | ({"tee_stream_run"} if rows else set())
 
 
 @dataclass(frozen=True)
@@ -123,14 +131,49 @@ class Emitter:
         self.op_count += 1
         return lines
 
+    def _stream(self, seg: CompiledSegment, s: Stream) -> list[str]:
+        name = f"s{seg.index}_stream{s.steps[0]}"
+        scratch = seg.plan.scratch.get(seg.calls[s.steps[0]].op.index, 0)
+        members = []
+        for k, step in enumerate(s.steps):
+            c = seg.calls[step]
+            prefix = f"s{seg.index}_op{c.op.index}"
+            if c.struct:  # copied for each row, which the row maker sets to the row's
+                self.consts.append(struct_definition(c, prefix))
+                params, size = f"&{prefix}", f"sizeof {prefix}"
+            else:  # a lookup table's table is all it needs
+                params, size = f"{prefix}_table", "0"
+                self.consts.append(_c_array("int8_t", params, c.args["table"].values))
+            weights = self._pointer(seg, c.tensor("filter")) if "filter" in c.args else "NULL"
+            ins, out = member_inputs(c), s.window_of(c.output)
+            stride, pad, span = geometry(seg.model, c)
+            members.append(f"{{.run = {ROW_MAKERS[c.kernel]}, .params = {params}, .weights = {weights}, "
+                           f".params_size = {size}, .scratch = {s.scratch_at[k]}, .stride = {stride}, .pad = {pad}, "
+                           f".span = {span}, .in1 = {s.window_of(ins[0])}, .in2 = {s.window_of(ins[-1])}, "
+                           f".out = {out}, .slot = {self.op_count}}}")
+            self.op_count += 1
+        windows = ", ".join(f"{{{seg.plan.offsets[w.tensor]}, {w.row_bytes}, {w.rows}, {w.capacity}}}" for w in s.windows)
+        self.consts.append(
+            f"static const tee_stream_window {name}_windows[] = {{{windows}}};\n"
+            f"static const tee_stream_member {name}_members[] = {{\n    " + ",\n    ".join(members) + "\n};\n" +
+            _c_array("uint8_t", f"{name}_order", s.stored_order, per_line=48) +
+            f"static const tee_stream {name} = {{{name}_windows, {name}_members, {name}_order, {len(s.order)}, "
+            f"{s.head}, {s.period}, {s.repeats}, {scratch}}};\n")
+        ops = ", ".join(seg.calls[step].op.name for step in s.steps)
+        return [f"    tee_stream_run(&{name}, arena); /* row by row: {ops} */"]
+
     def render(self, model_id: str, thresholds_q: list[int], num_classes: int,
                criterion: str = "max_softmax", kernels: str = "optimized") -> dict[str, str]:
         """The generated files by name: the public API header, the runtime's internal header, the model."""
         funcs = []
         for seg in self.segments:
             body = []
-            for c in seg.calls:
-                if c.kernel:
+            streams = {s.steps[0]: s for s in seg.streams}
+            streamed = {step for s in seg.streams for step in s.steps}
+            for step, c in enumerate(seg.calls):
+                if step in streams:
+                    body += self._stream(seg, streams[step])
+                elif c.kernel and step not in streamed:
                     body += self._call(seg, c)
             funcs.append(f"void tinyee_segment{seg.index}(int8_t *arena) {{\n" + "\n".join(body) + "\n}\n")
         first = self.segments[0]

@@ -18,6 +18,7 @@ from string import Template
 
 from tinyee.boards import Board
 from tinyee.compile import CompiledSegment, compile_export
+from tinyee.compile.emit import called_functions
 from tinyee.compile.sources import LIBRARY_DIR, RUNTIME_SOURCE, TOOLCHAIN, kernel_files
 from tinyee.errors import DoesNotFitError, TinyeeError
 from tinyee.manifest import Manifest
@@ -37,8 +38,7 @@ class GeneratedLibrary:
 
 def library_sources(segments: list[CompiledSegment]) -> list[Path]:
     """The static C a compiled cascade links against: the runtime and the kernel files its calls need."""
-    called = {c.kernel for s in segments for c in s.calls if c.kernel}
-    return [RUNTIME_SOURCE, *kernel_files(called)]
+    return [RUNTIME_SOURCE, *kernel_files(called_functions(segments))]
 
 
 def generate_library(export_dir: Path, manifest: Manifest, board: Board, out: Path,

@@ -7,7 +7,8 @@ Placement is greedy (lowest free offset) in a few orders (largest first, as TFLi
 planner, then by first use and by lifetime), then, while the peak is above the bytes alive at the
 busiest step (no placement can beat that), in seeded random orders; the smallest peak wins. A segment's
 input can be pinned where the previous segment left its feature map, so the cascade hands the
-int8 feature map over in place.
+int8 feature map over in place. Calls run as a stream (stream.py) are alive together for the whole
+stream, its tensors held in windows of rows take only their window's bytes, and its members share one scratch.
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
+@dataclass(frozen=True)
+class Window:
+    """A tensor as a stream holds it: `capacity` of its `rows` (all of them: the whole tensor)."""
+    tensor: int
+    rows: int
+    capacity: int
+    row_bytes: int
+
+
 @dataclass
 class Plan:
     offsets: dict[int, int]  # tensor index -> arena offset
@@ -36,8 +46,10 @@ class Plan:
     live_bound: int          # max over steps of the bytes alive then: no placement needs less
 
 
-def plan_arena(model: TfliteModel, calls: list[Call], pinned: dict[int, int] | None = None) -> Plan:
+def plan_arena(model: TfliteModel, calls: list[Call], pinned: dict[int, int] | None = None, streams=()) -> Plan:
+    """streams: stream.Stream objects (anything with steps, windows and scratch) over these calls."""
     pinned = dict(pinned or {})
+    span = {step: (s.steps[0], s.steps[-1]) for s in streams for step in s.steps}
     root: dict = {}  # tensor -> tensor whose buffer it shares
 
     def owner(t):
@@ -67,11 +79,18 @@ def plan_arena(model: TfliteModel, calls: list[Call], pinned: dict[int, int] | N
         use(t.index, -1)
     for step, c in enumerate(calls):
         for t in c.tensors():
-            use(t, step)
+            for at in span.get(step, (step,)):
+                use(t, at)
     for t in model.outputs:
         use(t.index, len(calls))
+    for s in streams:
+        for w in s.windows:
+            if w.capacity < w.rows:
+                size[owner(w.tensor)] = w.capacity * w.row_bytes
     pinned_owner = {owner(t): off for t, off in pinned.items()}
     for step, c in enumerate(calls):
+        if step in span:
+            continue
         out = owner(c.op.outputs[0]) if c.op.outputs else None
         for t in c.in_place:
             o = owner(t)
@@ -84,9 +103,13 @@ def plan_arena(model: TfliteModel, calls: list[Call], pinned: dict[int, int] | N
                 del life[out], size[out]
                 break
     for step, c in enumerate(calls):
-        if c.scratch:
+        if c.scratch and step not in span:
             key = ("scratch", c.op.index)
             life[key], size[key] = (step, step), c.scratch
+    for s in streams:
+        if s.scratch:
+            key = ("scratch", calls[s.steps[0]].op.index)
+            life[key], size[key] = span[s.steps[0]], s.scratch
 
     def op_bytes(c):
         ts = {owner(t) for t in c.tensors() if activation(t)}
