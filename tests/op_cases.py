@@ -350,8 +350,31 @@ def case_routed_experts(rng) -> bytes:
     return int8_model(routed, samples)
 
 
-# Chains of ops the optimised set runs as one kernel, by the name of the fused call.
-FUSED_GENERATORS = {"LAYER_NORM": case_layer_norm, "ROUTED_EXPERT": case_routed_experts}
+def case_row_stream(rng) -> bytes:
+    """A residual block the optimised set runs row by row (tinyee/compile/stream.py): CONV_2D (stride 1 or 2)
+    + RELU, DEPTHWISE_CONV_2D + SiLU (one table), a pointwise CONV_2D, ADD of the block's input, MUL by the
+    SiLU output; random sizes (rows of a multiple of 16 bytes) and weights, calibrated on random data."""
+    import tensorflow as tf
+
+    rows, cols, depth = int(rng.integers(12, 25)), 2 * int(rng.integers(3, 5)), int(rng.choice([3, 8]))
+    width, stride = int(rng.choice([16, 24])), int(rng.integers(1, 3))
+    stem = rng.normal(0, 1 / np.sqrt(9 * depth), (3, 3, depth, width)).astype(np.float32)
+    taps = rng.normal(0, 1 / 3, (3, 3, width, 1)).astype(np.float32)
+    mix = rng.normal(0, 1 / np.sqrt(width), (1, 1, width, width)).astype(np.float32)
+    bias = rng.normal(0, 0.2, width).astype(np.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, rows, cols, depth], tf.float32)])
+    def block(x):
+        y = tf.nn.relu(tf.nn.conv2d(x, stem, stride, "SAME") + bias)
+        z = tf.nn.silu(tf.nn.depthwise_conv2d(y, taps, [1, 1, 1, 1], "SAME"))
+        return (tf.nn.conv2d(z, mix, 1, "SAME") + y) * z
+
+    samples = [rng.normal(0, 1, (1, rows, cols, depth)).astype(np.float32) for _ in range(32)]
+    return int8_model(block, samples)
+
+
+# Chains of ops the optimised set runs as one kernel, by the name of the fused call, or (ROW_STREAM) as one stream.
+FUSED_GENERATORS = {"LAYER_NORM": case_layer_norm, "ROUTED_EXPERT": case_routed_experts, "ROW_STREAM": case_row_stream}
 ALL_GENERATORS = {**GENERATORS, **FUSED_GENERATORS}
 
 

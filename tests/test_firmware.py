@@ -185,7 +185,7 @@ def test_qemu_entropy_cascade_with_bof_and_slvit_exits(mixed_heads_export, tmp_p
 ON_TARGET_PATHS = [("mps2-an386", "dsp"), ("mps3-an547", "mve")]
 OPTIMISED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "ADD", "SUB", "MUL",
                  "SQUARED_DIFFERENCE", "SOFTMAX", "LOGISTIC", "RSQRT", "HARD_SWISH", "LAYER_NORM", "ROUTED_EXPERT",
-                 "AVERAGE_POOL_2D")
+                 "AVERAGE_POOL_2D", "ROW_STREAM")
 ON_TARGET_CASES = 6
 MAX_CASE_BYTES = 2500  # inputs + output per case: each byte crosses the emulated UART as hex
 
@@ -221,6 +221,7 @@ def test_optimised_kernels_match_tflite_micro_on_the_emulated_core(board_name, p
             "tee_batch_matmul_gemm_s8", "tee_binary_table_s8", "tee_binary_simd_s8", "tee_softmax_table_s8",
             "tee_lut_s8", "tee_layer_norm_s8", "tee_routed_expert_s8", "tee_average_pool_simd_s8",
             "tee_squared_difference_table_s8"} - used == set()
+    assert any(s.streams for (name, _, _), s in zip(cases, segments) if name == "ROW_STREAM")
     write_sources(tmp_path / "src", segments, "on-target-conformance", [], 0)
     board = load_board(board_name)
     image = build_image(tmp_path / "src", segments, board, tmp_path, "-O2", "on-target-conformance", 0, "optimized")

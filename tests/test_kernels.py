@@ -63,11 +63,14 @@ def test_kernel_matches_tflite_micro(library, op_name):
     """Every case of the op (or fused chain) on this kernel set and path equals TFLM output for output."""
     cases, segments, runner, kernels = library
     rng = np.random.default_rng(7)
-    checked = 0
+    checked = streamed = 0
     for (name, i, data), seg in zip(cases, segments):
         if name != op_name:
             continue
-        if op_name in FUSED_GENERATORS:  # fused calls in the optimised set, the chain's ops in the reference
+        if op_name == "ROW_STREAM":  # streams in the optimised set only
+            streamed += bool(seg.streams)
+            assert not seg.streams or kernels == "optimized"
+        elif op_name in FUSED_GENERATORS:  # fused calls in the optimised set, the chain's ops in the reference
             assert (op_name in [c.op.name for c in seg.calls]) == (kernels == "optimized")
         else:
             assert [c.op.name for c in seg.calls] == [op_name]
@@ -82,6 +85,8 @@ def test_kernel_matches_tflite_micro(library, op_name):
             assert mism == 0, f"{name}#{i} sample {k}: {mism} of {want.size} outputs differ\ngot  {got.reshape(-1)[:16]}\nwant {want.reshape(-1)[:16]}"
             checked += want.size
     assert checked > 0
+    if op_name == "ROW_STREAM" and kernels == "optimized":  # most cases are big enough to gain from a stream
+        assert streamed >= CASES_PER_FUSED_CHAIN // 2
 
 
 @pytest.mark.parametrize("path", sorted(HOST_PATHS))
