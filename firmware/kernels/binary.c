@@ -198,12 +198,19 @@ void tee_binary_table_s8(const tee_binary_params *p, const int8_t *in1, const in
     binary_loop(p, run_add, in1, in2, tables, out);
 }
 
+/* The copy of an element-wise op's parameters set to one row of a stream (the generator streams only ops
+ * that are one contiguous run). */
+static tee_binary_params *row_params(const tee_stream_row *r) {
+    tee_binary_params *p = r->params;
+    p->out_dims[0] = r->size;
+    return p;
+}
+
 /* In a stream the first row makes the tables (tee_binary_table_s8), which the member's scratch keeps for
  * the other rows. */
 void tee_binary_table_row_s8(const tee_stream_member *m, const tee_stream_row *r) {
     (void)m;
-    tee_binary_params *p = r->params;
-    p->out_dims[0] = r->size;
+    const tee_binary_params *p = row_params(r);
     if (!r->row)
         tee_binary_table_s8(p, r->in1, r->in2, r->scratch, r->out);
     else
@@ -212,9 +219,7 @@ void tee_binary_table_row_s8(const tee_stream_member *m, const tee_stream_row *r
 
 void tee_binary_simd_row_s8(const tee_stream_member *m, const tee_stream_row *r) {
     (void)m;
-    tee_binary_params *p = r->params;
-    p->out_dims[0] = r->size;
-    binary_loop(p, run_mul, r->in1, r->in2, NULL, r->out);
+    binary_loop(row_params(r), run_mul, r->in1, r->in2, NULL, r->out);
 }
 
 int32_t tee_squared_difference_table_s8_scratch_size(const tee_binary_params *p) {

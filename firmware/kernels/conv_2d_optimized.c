@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "tinyee_kernels.h"
+#include "tee_conv.h"
 #include "tee_gemm.h"
 #include "tee_simd.h"
 
@@ -98,9 +99,8 @@ void tee_conv2d_gemm_s8(const tee_conv_params *p, const int8_t *in, const int8_t
     }
 }
 
-
 void tee_conv2d_gemm_row_s8(const tee_stream_member *m, const tee_stream_row *r) {
     tee_conv_params *p = r->params;
-    p->in_h = (int16_t)r->in_rows, p->pad_h = (int16_t)r->pad_top, p->out_h = 1;
+    tee_conv_row_params(p, r);
     tee_conv2d_gemm_s8(p, r->in1, m->weights, r->scratch, r->out);
 }

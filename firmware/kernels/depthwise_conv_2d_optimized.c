@@ -10,6 +10,7 @@
  * vector serving both pixels and each channel group's requantization loaded once per row. Otherwise
  * one pixel, four channels at a time. */
 #include "tinyee_kernels.h"
+#include "tee_conv.h"
 #include "tee_fixedpoint.h"
 #include "tee_simd.h"
 
@@ -151,6 +152,6 @@ void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *i
 
 void tee_depthwise_conv2d_simd_row_s8(const tee_stream_member *m, const tee_stream_row *r) {
     tee_conv_params *p = r->params;
-    p->in_h = (int16_t)r->in_rows, p->pad_h = (int16_t)r->pad_top, p->out_h = 1;
+    tee_conv_row_params(p, r);
     tee_depthwise_conv2d_simd_s8(p, r->in1, m->weights, r->scratch, r->out);
 }

@@ -8,10 +8,12 @@ extern uint32_t tinyee_op_ticks[];
 uint64_t tinyee_profile_ticks(void);
 #endif
 
-/* Windows and members a stream may have, and the bytes of the largest parameter struct a member copies
- * (the code generator keeps to these). */
+/* Windows and members a stream may have (the code generator keeps to it), and room for the parameter
+ * structs the row makers take. */
 #define TEE_STREAM_MAX 32
 #define TEE_STREAM_PARAMS 256
+_Static_assert(sizeof(tee_conv_params) <= TEE_STREAM_PARAMS && sizeof(tee_binary_params) <= TEE_STREAM_PARAMS,
+               "a member's parameters are copied into TEE_STREAM_PARAMS bytes");
 
 static int8_t *row_at(const tee_stream_window *w, int8_t *arena, int32_t top, int32_t row) {
     return arena + w->offset + (row - top) * w->row_bytes;

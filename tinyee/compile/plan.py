@@ -23,7 +23,7 @@ ALIGN = 16  # keeps every buffer aligned for word and vector loads
 RANDOM_ORDERS = 500  # extra placement orders tried while the peak exceeds the live-bytes bound
 
 
-def _align(n: int) -> int:
+def align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
@@ -113,16 +113,16 @@ def plan_arena(model: TfliteModel, calls: list[Call], pinned: dict[int, int] | N
 
     def op_bytes(c):
         ts = {owner(t) for t in c.tensors() if activation(t)}
-        return sum(_align(size[o]) for o in ts) + _align(c.scratch)
+        return sum(align(size[o]) for o in ts) + align(c.scratch)
 
     largest_op = max((op_bytes(c) for c in calls if c.kernel), default=0)
-    fixed = [(off, _align(size[o]), *life[o]) for o, off in pinned_owner.items()]
+    fixed = [(off, align(size[o]), *life[o]) for o, off in pinned_owner.items()]
     free = [o for o in life if o not in pinned_owner]
     orders = [sorted(free, key=lambda o: (-size[o], life[o][0])),
               sorted(free, key=lambda o: (life[o][0], -size[o])),
               sorted(free, key=lambda o: (-(life[o][1] - life[o][0]), -size[o]))]
     steps = {b for lo, hi in life.values() for b in (lo, hi)}
-    live_bound = max((sum(_align(size[o]) for o, (lo, hi) in life.items() if lo <= st <= hi) for st in steps), default=0)
+    live_bound = max((sum(align(size[o]) for o, (lo, hi) in life.items() if lo <= st <= hi) for st in steps), default=0)
     best = min((_place(order, size, life, fixed) for order in orders), key=lambda r: r[1])
     rng = random.Random(0)
     for _ in range(RANDOM_ORDERS):
@@ -141,7 +141,7 @@ def _place(order, size, life, fixed):
     placed = list(fixed)
     offsets = {}
     for o in order:
-        nbytes, (lo, hi) = _align(size[o]), life[o]
+        nbytes, (lo, hi) = align(size[o]), life[o]
         busy = sorted((off, off + sz) for off, sz, a, b in placed if not (b < lo or a > hi))
         candidate = 0
         for start, end in busy:

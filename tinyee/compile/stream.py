@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tinyee.compile.call import Call, readers
-from tinyee.compile.plan import Plan, Window, plan_arena
+from tinyee.compile.plan import Plan, Window, align, plan_arena
 from tinyee.tflite import TfliteModel
 
 # Each streamable optimised kernel -> the C function that makes one output row of it.
@@ -37,10 +37,9 @@ class Stream:
     order: tuple[int, ...]                # the member (index into steps) that makes each next row
     scratch: int                          # bytes: the convolutions' shared scratch, then each kept one
     scratch_at: tuple[int, ...]           # each member's scratch offset in it
-
-    head: int = 0                         # the order as stored: a head, a period repeated, the rest
-    period: int = 0
-    repeats: int = 0
+    head: int                             # the order as stored: a head, a period repeated, the rest
+    period: int
+    repeats: int
 
     def window_of(self, tensor: int) -> int:
         return next(i for i, w in enumerate(self.windows) if w.tensor == tensor)
@@ -110,11 +109,12 @@ def build_stream(model: TfliteModel, calls: list[Call], steps: range) -> Stream 
     read_by = readers(calls)
     kept_whole = {t.index for t in model.outputs} | {t for t in producer if any(s > steps[-1] for s in read_by.get(t, []))}
     tensors = list(dict.fromkeys(t for c in members for t in [*member_inputs(c), c.output]))
+    shape = {t: _rows(model, t) for t in tensors}  # (rows, bytes per row)
+    rows = {t: n for t, (n, _) in shape.items()}
     windowed = [t for t in producer if t not in kept_whole]
     if len(tensors) > MAX_PARTS or len(members) > MAX_PARTS or not windowed or \
-            any(_rows(model, t)[1] % ROW_ALIGN for t in windowed):
+            any(shape[t][1] % ROW_ALIGN for t in windowed):
         return None
-    rows = {t: _rows(model, t)[0] for t in tensors}
     made, order = [0] * len(members), []
 
     def need(i: int, upto: int) -> int:
@@ -138,7 +138,7 @@ def build_stream(model: TfliteModel, calls: list[Call], steps: range) -> Stream 
     if scratch[0] > UINT16_MAX:
         return None
     capacity = _capacities(members, geo, order, rows, {t for t in tensors if t in kept_whole or t not in producer})
-    return Stream(tuple(steps), tuple(Window(t, rows[t], capacity[t], _rows(model, t)[1]) for t in tensors),
+    return Stream(tuple(steps), tuple(Window(t, rows[t], capacity[t], shape[t][1]) for t in tensors),
                   tuple(order), *scratch, *periodic(tuple(order)))
 
 
@@ -171,11 +171,11 @@ def _capacities(members: list[Call], geo, order, rows: dict[int, int], whole: se
 def _scratch(members: list[Call]) -> tuple[int, tuple[int, ...]]:
     """One scratch for the convolutions (they run one at a time), after it each kept table's own."""
     shared = max((c.scratch for c in members if c.kernel not in KEPT_SCRATCH), default=0)
-    at, end = [], (shared + 15) // 16 * 16
+    at, end = [], align(shared)
     for c in members:
         if c.kernel in KEPT_SCRATCH:
             at.append(end)
-            end += (c.scratch + 15) // 16 * 16
+            end += align(c.scratch)
         else:
             at.append(0)
     return end, tuple(at)
