@@ -67,6 +67,28 @@ def case_conv(rng, depthwise, in_place: bool = False):
     return m.build([x], [y])
 
 
+def case_depthwise_3x3(rng, tall: bool):
+    """A DEPTHWISE_CONV_2D that the Cortex-M4 target loop runs: 3x3 taps, unit dilation, stride 1 or 2, no fused
+    activation, every channel's multiplier below 1/2. tall: 8 channels over 14 to 28 rows of 3 to 5 columns, more
+    rows than the DSP path's plane holds (12), so that its rows move up; stride 1 SAME is run in place."""
+    m = OpModel()
+    h, w = (int(rng.integers(14, 29)), int(rng.integers(3, 6))) if tall else (int(rng.integers(3, 10)),
+                                                                                int(rng.integers(3, 10)))
+    c = 8 if tall else int(rng.integers(8, 41))
+    stride, same = int(rng.choice([1, 2])), bool(rng.integers(0, 2))
+    s_in = scale(rng)
+    x = m.tensor([1, h, w, c], s_in, zero_point(rng))
+    s_w = [scale(rng, -3, -1) for _ in range(c)]
+    f = m.tensor([1, 3, 3, c], s_w, 0, rng.integers(-127, 128, [1, 3, 3, c]), axis=3)
+    b = m.tensor([c], [s_in * s for s in s_w], 0, rng.integers(-3000, 3000, c), dtype=np.int32)
+    y = m.tensor([1, conv_out(h, 3, stride, 1, same), conv_out(w, 3, stride, 1, same), c],
+                 s_in * max(s_w) * float(rng.uniform(2.5, 100)), zero_point(rng))
+    m.op("DEPTHWISE_CONV_2D", [x, f, b], [y],
+         options("DepthwiseConv2DOptions", depthMultiplier=1, padding=0 if same else 1, strideH=stride, strideW=stride,
+                 dilationHFactor=1, dilationWFactor=1, fusedActivationFunction=0), "DepthwiseConv2DOptions")
+    return m.build([x], [y])
+
+
 def case_fully_connected(rng):
     m = OpModel()
     rows, din, dout = int(rng.integers(1, 5)), int(rng.integers(1, 40)), int(rng.integers(1, 20))
@@ -266,7 +288,8 @@ def case_pool(rng, name):
 
 GENERATORS = {
     "CONV_2D": lambda r: case_conv(r, False),
-    "DEPTHWISE_CONV_2D": lambda r: case_conv(r, True),
+    "DEPTHWISE_CONV_2D": lambda r: (case_conv(r, True) if r.integers(0, 2) else
+                                    case_depthwise_3x3(r, tall=bool(r.integers(0, 2)))),
     "FULLY_CONNECTED": case_fully_connected,
     "BATCH_MATMUL": case_batch_matmul,
     "ADD": lambda r: case_binary(r, "ADD"),

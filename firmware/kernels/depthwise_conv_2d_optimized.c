@@ -1,28 +1,26 @@
 /* DEPTHWISE_CONV_2D (depth multiplier 1), optimised. The input offset is out of the inner loop:
  * sum (x + in_offset) w = sum x w + in_offset sum w, the second term in p->folded_bias; so a tap on
  * padding reads the input zero point (x + in_offset = 0) and every pixel has all its taps.
- * The input rows a window reads are kept in scratch, padded: a ring of (k_h - 1) * dil_h + 1 rows of
- * the columns the windows span, the zero point outside the input (whole rows above and below it).
- * So tap t of every pixel is at a fixed offset from the pixel's first column (one table per output
- * row, x_at), and there are no edge cases. Each input row is copied in before the output row of the
- * same index is written, so the output may overwrite the input (stride 1, output shaped as the input).
- * Helium: eight channels at a time in int16 lanes over a row's pixels in horizontal pairs, each weight
- * vector serving both pixels and each channel group's requantization loaded once per row. Otherwise
- * one pixel, four channels at a time. */
+ * The input rows a window reads are kept in scratch, padded: the columns the windows span, the zero
+ * point outside the input (whole rows above and below it). So tap t of every pixel is at a fixed
+ * offset from the pixel's first column, and there are no edge cases. Each input row is copied in
+ * before the output row of the same index is written, so the output may overwrite the input (stride
+ * 1, output shaped as the input).
+ * Helium: a ring of (k_h - 1) * dil_h + 1 int8 rows of all channels; eight channels at a time in int16
+ * lanes over a row's pixels in horizontal pairs, each weight vector serving both pixels and each
+ * channel group's requantization loaded once per row. Otherwise (the DSP extension): one channel at a
+ * time, its rows widened to int16 in the same scratch. */
 #include "tinyee_kernels.h"
 #include "tee_conv.h"
 #include "tee_fixedpoint.h"
 #include "tee_simd.h"
 
-#define MAX_TAPS 64 /* largest k_h * k_w: the tap table lives on the stack */
+#define MAX_TAPS 64 /* largest k_h * k_w: the tap tables live on the stack */
 
 /* Input columns -pad_w .. span - pad_w - 1 are read: the padded row's width. */
 static int32_t span_w(const tee_conv_params *p) { return (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1; }
 
 static int32_t ring_rows(const tee_conv_params *p) { return (p->k_h - 1) * p->dil_h + 1; }
-
-/* Input row iy's slot in a ring of `ring` rows (iy mod ring, iy may be negative). */
-static inline int32_t ring_slot(int32_t iy, int32_t ring) { return (iy % ring + ring) % ring; }
 
 /* At least 8 channels: Helium's last group of eight overlaps the one before where the channels are not a
  * multiple of 8 (recomputing a few outputs, from the ring, never from the overwritten input). */
@@ -30,6 +28,10 @@ int32_t tee_depthwise_conv2d_simd_s8_scratch_size(const tee_conv_params *p) {
     if (p->depth_multiplier != 1 || p->k_h * p->k_w > MAX_TAPS || p->in_c < 8) return -1;
     return ring_rows(p) * span_w(p) * p->in_c;
 }
+
+#if defined(TEE_PATH_MVE)
+/* Input row iy's slot in a ring of `ring` rows (iy mod ring, iy may be negative). */
+static inline int32_t ring_slot(int32_t iy, int32_t ring) { return (iy % ring + ring) % ring; }
 
 /* Input row iy into its ring slot, between the slot's padding columns (set once: the zero point); a row
  * outside the input is the zero point throughout. */
@@ -42,7 +44,6 @@ static void load_row(const tee_conv_params *p, const int8_t *in, int32_t iy, int
     tee_copy_bytes(slot + p->pad_w * c, in + iy * p->in_w * c, (inside < p->in_w ? inside : p->in_w) * c);
 }
 
-#if defined(TEE_PATH_MVE)
 static const uint32_t EVEN_LANES[4] = {0, 2, 4, 6};
 #define ROW_PIXELS 16 /* pixels whose sums wait on the stack for requantization: 16 x 2 x 16 bytes */
 
@@ -86,53 +87,9 @@ static void output_row(const tee_conv_params *p, const int8_t *filter, const int
                        int8_t *out) {
     for (int32_t c = 0; c < p->in_c; c += 8) row_channels_x8(p, filter, x_at, taps, c + 8 <= p->in_c ? c : p->in_c - 8, out);
 }
-#else
-/* Channel c alone: the window's products (tap t's input at x_at[t] + x, its weight at w[t * w_stride]). */
-static inline int32_t window_1(int32_t x, const int8_t *w, int32_t w_stride, const int8_t *const *x_at, int32_t taps) {
-    int32_t acc = 0;
-    for (int32_t t = 0; t < taps; ++t) acc += x_at[t][x] * w[t * w_stride];
-    return acc;
-}
-
-/* One pixel's output channels (its first column at offset x in the padded rows), four at a time;
- * full_range (the activation range is all of int8) is a constant in each call, so that the clamp is
- * one SSAT where it can be. */
-TEE_ALWAYS_INLINE void pixel_channels(const tee_conv_params *p, const int8_t *filter, const int8_t *const *x_at,
-                                      int32_t taps, int32_t x, int full_range, int8_t *out) {
-    const int32_t channels = p->in_c, out_offset = p->out_offset, act_min = p->act_min, act_max = p->act_max;
-    const int32_t *bias = p->folded_bias;
-    int32_t c = 0;
-    for (; c + 4 <= channels; c += 4) {
-        int32_t acc[4];
-        tee_depthwise_4(x + c, filter + c, channels, x_at, taps, acc);
-        for (int32_t i = 0; i < 4; ++i) {
-            const tee_channel_q q = tee_channel(bias[c + i], p->mult[c + i], p->shift[c + i]);
-            out[c + i] = tee_clamp8_act(tee_requantize_channel(acc[i], &q) + out_offset, act_min, act_max, full_range);
-        }
-    }
-    for (; c < channels; ++c) {
-        const tee_channel_q q = tee_channel(bias[c], p->mult[c], p->shift[c]);
-        out[c] = tee_clamp8_act(tee_requantize_channel(window_1(x + c, filter + c, channels, x_at, taps), &q) + out_offset,
-                                act_min, act_max, full_range);
-    }
-}
-
-static void output_row(const tee_conv_params *p, const int8_t *filter, const int8_t *const *x_at, int32_t taps,
-                       int8_t *out) {
-    const int32_t pixel_step = p->stride_w * p->in_c;
-    for (int32_t ox = 0; ox < p->out_w; ++ox, out += p->in_c) {
-        if (p->act_min == -128 && p->act_max == 127)
-            pixel_channels(p, filter, x_at, taps, ox * pixel_step, 1, out);
-        else
-            pixel_channels(p, filter, x_at, taps, ox * pixel_step, 0, out);
-    }
-}
-#endif
-
-void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *in, const int8_t *filter, int8_t *scratch,
-                                  int8_t *out) {
-    const tee_conv_params local = *params; /* not aliased by the int8 stores, so kept in registers */
-    const tee_conv_params *p = &local;
+/* The ring of int8 rows of all channels; x_at: tap t's row and column offset, one table per output row. */
+TEE_ALWAYS_INLINE void depthwise(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
+                                 int8_t *out) {
     const int32_t channels = p->in_c, span = span_w(p), ring = ring_rows(p), slot_bytes = span * channels;
     const int32_t taps = (int32_t)p->k_h * p->k_w;
     const int8_t *x_at[MAX_TAPS];
@@ -148,6 +105,176 @@ void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *i
         }
         output_row(p, filter, x_at, taps, out);
     }
+}
+#else
+/* A channel's weights (tap order) and requantization; its bias starts each sum. */
+typedef struct {
+    int16_t w[MAX_TAPS];
+    int32_t bias, out_offset, act_min, act_max;
+    tee_channel_q q;
+} channel_taps;
+
+/* n output rows of a channel from its plane (rows of span values, the first output row's window at the
+ * top), tap by tap. */
+static void rows_any(const tee_conv_params *p, const int16_t *plane, int32_t span, int32_t n, const channel_taps *k,
+                     int8_t *out) {
+    for (int32_t r = 0; r < n; ++r, plane += p->stride_h * span) {
+        for (int32_t ox = 0; ox < p->out_w; ++ox, out += p->in_c) {
+            int32_t acc = k->bias;
+            for (int32_t ky = 0, t = 0; ky < p->k_h; ++ky) {
+                const int16_t *x = plane + ky * p->dil_h * span + ox * p->stride_w;
+                for (int32_t kx = 0; kx < p->k_w; ++kx, ++t) acc += x[kx * p->dil_w] * k->w[t];
+            }
+            *out = tee_clamp8(tee_requantize_channel(acc, &k->q) + k->out_offset, k->act_min, k->act_max);
+        }
+    }
+}
+
+#if defined(__ARM_FEATURE_DSP)
+static inline int32_t pack16(int32_t lo, int32_t hi) { return (int32_t)((uint16_t)lo | ((uint32_t)(uint16_t)hi << 16)); }
+
+/* One output row of 3x3 taps at unit column dilation, for a full int8 activation range and a multiplier
+ * below 1 (a right shift of at least 1, none to the left), one pixel per pass: each plane row's taps 0
+ * and 1 are one word (one SMLAD), tap 2 one SMLABB/SMLABT; the row pointers are post-incremented by
+ * the stride (S2 bytes), so that a row's third tap is at 4 - S2 past them; the out_offset rides in
+ * w22o's high half. 13 registers, 26 instructions per output (GCC's schedule of the same C spills nine
+ * values: 39). */
+#define TEE_DW_3X3_ROW(S2, T)                                                                               \
+    "1:\n\t"                                                                                               \
+    "ldr %[acc], %[bias]\n\t"                                                                              \
+    "ldr %[a], [%[x0]], #" #S2 "\n\t"                                                                      \
+    "ldrsh %[b], [%[x0], #" #T "]\n\t"                                                                     \
+    "smlad %[acc], %[a], %[w0], %[acc]\n\t"                                                                \
+    "smlabb %[acc], %[b], %[w02_12], %[acc]\n\t"                                                           \
+    "ldr %[a], [%[x1]], #" #S2 "\n\t"                                                                      \
+    "ldrsh %[b], [%[x1], #" #T "]\n\t"                                                                     \
+    "smlad %[acc], %[a], %[w1], %[acc]\n\t"                                                                \
+    "smlabt %[acc], %[b], %[w02_12], %[acc]\n\t"                                                           \
+    "ldr %[a], [%[x2]], #" #S2 "\n\t"                                                                      \
+    "ldrsh %[b], [%[x2], #" #T "]\n\t"                                                                     \
+    "smlad %[acc], %[a], %[w2], %[acc]\n\t"                                                                \
+    "smlabb %[acc], %[b], %[w22o], %[acc]\n\t"                                                             \
+    "ldrd %[a], %[b], %[q]\n\t"                                                                            \
+    "smmlar %[acc], %[acc], %[a], %[acc]\n\t"                                                              \
+    "sub %[acc], %[acc], %[acc], lsr #31\n\t"                                                              \
+    "asr %[acc], %[acc], %[b]\n\t"                                                                         \
+    "and %[b], %[acc], #1\n\t"                                                                             \
+    "add %[acc], %[b], %[acc], asr #1\n\t"                                                                 \
+    "add %[acc], %[acc], %[w22o], asr #16\n\t"                                                             \
+    "ssat %[acc], #8, %[acc]\n\t"                                                                          \
+    "ldr %[b], %[step]\n\t"                                                                                \
+    "strb %[acc], [%[out]]\n\t"                                                                            \
+    "add %[out], %[out], %[b]\n\t"                                                                         \
+    "subs %[n], %[n], #1\n\t"                                                                              \
+    "bne 1b"
+
+typedef struct {
+    int32_t mult2, right_1;
+} shift_q;
+
+/* Whether rows_3x3 runs the channel's parameters. */
+static int rows_3x3_takes(const tee_conv_params *p, const channel_taps *k) {
+    return p->k_h == 3 && p->k_w == 3 && p->dil_w == 1 && p->stride_w <= 2 && p->act_min == -128 &&
+           p->act_max == 127 && !k->q.left && k->q.right;
+}
+
+/* rows_any for the parameters rows_3x3_takes. A row's pointers go on from where the last one ended. */
+TEE_NOINLINE static void rows_3x3(const tee_conv_params *p, const int16_t *plane, int32_t span, int32_t n,
+                                  const channel_taps *k, int8_t *out) {
+    const int32_t w0 = pack16(k->w[0], k->w[1]), w1 = pack16(k->w[3], k->w[4]), w2 = pack16(k->w[6], k->w[7]);
+    const int32_t w02_12 = pack16(k->w[2], k->w[5]), w22o = pack16(k->w[8], k->out_offset), bias = k->bias;
+    const int32_t step = p->in_c, out_w = p->out_w, dil = p->dil_h * span;
+    const int32_t skip = p->stride_h * span - out_w * p->stride_w;
+    const shift_q q = {k->q.mult2, k->q.right - 1};
+    const int16_t *x0 = plane, *x1 = plane + dil, *x2 = x1 + dil;
+    for (int32_t r = n; r > 0; --r, x0 += skip, x1 += skip, x2 += skip) {
+        int32_t pixels = out_w, acc, a, b;
+#define TEE_DW_3X3_OPERANDS                                                                                 \
+    : [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2), [out] "+r"(out), [n] "+r"(pixels), [acc] "=&r"(acc),    \
+      [a] "=&r"(a), [b] "=&r"(b)                                                                            \
+    : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w02_12] "r"(w02_12), [w22o] "r"(w22o), [step] "m"(step),  \
+      [bias] "m"(bias), [q] "m"(q)                                                                          \
+    : "cc", "memory"
+        if (p->stride_w == 1)
+            __asm volatile(TEE_DW_3X3_ROW(2, 2) TEE_DW_3X3_OPERANDS);
+        else
+            __asm volatile(TEE_DW_3X3_ROW(4, 0) TEE_DW_3X3_OPERANDS);
+#undef TEE_DW_3X3_OPERANDS
+    }
+}
+#else
+static int rows_3x3_takes(const tee_conv_params *p, const channel_taps *k) {
+    (void)p;
+    (void)k;
+    return 0;
+}
+#define rows_3x3 rows_any
+#endif
+
+/* Input rows first .. first + n - 1 of channel c, widened, into the plane rows' columns that hold the
+ * input; a row outside the input is the zero point there (the padding columns are set once per call). */
+static void load_rows(const tee_conv_params *p, const int8_t *in, int32_t c, int32_t first, int32_t n, int32_t span,
+                      int16_t *row) {
+    const int32_t channels = p->in_c, inside = span - p->pad_w, cols = inside < p->in_w ? inside : p->in_w;
+    for (int32_t iy = first; iy < first + n; ++iy, row += span) {
+        int16_t *dst = row + p->pad_w, *end = dst + cols;
+        if (iy < 0 || iy >= p->in_h) {
+            while (dst != end) *dst++ = (int16_t)-p->in_offset;
+            continue;
+        }
+        for (const int8_t *src = in + iy * p->in_w * channels + c; dst != end; src += channels) *dst++ = *src;
+    }
+}
+
+/* Channel c: its input rows widened into the plane (capacity rows), as many output rows at a time as the
+ * plane holds the windows of; where it holds fewer than all, the rows still needed move up to its top
+ * before the next are loaded. Every input row of the channel is loaded before an output row of the same
+ * index is written, so the output may overwrite the input. */
+static void channel(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int32_t c, int16_t *plane,
+                    int32_t capacity, int8_t *out) {
+    const int32_t span = span_w(p), window = ring_rows(p), taps = (int32_t)p->k_h * p->k_w, row_out = p->out_w * p->in_c;
+    channel_taps k; /* set field by field: an initialiser would zero all MAX_TAPS weights first */
+    k.bias = p->folded_bias[c];
+    k.out_offset = p->out_offset;
+    k.act_min = p->act_min;
+    k.act_max = p->act_max;
+    k.q = tee_channel(0, p->mult[c], p->shift[c]);
+    for (int32_t t = 0; t < taps; ++t) k.w[t] = filter[t * p->in_c + c];
+    const int fast = rows_3x3_takes(p, &k);
+    int32_t top = -p->pad_h, held = 0; /* the plane holds input rows top .. top + held - 1 */
+    for (int32_t oy = 0, n; oy < p->out_h; oy += n) {
+        const int32_t first = oy * p->stride_h - p->pad_h, kept = top + held - first;
+        if (first > top) {
+            for (int32_t i = 0; i < kept * span; ++i) plane[i] = plane[(first - top) * span + i];
+            held = kept > 0 ? kept : 0;
+            top = first;
+        }
+        n = (capacity - window) / p->stride_h + 1;
+        if (n > p->out_h - oy) n = p->out_h - oy;
+        const int32_t needed = (n - 1) * p->stride_h + window;
+        load_rows(p, in, c, top + held, needed - held, span, plane + held * span);
+        held = needed;
+        (fast ? rows_3x3 : rows_any)(p, plane, span, n, &k, out + oy * row_out + c);
+    }
+}
+
+/* A channel at a time, so that its weights and requantization stay in registers over all its pixels; its
+ * input rows widened to int16 in scratch (a plane of as many rows as fit: all of them in the models here),
+ * the zero point around them, so that two taps of a row are one word (one SMLAD) and there are no edge
+ * cases. The scratch is Helium's ring of int8 rows of every channel: at least 4 windows' rows of int16. */
+TEE_ALWAYS_INLINE void depthwise(const tee_conv_params *p, const int8_t *in, const int8_t *filter, int8_t *scratch,
+                                 int8_t *out) {
+    int16_t *plane = (int16_t *)(void *)scratch;
+    const int32_t span = span_w(p), capacity = ring_rows(p) * p->in_c / 2;
+    for (int32_t i = 0; i < capacity * span; ++i) plane[i] = (int16_t)-p->in_offset;
+    for (int32_t c = 0; c < p->in_c; ++c) channel(p, in, filter, c, plane, capacity, out);
+}
+#endif
+
+void tee_depthwise_conv2d_simd_s8(const tee_conv_params *params, const int8_t *in, const int8_t *filter, int8_t *scratch,
+                                  int8_t *out) {
+    const tee_conv_params local = *params; /* not aliased by the int8 stores, so kept in registers */
+    depthwise(&local, in, filter, scratch, out);
 }
 
 void tee_depthwise_conv2d_simd_row_s8(const tee_stream_member *m, const tee_stream_row *r) {

@@ -129,34 +129,6 @@ static inline int32_t tee_dot_1x1(const int8_t *a, const int8_t *b, int32_t n) {
     for (; i < n; ++i) s += a[i] * b[i];
     return s;
 }
-/* Depthwise window of four channels: acc[i] = sum over taps t of x[t][c + i] * w[t * w_stride + i]. */
-static inline void tee_depthwise_4(int32_t c, const int8_t *w, int32_t w_stride, const int8_t *const *x, int32_t taps,
-                                   int32_t acc[4]) {
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    /* Walked by the tap pointer, which the loop ends on: no separate counter. */
-    for (const int8_t *const *tap = x, *const *end = x + taps; tap != end; ++tap, w += w_stride) {
-#if defined(TEE_PATH_DSP)
-        const int32_t xv = tee_load4(*tap + c), wv = tee_load4(w);
-        const int32_t xe = __sxtb16(xv), xo = tee_sxtb16_ror8(xv);
-        const int32_t we = __sxtb16(wv), wo = tee_sxtb16_ror8(wv);
-        s0 = __smlabb(xe, we, s0);
-        s2 = __smlatt(xe, we, s2);
-        s1 = __smlabb(xo, wo, s1);
-        s3 = __smlatt(xo, wo, s3);
-#else
-        const int8_t *xt = *tap + c;
-        s0 += xt[0] * w[0];
-        s1 += xt[1] * w[1];
-        s2 += xt[2] * w[2];
-        s3 += xt[3] * w[3];
-#endif
-    }
-    acc[0] = s0;
-    acc[1] = s1;
-    acc[2] = s2;
-    acc[3] = s3;
-}
-
 /* n bytes copied (the library's copy: small code; Helium has its own, tee_mve.h). */
 static inline void tee_copy_bytes(int8_t *dst, const int8_t *src, int32_t n) { memcpy(dst, src, (size_t)n); }
 

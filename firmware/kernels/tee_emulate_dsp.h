@@ -17,11 +17,5 @@ static inline int32_t __sxtb16(int32_t v) { return tee_pack16((int8_t)(v & 0xFF)
 static inline int32_t __smlad(int32_t a, int32_t b, int32_t acc) {
     return (int32_t)((uint32_t)acc + (uint32_t)(tee_lo16(a) * tee_lo16(b)) + (uint32_t)(tee_hi16(a) * tee_hi16(b)));
 }
-static inline int32_t __smlabb(int32_t a, int32_t b, int32_t acc) {
-    return (int32_t)((uint32_t)acc + (uint32_t)(tee_lo16(a) * tee_lo16(b)));
-}
-static inline int32_t __smlatt(int32_t a, int32_t b, int32_t acc) {
-    return (int32_t)((uint32_t)acc + (uint32_t)(tee_hi16(a) * tee_hi16(b)));
-}
 
 #endif
