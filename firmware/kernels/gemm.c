@@ -29,22 +29,21 @@ TEE_ALWAYS_INLINE void requantize_x4(const int32_t *sums, const int32_t *bias, c
         vstrbq_s32(out, acc);
 }
 
-/* The whole vectors of a row's requantization (tail: requantize_rows); `per_channel` (a constant in each
- * caller): per-column parameters and bias, no row bias, so the pointers step by constants. Returns the
- * columns done. */
+/* The whole vectors of a per-channel row's requantization (per-column parameters and bias, no row bias),
+ * the pointers stepping by constants. Returns the columns done. */
 TEE_ALWAYS_INLINE int32_t requantize_whole(const int32_t *s, const int32_t *bias, const int32_t *mult, const int8_t *shift,
-                                           int32_t bias_step, int32_t param_step, int32_t row_bias, int32_t offset,
-                                           int32x4_t lo, int32x4_t hi, int32_t n, int per_channel, int8_t *o) {
-    if (per_channel) bias_step = param_step = 4;
+                                           int32_t offset, int32x4_t lo, int32x4_t hi, int32_t n, int8_t *o) {
     int32_t k = 0;
-    for (; k + 4 <= n; k += 4, s += 4, bias += bias_step, mult += param_step, shift += param_step, o += 4)
-        requantize_x4(s, bias, mult, shift, !per_channel, row_bias, offset, lo, hi, 0, 0, o);
+    for (; k + 4 <= n; k += 4, s += 4, bias += 4, mult += 4, shift += 4, o += 4)
+        requantize_x4(s, bias, mult, shift, 0, 0, offset, lo, hi, 0, 0, o);
     return k;
 }
 
 /* Rows r .. r + rows - 1 of the sums, n (<= GEMM_COLS) columns from column c on, requantized into out
- * (row r's outputs; rows out_stride apart): whole vectors, then one predicated tail. A per-tensor
- * multiplier and shift, or a missing bias, are read from four copies that the pointers do not leave. */
+ * (row r's outputs; rows out_stride apart): a per-channel row's whole vectors, then predicated vectors
+ * (the tail, or all of a row with a per-tensor multiplier and shift or a row bias: one copy of the
+ * code for the rarer cases). A per-tensor multiplier and shift, or a missing bias, are read from four
+ * copies that the pointers do not leave. */
 static void requantize_rows(const tee_gemm_job *g, int32_t (*sums)[GEMM_COLS], int32_t r, int32_t rows, int32_t c,
                             int32_t n, int8_t *out) {
     const int32_t one_mult[4] = {g->mult[0], g->mult[0], g->mult[0], g->mult[0]}, no_bias[4] = {0, 0, 0, 0};
@@ -56,12 +55,12 @@ static void requantize_rows(const tee_gemm_job *g, int32_t (*sums)[GEMM_COLS], i
         const int32_t *bias = g->col_bias ? g->col_bias + c : no_bias, *mult = g->per_col ? g->mult + c : one_mult;
         const int8_t *shift = g->per_col ? g->shift + c : one_shift;
         const int32_t row_bias = g->row_bias ? g->row_bias[r + i] : 0;
-        const int32_t k = per_channel ? requantize_whole(sums[i], bias, mult, shift, 4, 4, 0, g->out_offset, lo, hi, n, 1, out)
-                                      : requantize_whole(sums[i], bias, mult, shift, bias_step, param_step, row_bias,
-                                                         g->out_offset, lo, hi, n, 0, out);
-        if (k < n)
-            requantize_x4(sums[i] + k, bias + k / 4 * bias_step, mult + k / 4 * param_step, shift + k / 4 * param_step, 1,
-                          row_bias, g->out_offset, lo, hi, 1, vctp32q((uint32_t)(n - k)), out + k);
+        int32_t k = per_channel ? requantize_whole(sums[i], bias, mult, shift, g->out_offset, lo, hi, n, out) : 0;
+        if (k == n) continue;
+        for (bias += k / 4 * bias_step, mult += k / 4 * param_step, shift += k / 4 * param_step; k < n;
+             k += 4, bias += bias_step, mult += param_step, shift += param_step)
+            requantize_x4(sums[i] + k, bias, mult, shift, 1, row_bias, g->out_offset, lo, hi, 1,
+                          vctp32q((uint32_t)(n - k)), out + k);
     }
 }
 
@@ -211,6 +210,13 @@ static inline tee_channel_q column_q(const tee_gemm_job *g, int32_t c) {
     return tee_channel(g->col_bias ? g->col_bias[c] : 0, g->mult[k], g->shift[k]);
 }
 
+/* The output of row a and column b outside the 2x2 blocks (an odd last row or column): out of line, one
+ * copy for the three places that need it. */
+TEE_NOINLINE static int8_t lone_out(const tee_gemm_job *g, const tee_channel_q *q, const int8_t *a, const int8_t *b,
+                                    int32_t r) {
+    return (int8_t)gemm_out(g, q, tee_dot_1x1(a, b, g->depth) + row_bias(g, r), 0);
+}
+
 /* The 2x2 block's four outputs; full_range is a constant in each call, so one of them clamps with SSAT. */
 TEE_ALWAYS_INLINE void block_out(const tee_gemm_job *g, const tee_channel_q *q0, const tee_channel_q *q1,
                                  const int32_t acc[4], int32_t rb0, int32_t rb1, int full_range, int8_t *o) {
@@ -253,16 +259,15 @@ void tee_gemm_s8(const tee_gemm_job *job, int8_t *out) {
                 block_out(g, &q0, &q1, acc, rb0, rb1, 0, o);
         }
         if (r < g->rows) {
-            const int32_t rb = row_bias(g, r);
-            o[0] = gemm_out(g, &q0, tee_dot_1x1(a, b0, g->depth) + rb, 0);
-            o[1] = gemm_out(g, &q1, tee_dot_1x1(a, b1, g->depth) + rb, 0);
+            o[0] = lone_out(g, &q0, a, b0, r);
+            o[1] = lone_out(g, &q1, a, b1, r);
         }
     }
     if (c < g->cols) {
         const int8_t *b0 = g->b + c * as;
         const tee_channel_q q0 = column_q(g, c);
         for (int32_t r = 0; r < g->rows; ++r)
-            out[r * os + c] = gemm_out(g, &q0, tee_dot_1x1(g->a + r * as, b0, g->depth) + row_bias(g, r), 0);
+            out[r * os + c] = lone_out(g, &q0, g->a + r * as, b0, r);
     }
 }
 #endif
