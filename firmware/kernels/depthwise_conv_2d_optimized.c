@@ -130,15 +130,15 @@ static void rows_any(const tee_conv_params *p, const int16_t *plane, int32_t spa
     }
 }
 
-#if defined(__ARM_FEATURE_DSP)
+#if defined(TEE_DSP_ASM)
 static inline int32_t pack16(int32_t lo, int32_t hi) { return (int32_t)((uint16_t)lo | ((uint32_t)(uint16_t)hi << 16)); }
 
 /* One output row of 3x3 taps at unit column dilation, for a full int8 activation range and a multiplier
  * below 1 (a right shift of at least 1, none to the left), one pixel per pass: each plane row's taps 0
  * and 1 are one word (one SMLAD), tap 2 one SMLABB/SMLABT; the row pointers are post-incremented by
- * the stride (S2 bytes), so that a row's third tap is at 4 - S2 past them; the out_offset rides in
- * w22o's high half. 13 registers, 26 instructions per output (GCC's schedule of the same C spills nine
- * values: 39). */
+ * the stride (S2 bytes), so that a row's third tap is at 4 - S2 past them. 12 registers (13 failed to
+ * allocate at some optimisation levels), 27 instructions per output (GCC's schedule of the same C
+ * spills nine values: 39). */
 #define TEE_DW_3X3_ROW(S2, T)                                                                               \
     "1:\n\t"                                                                                               \
     "ldr %[acc], %[bias]\n\t"                                                                              \
@@ -153,16 +153,17 @@ static inline int32_t pack16(int32_t lo, int32_t hi) { return (int32_t)((uint16_
     "ldr %[a], [%[x2]], #" #S2 "\n\t"                                                                      \
     "ldrsh %[b], [%[x2], #" #T "]\n\t"                                                                     \
     "smlad %[acc], %[a], %[w2], %[acc]\n\t"                                                                \
-    "smlabb %[acc], %[b], %[w22o], %[acc]\n\t"                                                             \
+    "ldr %[a], %[w22]\n\t"                                                                                 \
+    "smlabb %[acc], %[b], %[a], %[acc]\n\t"                                                                \
     "ldrd %[a], %[b], %[q]\n\t"                                                                            \
     "smmlar %[acc], %[acc], %[a], %[acc]\n\t"                                                              \
     "sub %[acc], %[acc], %[acc], lsr #31\n\t"                                                              \
     "asr %[acc], %[acc], %[b]\n\t"                                                                         \
     "and %[b], %[acc], #1\n\t"                                                                             \
     "add %[acc], %[b], %[acc], asr #1\n\t"                                                                 \
-    "add %[acc], %[acc], %[w22o], asr #16\n\t"                                                             \
+    "ldrd %[a], %[b], %[store]\n\t"                                                                        \
+    "add %[acc], %[acc], %[a]\n\t"                                                                         \
     "ssat %[acc], #8, %[acc]\n\t"                                                                          \
-    "ldr %[b], %[step]\n\t"                                                                                \
     "strb %[acc], [%[out]]\n\t"                                                                            \
     "add %[out], %[out], %[b]\n\t"                                                                         \
     "subs %[n], %[n], #1\n\t"                                                                              \
@@ -171,6 +172,10 @@ static inline int32_t pack16(int32_t lo, int32_t hi) { return (int32_t)((uint16_
 typedef struct {
     int32_t mult2, right_1;
 } shift_q;
+
+typedef struct {
+    int32_t out_offset, step;
+} store_q;
 
 /* Whether rows_3x3 runs the channel's parameters. */
 static int rows_3x3_takes(const tee_conv_params *p, const channel_taps *k) {
@@ -182,18 +187,19 @@ static int rows_3x3_takes(const tee_conv_params *p, const channel_taps *k) {
 TEE_NOINLINE static void rows_3x3(const tee_conv_params *p, const int16_t *plane, int32_t span, int32_t n,
                                   const channel_taps *k, int8_t *out) {
     const int32_t w0 = pack16(k->w[0], k->w[1]), w1 = pack16(k->w[3], k->w[4]), w2 = pack16(k->w[6], k->w[7]);
-    const int32_t w02_12 = pack16(k->w[2], k->w[5]), w22o = pack16(k->w[8], k->out_offset), bias = k->bias;
-    const int32_t step = p->in_c, out_w = p->out_w, dil = p->dil_h * span;
+    const int32_t w02_12 = pack16(k->w[2], k->w[5]), w22 = k->w[8], bias = k->bias, out_w = p->out_w;
+    const int32_t dil = p->dil_h * span;
     const int32_t skip = p->stride_h * span - out_w * p->stride_w;
     const shift_q q = {k->q.mult2, k->q.right - 1};
+    const store_q store = {k->out_offset, p->in_c};
     const int16_t *x0 = plane, *x1 = plane + dil, *x2 = x1 + dil;
     for (int32_t r = n; r > 0; --r, x0 += skip, x1 += skip, x2 += skip) {
         int32_t pixels = out_w, acc, a, b;
 #define TEE_DW_3X3_OPERANDS                                                                                 \
     : [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2), [out] "+r"(out), [n] "+r"(pixels), [acc] "=&r"(acc),    \
       [a] "=&r"(a), [b] "=&r"(b)                                                                            \
-    : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w02_12] "r"(w02_12), [w22o] "r"(w22o), [step] "m"(step),  \
-      [bias] "m"(bias), [q] "m"(q)                                                                          \
+    : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w02_12] "r"(w02_12), [w22] "m"(w22), [bias] "m"(bias),    \
+      [q] "m"(q), [store] "m"(store)                                                                        \
     : "cc", "memory"
         if (p->stride_w == 1)
             __asm volatile(TEE_DW_3X3_ROW(2, 2) TEE_DW_3X3_OPERANDS);

@@ -25,7 +25,7 @@ static inline int32_t tee_sxtb16_ror8(int32_t v) { return __sxtb16(tee_ror8(v));
 #endif
 #endif
 
-#if defined(__ARM_FEATURE_DSP)
+#if defined(TEE_DSP_ASM)
 /* tee_dot_2x2's inner loop on the target, four depths per step: rows b0, b1 are unpacked once (SXTB16 of
  * x and of x rotated by 8 give bytes (0, 2) and (1, 3) as int16 pairs), then a1 and a0 in turn, each
  * into the same two registers: 14 registers in all, 20 instructions per 16 multiply-accumulates plus
@@ -83,7 +83,7 @@ static inline void dot_2x2_steps(const int8_t **pa, const int8_t **pb, int32_t n
  * registers enough. */
 static inline void tee_dot_2x2(const int8_t *a, const int8_t *b, int32_t n, int32_t acc[4]) {
     int32_t s[4] = {0, 0, 0, 0}, i = 0;
-#if defined(__ARM_FEATURE_DSP)
+#if defined(TEE_DSP_ASM)
     const int8_t *pa = a, *pb = b;
     if (n >= 4) dot_2x2_steps(&pa, &pb, n, n >> 2, s);
     i = n & ~3;

@@ -29,6 +29,9 @@
 #include <arm_acle.h>
 #define TEE_PATH_DSP 1
 #define TEE_KERNEL_PATH "dsp"
+#if defined(__OPTIMIZE__) /* the assembly loops need 12 to 14 registers: more than -O0 leaves them */
+#define TEE_DSP_ASM 1
+#endif
 #elif defined(TEE_EMULATE_DSP)
 #include "tee_emulate_dsp.h"
 #define TEE_PATH_DSP 1
