@@ -31,6 +31,20 @@ def conv_out(size, k, stride, dil, same):
     return -(-size // stride) if same else -(-(size - eff + 1) // stride)
 
 
+def conv_weights(rng, m: OpModel, fshape, s_in, depthwise):
+    """Random int8 filter (per output channel scales) and int32 bias tensors of a convolution; (filter, bias, scales)."""
+    cout = fshape[3] if depthwise else fshape[0]
+    s_w = [scale(rng, -3, -1) for _ in range(cout)]
+    f = m.tensor(fshape, s_w, 0, rng.integers(-127, 128, fshape), axis=3 if depthwise else 0)
+    b = m.tensor([cout], [s_in * s for s in s_w], 0, rng.integers(-3000, 3000, cout), dtype=np.int32)
+    return f, b, s_w
+
+
+def depthwise_op(m: OpModel, x, f, b, y, mult, **common):
+    m.op("DEPTHWISE_CONV_2D", [x, f, b], [y], options("DepthwiseConv2DOptions", depthMultiplier=mult, **common),
+         "DepthwiseConv2DOptions")
+
+
 def case_conv(rng, depthwise, in_place: bool = False):
     """A random CONV_2D or DEPTHWISE_CONV_2D; in_place (or a quarter of the convolutions by chance): pointwise with
     as many outputs as inputs over 36 to 81 pixels, which the optimised kernel runs in place, in blocks of 32
@@ -52,16 +66,12 @@ def case_conv(rng, depthwise, in_place: bool = False):
     oh, ow = conv_out(h, k, stride, dil, same), conv_out(w, k, stride, dil, same)
     s_in = scale(rng)
     x = m.tensor([1, h, w, cin], s_in, zero_point(rng))
-    s_w = [scale(rng, -3, -1) for _ in range(cout)]
-    fshape = [1, k, k, cout] if depthwise else [cout, k, k, cin]
-    f = m.tensor(fshape, s_w, 0, rng.integers(-127, 128, fshape), axis=3 if depthwise else 0)
-    b = m.tensor([cout], [s_in * s for s in s_w], 0, rng.integers(-3000, 3000, cout), dtype=np.int32)
+    f, b, _ = conv_weights(rng, m, [1, k, k, cout] if depthwise else [cout, k, k, cin], s_in, depthwise)
     y = act(rng, m, [1, oh, ow, cout])
     common = dict(padding=0 if same else 1, strideH=stride, strideW=stride, dilationHFactor=dil, dilationWFactor=dil,
                   fusedActivationFunction=int(rng.choice([0, 1, 3])))
     if depthwise:
-        m.op("DEPTHWISE_CONV_2D", [x, f, b], [y], options("DepthwiseConv2DOptions", depthMultiplier=mult, **common),
-             "DepthwiseConv2DOptions")
+        depthwise_op(m, x, f, b, y, mult, **common)
     else:
         m.op("CONV_2D", [x, f, b], [y], options("Conv2DOptions", **common), "Conv2DOptions")
     return m.build([x], [y])
@@ -78,14 +88,11 @@ def case_depthwise_3x3(rng, tall: bool):
     stride, same = int(rng.choice([1, 2])), bool(rng.integers(0, 2))
     s_in = scale(rng)
     x = m.tensor([1, h, w, c], s_in, zero_point(rng))
-    s_w = [scale(rng, -3, -1) for _ in range(c)]
-    f = m.tensor([1, 3, 3, c], s_w, 0, rng.integers(-127, 128, [1, 3, 3, c]), axis=3)
-    b = m.tensor([c], [s_in * s for s in s_w], 0, rng.integers(-3000, 3000, c), dtype=np.int32)
+    f, b, s_w = conv_weights(rng, m, [1, 3, 3, c], s_in, True)
     y = m.tensor([1, conv_out(h, 3, stride, 1, same), conv_out(w, 3, stride, 1, same), c],
                  s_in * max(s_w) * float(rng.uniform(2.5, 100)), zero_point(rng))
-    m.op("DEPTHWISE_CONV_2D", [x, f, b], [y],
-         options("DepthwiseConv2DOptions", depthMultiplier=1, padding=0 if same else 1, strideH=stride, strideW=stride,
-                 dilationHFactor=1, dilationWFactor=1, fusedActivationFunction=0), "DepthwiseConv2DOptions")
+    depthwise_op(m, x, f, b, y, 1, padding=0 if same else 1, strideH=stride, strideW=stride, dilationHFactor=1,
+                 dilationWFactor=1, fusedActivationFunction=0)
     return m.build([x], [y])
 
 

@@ -110,9 +110,12 @@ TEE_ALWAYS_INLINE void depthwise(const tee_conv_params *p, const int8_t *in, con
 /* A channel's weights (tap order) and requantization; its bias starts each sum. */
 typedef struct {
     int16_t w[MAX_TAPS];
-    int32_t bias, out_offset, act_min, act_max;
+    int32_t bias;
     tee_channel_q q;
 } channel_taps;
+
+typedef void rows_fn(const tee_conv_params *p, const int16_t *plane, int32_t span, int32_t n, const channel_taps *k,
+                     int8_t *out);
 
 /* n output rows of a channel from its plane (rows of span values, the first output row's window at the
  * top), tap by tap. */
@@ -125,7 +128,7 @@ static void rows_any(const tee_conv_params *p, const int16_t *plane, int32_t spa
                 const int16_t *x = plane + ky * p->dil_h * span + ox * p->stride_w;
                 for (int32_t kx = 0; kx < p->k_w; ++kx, ++t) acc += x[kx * p->dil_w] * k->w[t];
             }
-            *out = tee_clamp8(tee_requantize_channel(acc, &k->q) + k->out_offset, k->act_min, k->act_max);
+            *out = tee_clamp8(tee_requantize_channel(acc, &k->q) + p->out_offset, p->act_min, p->act_max);
         }
     }
 }
@@ -191,7 +194,7 @@ TEE_NOINLINE static void rows_3x3(const tee_conv_params *p, const int16_t *plane
     const int32_t dil = p->dil_h * span;
     const int32_t skip = p->stride_h * span - out_w * p->stride_w;
     const shift_q q = {k->q.mult2, k->q.right - 1};
-    const store_q store = {k->out_offset, p->in_c};
+    const store_q store = {p->out_offset, p->in_c};
     const int16_t *x0 = plane, *x1 = plane + dil, *x2 = x1 + dil;
     for (int32_t r = n; r > 0; --r, x0 += skip, x1 += skip, x2 += skip) {
         int32_t pixels = out_w, acc, a, b;
@@ -208,13 +211,6 @@ TEE_NOINLINE static void rows_3x3(const tee_conv_params *p, const int16_t *plane
 #undef TEE_DW_3X3_OPERANDS
     }
 }
-#else
-static int rows_3x3_takes(const tee_conv_params *p, const channel_taps *k) {
-    (void)p;
-    (void)k;
-    return 0;
-}
-#define rows_3x3 rows_any
 #endif
 
 /* Input rows first .. first + n - 1 of channel c, widened, into the plane rows' columns that hold the
@@ -241,12 +237,12 @@ static void channel(const tee_conv_params *p, const int8_t *in, const int8_t *fi
     const int32_t span = span_w(p), window = ring_rows(p), taps = (int32_t)p->k_h * p->k_w, row_out = p->out_w * p->in_c;
     channel_taps k; /* set field by field: an initialiser would zero all MAX_TAPS weights first */
     k.bias = p->folded_bias[c];
-    k.out_offset = p->out_offset;
-    k.act_min = p->act_min;
-    k.act_max = p->act_max;
     k.q = tee_channel(0, p->mult[c], p->shift[c]);
     for (int32_t t = 0; t < taps; ++t) k.w[t] = filter[t * p->in_c + c];
-    const int fast = rows_3x3_takes(p, &k);
+    rows_fn *rows = rows_any;
+#if defined(TEE_DSP_ASM)
+    if (rows_3x3_takes(p, &k)) rows = rows_3x3;
+#endif
     int32_t top = -p->pad_h, held = 0; /* the plane holds input rows top .. top + held - 1 */
     for (int32_t oy = 0, n; oy < p->out_h; oy += n) {
         const int32_t first = oy * p->stride_h - p->pad_h, kept = top + held - first;
@@ -260,7 +256,7 @@ static void channel(const tee_conv_params *p, const int8_t *in, const int8_t *fi
         const int32_t needed = (n - 1) * p->stride_h + window;
         load_rows(p, in, c, top + held, needed - held, span, plane + held * span);
         held = needed;
-        (fast ? rows_3x3 : rows_any)(p, plane, span, n, &k, out + oy * row_out + c);
+        rows(p, plane, span, n, &k, out + oy * row_out + c);
     }
 }
 
