@@ -11,6 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CHECKPOINT = REPO / "models" / "mcu-fashion-mnist" / "checkpoint.pt"
+MLPERF_TINY = REPO / "models" / "mlperf-tiny"  # vendored, Apache-2.0
 
 
 @pytest.fixture(scope="session")

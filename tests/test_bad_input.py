@@ -293,7 +293,7 @@ def test_a_users_folder_is_never_replaced_by_an_output(export, tmp_path):
     (mine / "notes.txt").write_text("mine")
     before = snapshot(mine)
     refused(tinyee("generate", "--export", export, "--out", mine), 1, "holds no earlier tinyee result")
-    resnet8 = REPO.parent / "shared" / "models" / "mlperf-tiny" / "ic_resnet8_int8.tflite"
+    resnet8 = REPO / "models" / "mlperf-tiny" / "ic_resnet8_int8.tflite"
     refused(tinyee("import", resnet8, "--out", mine), 1, "holds no earlier tinyee result")
     assert snapshot(mine) == before
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import MLPERF_TINY
 from op_models import OpModel, options
 from tinyee.boards import load_board
 from tinyee.compile import compile_export
@@ -21,7 +22,7 @@ from tinyee.export.importer import import_tflite
 from tinyee.runtime import SegmentRunner
 from tinyee.targets import QemuTarget
 
-MLPERF = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny"
+MLPERF = MLPERF_TINY
 MODELS = {"ic": "ic_resnet8_int8.tflite", "kws": "kws_dscnn_int8.tflite"}
 HOST_INPUTS, QEMU_INPUTS = 200, 20
 KERNEL_PATHS = [("reference", "portable"), ("optimized", "portable"), ("optimized", "dsp"), ("optimized", "mve")]

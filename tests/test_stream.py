@@ -2,16 +2,16 @@
 stores. Bit-exactness of streamed code is checked where streams run: test_kernels (ROW_STREAM cases on every
 host path), test_firmware (on the emulated M4 and M55) and test_import (MLPerf Tiny IC, host and QEMU)."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import MLPERF_TINY
 from tinyee.compile import compile_segments
 from tinyee.compile.stream import geometry, member_inputs, periodic
 from tinyee.tflite import TfliteModel
 
-IC = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny" / "ic_resnet8_int8.tflite"
+IC = MLPERF_TINY / "ic_resnet8_int8.tflite"
 
 
 @pytest.fixture(scope="module")

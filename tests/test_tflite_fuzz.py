@@ -7,18 +7,18 @@ test instead of ending it."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import MLPERF_TINY
 from tinyee.compile.lower import lower
 from tinyee.errors import TinyeeError
 from tinyee.tflite import TfliteModel
 
 MUTANTS = 2000
 DEEP = 24  # passing mutants taken through compile_segments, TFLM and LiteRT
-RESNET8 = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny" / "ic_resnet8_int8.tflite"
+RESNET8 = MLPERF_TINY / "ic_resnet8_int8.tflite"
 
 
 def mutate(data: bytes, rng) -> bytes:
