@@ -31,10 +31,23 @@ def conv_out(size, k, stride, dil, same):
     return -(-size // stride) if same else -(-(size - eff + 1) // stride)
 
 
+DEAD_SCALE = 1e-15  # a weight scale that makes the channel's multiplier underflow to TFLite's 0
+
+
+def channel_scales(rng, count: int) -> list[float]:
+    """Per-channel weight scales; in one case of four, some channels are dead, as training leaves them:
+    their multiplier underflows, so their outputs are the zero point (and the optimised kernels must say so)."""
+    s_w = [scale(rng, -3, -1) for _ in range(count)]
+    if rng.integers(0, 4) == 0:
+        for ch in rng.choice(count, int(rng.integers(1, count + 1)), replace=False):
+            s_w[ch] = DEAD_SCALE
+    return s_w
+
+
 def conv_weights(rng, m: OpModel, fshape, s_in, depthwise):
     """Random int8 filter (per output channel scales) and int32 bias tensors of a convolution; (filter, bias, scales)."""
     cout = fshape[3] if depthwise else fshape[0]
-    s_w = [scale(rng, -3, -1) for _ in range(cout)]
+    s_w = channel_scales(rng, cout)
     f = m.tensor(fshape, s_w, 0, rng.integers(-127, 128, fshape), axis=3 if depthwise else 0)
     b = m.tensor([cout], [s_in * s for s in s_w], 0, rng.integers(-3000, 3000, cout), dtype=np.int32)
     return f, b, s_w
@@ -104,7 +117,7 @@ def case_fully_connected(rng):
     s_in = scale(rng)
     x = m.tensor(in_shape, s_in, zero_point(rng))
     per_channel = bool(rng.integers(0, 2))
-    s_w = [scale(rng, -3, -1) for _ in range(dout)] if per_channel else [scale(rng, -3, -1)]
+    s_w = channel_scales(rng, dout) if per_channel else [scale(rng, -3, -1)]
     f = m.tensor([dout, din], s_w, 0, rng.integers(-127, 128, (dout, din)))
     inputs = [x, f]
     if rng.integers(0, 3):

@@ -13,7 +13,7 @@ import pytest
 from conftest import MLPERF_TINY
 from op_models import OpModel, options
 from tinyee.boards import load_board
-from tinyee.compile import compile_export
+from tinyee.compile import compile_export, compile_segments, write_sources
 from tinyee.compile.firmware import build_firmware
 from tinyee.compile.library import generate_library
 from tinyee.compile.native import HostRunner, NativeLibrary, build_shared_library
@@ -21,6 +21,7 @@ from tinyee.errors import TinyeeError
 from tinyee.export.importer import import_tflite
 from tinyee.runtime import SegmentRunner
 from tinyee.targets import QemuTarget
+from tinyee.tflite import TfliteModel
 
 MLPERF = MLPERF_TINY
 MODELS = {"ic": "ic_resnet8_int8.tflite", "kws": "kws_dscnn_int8.tflite"}
@@ -180,3 +181,49 @@ def test_a_model_with_float_input_and_output_runs_int8_inside(tmp_path):
         want = oracle.get_output(0).reshape(-1)
         _, _, _, probs = native.cascade_run(native.quantize_input(x), 4)
         assert np.array_equal((probs.astype(np.float32) + 128) / 256, want)
+
+
+def _person_detect_style_model(path: Path) -> Path:
+    """A one-channel image through a DEPTHWISE_CONV_2D of depth multiplier 8 (TFLM's micro_speech has one),
+    to a softmax over 128 classes, with TFLM's person-detection quirk: per-tensor quantizations (its bias)
+    whose quantized_dimension is 3, which TFLM ignores and LiteRT's verifier refuses."""
+    rng = np.random.default_rng(11)
+    m = OpModel()
+    x = m.tensor([1, 4, 4, 1], 0.02, -3)
+    f = m.tensor([1, 3, 3, 8], [0.01] * 8, 0, rng.integers(-127, 128, (1, 3, 3, 8)), axis=3)
+    b = m.tensor([8], 0.0002, 0, rng.integers(-500, 500, 8), dtype=np.int32, axis=3)
+    h = m.tensor([1, 4, 4, 8], 0.05, 4, axis=3)
+    m.op("DEPTHWISE_CONV_2D", [x, f, b], [h], options("DepthwiseConv2DOptions", padding=0, strideH=1, strideW=1,
+                                                       dilationHFactor=1, dilationWFactor=1, depthMultiplier=8),
+         "DepthwiseConv2DOptions")
+    flat, shape = m.tensor([1, 128], 0.05, 4), m.const_ints([1, 128])
+    m.op("RESHAPE", [h, shape], [flat], options("ReshapeOptions", newShape=[1, 128]), "ReshapeOptions")
+    y = m.tensor([1, 128], 1 / 256, -128)
+    m.op("SOFTMAX", [flat], [y], options("SoftmaxOptions", beta=1.0), "SoftmaxOptions")
+    path.write_bytes(m.build([x], [y]))
+    return path
+
+
+def test_what_tflm_accepts_is_read_and_a_slow_path_is_named(tmp_path):
+    """quantized_dimension 3 on per-tensor quantizations is read (the verifier is no stricter than TFLM), and
+    the depthwise convolution the optimised kernels cannot take is named in a warning and in --json."""
+    model = _person_detect_style_model(tmp_path / "pd.tflite")
+    r = tinyee("import", model, "--out", tmp_path / "pd")
+    assert r.returncode == 0, r.stderr
+    r = tinyee("analyze", "--export", tmp_path / "pd", "--json", "-")
+    assert r.returncode == 0, r.stderr
+    slow = json.loads(r.stdout)["slow_paths"]
+    assert [(s["op"], s["kernel"]) for s in slow] == [("DEPTHWISE_CONV_2D", "tee_depthwise_conv2d_s8")]
+    assert "depth multiplier 8" in slow[0]["reason"]
+    assert ("warning: segment 0, op #0 DEPTHWISE_CONV_2D runs the reference kernel tee_depthwise_conv2d_s8: "
+            "depth multiplier 8") in r.stderr
+    data = (tmp_path / "pd" / "segment0.tflite").read_bytes()
+    segments = compile_segments([TfliteModel(data, "pd")], "optimized")
+    write_sources(tmp_path / "src", segments, "pd", [], 0, kernels="optimized")
+    runner = HostRunner(build_shared_library(tmp_path / "src", tmp_path / "pd.so", path="dsp"), segments)
+    oracle = SegmentRunner(data, "tflm")
+    for x in np.random.default_rng(2).integers(-128, 128, (20, 1, 4, 4, 1), dtype=np.int8):
+        runner.write(segments[0], segments[0].model.inputs[0].index, x)
+        runner.run(0)
+        assert np.array_equal(runner.view(segments[0], segments[0].model.outputs[0].index).reshape(-1),
+                              oracle.run(x)[0])

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from op_cases import ALL_GENERATORS, FUSED_GENERATORS, GENERATORS, case_layer_norm, sample_inputs, tflm
+from op_cases import (ALL_GENERATORS, DEAD_SCALE, FUSED_GENERATORS, GENERATORS, case_layer_norm, sample_inputs,
+                      tflm)
 from op_models import OpModel, options
 from tinyee.compile import compile_segments, write_sources
 from tinyee.compile.native import HOST_PATHS, HostRunner, build_shared_library
@@ -118,23 +119,77 @@ def zero_multiplier_models(rng) -> list[bytes]:
     return [fc.build([x], [y]), mul.build([a, b], [z]), add.build([u, v], [w])]
 
 
-@pytest.mark.parametrize("path", ["portable", "dsp"])
-def test_zero_multiplier_keeps_the_reference_kernel(path, tmp_path):
-    """The optimised kernels' scalar requantization (SMMLAR) needs multipliers in [2^30, 2^31): a call with a
-    zero one keeps its reference kernel, and its outputs (all the zero point) still match TFLite Micro."""
-    rng = np.random.default_rng(3)
-    data = zero_multiplier_models(rng)
-    segments = compile_segments([TfliteModel(d, f"zero-multiplier#{i}") for i, d in enumerate(data)], "optimized")
-    assert [c.kernel for s in segments for c in s.calls] == ["tee_fully_connected_s8", "tee_binary_s8", "tee_binary_s8"]
-    write_sources(tmp_path, segments, "zero-multiplier", [], 0, kernels="optimized")
-    runner = HostRunner(build_shared_library(tmp_path, tmp_path / "kernels.so", path=path), segments)
+def dead_channel_models(rng) -> list[bytes]:
+    """CONV_2D, DEPTHWISE_CONV_2D and per-channel FULLY_CONNECTED with dead channels (weight scales whose
+    multiplier underflows to TFLite's 0) beside live ones, one of them with a multiplier above 1."""
+    out = []
+    for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        m = OpModel()
+        c = 12
+        s_w = [DEAD_SCALE if ch % 3 == 0 else 10 ** rng.uniform(-3, -1) for ch in range(c)]
+        s_w[1] = 0.5  # multiplier 0.5 * 0.02 / 0.004 = 2.5
+        x = m.tensor([1, 5, 6, c] if op != "FULLY_CONNECTED" else [3, c], 0.02, 3)
+        shape = {"CONV_2D": [c, 3, 3, c], "DEPTHWISE_CONV_2D": [1, 3, 3, c], "FULLY_CONNECTED": [c, c]}[op]
+        f = m.tensor(shape, s_w, 0, rng.integers(-127, 128, shape), axis=3 if op == "DEPTHWISE_CONV_2D" else 0)
+        b = m.tensor([c], [0.02 * s for s in s_w], 0, rng.integers(-3000, 3000, c), dtype=np.int32)
+        y = m.tensor([1, 5, 6, c] if op != "FULLY_CONNECTED" else [3, c], 0.004, -5)
+        if op == "FULLY_CONNECTED":
+            m.op(op, [x, f, b], [y], options("FullyConnectedOptions"), "FullyConnectedOptions")
+        else:
+            kind = "DepthwiseConv2DOptions" if op == "DEPTHWISE_CONV_2D" else "Conv2DOptions"
+            extra = {"depthMultiplier": 1} if op == "DEPTHWISE_CONV_2D" else {}
+            m.op(op, [x, f, b], [y], options(kind, padding=0, strideH=1, strideW=1, dilationHFactor=1,
+                                             dilationWFactor=1, **extra), kind)
+        out.append(m.build([x], [y]))
+    return out
+
+
+def zero_multiplier_models(rng) -> list[bytes]:
+    """FULLY_CONNECTED and MUL whose output multipliers are below 2^-31, so QuantizeMultiplier gives 0, and an
+    ADD whose first input's rescaling multiplier is."""
+    fc = OpModel()
+    x = fc.tensor([3, 8], 1e-6, 5)
+    f = fc.tensor([4, 8], [1e-6], 0, rng.integers(-127, 128, (4, 8)))
+    y = fc.tensor([3, 4], 100.0, -7)
+    fc.op("FULLY_CONNECTED", [x, f], [y], options("FullyConnectedOptions"), "FullyConnectedOptions")
+    mul = OpModel()
+    a, b, z = mul.tensor([2, 300], 1e-6, 3), mul.tensor([2, 300], 1e-6, -4), mul.tensor([2, 300], 100.0, 9)
+    mul.op("MUL", [a, b], [z], options("MulOptions"), "MulOptions")
+    add = OpModel()
+    u, v, w = add.tensor([2, 300], 1e-12, 3), add.tensor([2, 300], 0.5, -4), add.tensor([2, 300], 0.5, 9)
+    add.op("ADD", [u, v], [w], options("AddOptions"), "AddOptions")
+    return [fc.build([x], [y]), mul.build([a, b], [z]), add.build([u, v], [w])]
+
+
+def run_against_tflm(data: list[bytes], segments, runner, rng) -> None:
     for model, seg in zip(data, segments):
         inputs = [rng.integers(-128, 128, t.shape).astype(np.int8) for t in seg.model.inputs]
         for t, v in zip(seg.model.inputs, inputs):
             runner.write(seg, t.index, v)
         runner.run(seg.index)
         got = runner.view(seg, seg.model.outputs[0].index)
-        assert np.array_equal(got.reshape(-1), tflm(model, inputs).reshape(-1))
+        assert np.array_equal(got.reshape(-1), tflm(model, inputs).reshape(-1)), seg.model.name
+
+
+@pytest.mark.parametrize("path", sorted(HOST_PATHS))
+def test_underflowing_multipliers(path, tmp_path):
+    """Dead channels (a per-channel multiplier below 2^-31, TFLite's 0: outputs at the zero point) run on the
+    optimised convolution, depthwise and matrix-product kernels, and so does a per-tensor FULLY_CONNECTED all
+    of whose outputs are dead; a per-tensor zero multiplier of an element-wise op keeps its reference kernel,
+    with the reason. All match TFLite Micro."""
+    rng = np.random.default_rng(3)
+    data = dead_channel_models(rng) + zero_multiplier_models(rng)
+    segments = compile_segments([TfliteModel(d, f"zero-multiplier#{i}") for i, d in enumerate(data)], "optimized")
+    calls = [c for s in segments for c in s.calls]
+    assert [c.kernel for c in calls] == ["tee_conv2d_gemm_s8", "tee_depthwise_conv2d_simd_s8",
+                                         "tee_fully_connected_gemm_s8", "tee_fully_connected_gemm_s8",
+                                         "tee_binary_s8", "tee_binary_s8"]
+    assert [bool(c.slow_path) for c in calls] == [False] * 4 + [True] * 2
+    assert all("2^-31" in c.slow_path for c in calls[4:])
+    write_sources(tmp_path, segments, "zero-multiplier", [], 0, kernels="optimized")
+    runner = HostRunner(build_shared_library(tmp_path, tmp_path / "kernels.so", path=path), segments)
+    for _ in range(3):
+        run_against_tflm(data, segments, runner, rng)
 
 
 def test_layer_norm_chain_read_elsewhere_is_not_fused(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyee.compile.lower import lower
+from tinyee.crash_guard import run_in_child
 from tinyee.errors import TinyeeError, first_line
 from tinyee.native_output import native_output_captured
 from tinyee.tflite import TfliteModel, segment_outputs
@@ -47,9 +48,15 @@ class SegmentRunner:
         lower(self.model)  # only what the firmware can run, and nothing inconsistent, reaches an interpreter
         with native_output_captured():  # LiteRT announces its delegates on stderr
             try:
+                run_in_child(lambda: self._probe(model_bytes, backend, name), f"{name}: the {backend} interpreter")
                 self._open(model_bytes, backend, name)
             except (RuntimeError, ValueError, MemoryError, UnicodeDecodeError) as e:
                 raise TinyeeError(f"{name}: the {backend} interpreter refused the model: {first_line(e)}") from None
+
+    def _probe(self, model_bytes: bytes, backend: str, name: str) -> None:
+        """Open the interpreter and run it once on zero inputs."""
+        self._open(model_bytes, backend, name)
+        self._invoke([np.zeros(t.shape, np.int8) for t in self.inputs])
 
     def _open(self, model_bytes: bytes, backend: str, name: str) -> None:
         if backend == "tflm":

@@ -68,9 +68,29 @@ def verify(data: bytes, name: str) -> None:
         raise TinyeeError(f"{name} is not a TFLite model (no TFL3 identifier)")
     with native_output_captured():
         try:
-            Interpreter(model_content=bytes(data), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+            Interpreter(model_content=with_tflm_quantization(bytes(data)),
+                        experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
         except (ValueError, RuntimeError) as e:
             raise TinyeeError(f"{name} is not a valid TFLite model: {first_line(e)}") from None
+
+
+def with_tflm_quantization(data: bytes) -> bytes:
+    """The model with the quantized_dimension of every per-tensor quantization set to 0. TFLite Micro reads
+    that field only for per-channel tensors; LiteRT checks it against the tensor's rank for all (TFLM's
+    person-detection example carries 3 on 1-D tensors), and tinyee must accept what TFLM runs. Bytes that
+    the object API cannot read are returned as they are, for the verifier to name what is wrong."""
+    try:
+        m = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+        quantizations = [t.quantization for g in m.subgraphs or [] for t in g.tensors or []]
+    except Exception:  # unverified bytes: any exception the generated reader raises on garbage
+        return data
+    stray = [q for q in quantizations if q is not None and q.quantizedDimension and len(q.scale if q.scale is not
+                                                                                            None else []) <= 1]
+    if not stray:
+        return data
+    for q in stray:
+        q.quantizedDimension = 0
+    return packed(m, len(data))
 
 
 class TfliteModel:

@@ -164,7 +164,7 @@ void tee_binary_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *
 }
 
 /* Optimised MUL: the output requantization split once per run; on Helium four elements per step. */
-int32_t tee_binary_simd_s8_scratch_size(const tee_binary_params *p) { return p->op == TEE_MUL ? 0 : -1; }
+int32_t tee_binary_simd_s8_scratch_size(const tee_binary_params *p) { return p->op == TEE_MUL ? 0 : TEE_KEEP_UNSUPPORTED; }
 
 void tee_binary_simd_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
     binary_loop(p, run_mul, in1, in2, NULL, out);
@@ -176,7 +176,7 @@ void tee_binary_simd_s8(const tee_binary_params *p, const int8_t *in1, const int
 static int32_t table_scratch(const tee_binary_params *p) {
     int32_t elements = 1;
     for (int32_t d = 0; d < p->ndims; ++d) elements *= p->out_dims[d];
-    return elements < 512 ? -1 : 2 * 256 * (int32_t)sizeof(int32_t);
+    return elements < 512 ? TEE_KEEP_AS_FAST : 2 * 256 * (int32_t)sizeof(int32_t);
 }
 
 static int32_t *fill_tables(const tee_binary_params *p, int8_t *scratch) {
@@ -187,7 +187,7 @@ static int32_t *fill_tables(const tee_binary_params *p, int8_t *scratch) {
 }
 
 int32_t tee_binary_table_s8_scratch_size(const tee_binary_params *p) {
-    return p->op == TEE_ADD || p->op == TEE_SUB ? table_scratch(p) : -1;
+    return p->op == TEE_ADD || p->op == TEE_SUB ? table_scratch(p) : TEE_KEEP_UNSUPPORTED;
 }
 
 void tee_binary_table_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *scratch,
@@ -223,7 +223,7 @@ void tee_binary_simd_row_s8(const tee_stream_member *m, const tee_stream_row *r)
 }
 
 int32_t tee_squared_difference_table_s8_scratch_size(const tee_binary_params *p) {
-    return p->op == TEE_SQUARED_DIFFERENCE ? table_scratch(p) : -1;
+    return p->op == TEE_SQUARED_DIFFERENCE ? table_scratch(p) : TEE_KEEP_UNSUPPORTED;
 }
 
 void tee_squared_difference_table_s8(const tee_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *scratch,

@@ -25,7 +25,9 @@ static int32_t ring_rows(const tee_conv_params *p) { return (p->k_h - 1) * p->di
 /* At least 8 channels: Helium's last group of eight overlaps the one before where the channels are not a
  * multiple of 8 (recomputing a few outputs, from the ring, never from the overwritten input). */
 int32_t tee_depthwise_conv2d_simd_s8_scratch_size(const tee_conv_params *p) {
-    if (p->depth_multiplier != 1 || p->k_h * p->k_w > MAX_TAPS || p->in_c < 8) return -1;
+    if (p->depth_multiplier != 1) return TEE_KEEP_DEPTH_MULTIPLIER;
+    if (p->k_h * p->k_w > MAX_TAPS) return TEE_KEEP_TAPS;
+    if (p->in_c < 8) return TEE_KEEP_FEW_CHANNELS;
     return ring_rows(p) * span_w(p) * p->in_c;
 }
 

@@ -17,8 +17,9 @@ static int32_t section(int32_t n) { return (n + 15) & ~15; }
 
 int32_t tee_routed_expert_s8_scratch_size(const tee_routed_expert_params *p) {
     if (tee_fully_connected_gemm_s8_scratch_size(&p->up) < 0 || tee_fully_connected_gemm_s8_scratch_size(&p->down) < 0)
-        return -1;
-    if (p->up.out_depth != p->down.in_depth || p->up.rows != p->rows || p->down.rows != p->rows) return -1;
+        return TEE_KEEP_UNSUPPORTED;
+    if (p->up.out_depth != p->down.in_depth || p->up.rows != p->rows || p->down.rows != p->rows)
+        return TEE_KEEP_UNSUPPORTED;
     return section(TEE_ROUTE_CHUNK * p->up.in_depth) + section(TEE_ROUTE_CHUNK * p->up.out_depth) +
            TEE_ROUTE_CHUNK * p->down.out_depth;
 }

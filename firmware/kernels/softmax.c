@@ -50,7 +50,7 @@ static int32_t table_entries(const tee_softmax_params *p) { return 1 - (p->diff_
  * exponential twice. */
 int32_t tee_softmax_table_s8_scratch_size(const tee_softmax_params *p) {
     const int32_t entries = table_entries(p);
-    return p->rows * p->depth < entries ? -1 : entries * (int32_t)sizeof(int32_t);
+    return p->rows * p->depth < entries ? TEE_KEEP_AS_FAST : entries * (int32_t)sizeof(int32_t);
 }
 
 void tee_softmax_table_s8(const tee_softmax_params *p, const int8_t *in, int8_t *scratch, int8_t *out) {

@@ -3,12 +3,20 @@
  * precomputes every multiplier, shift and offset at build time. One file per op (<op>.c), and
  * <op>_optimized.c beside it where an optimised kernel exists. An optimised kernel that needs
  * working memory or accepts only some parameters has <kernel>_scratch_size(params): the bytes of
- * scratch it needs, or -1 where it cannot run those parameters (the generator then keeps the
- * reference kernel). The generator calls these at build time, so the sizes live here only. */
+ * scratch it needs, or a negative TEE_KEEP_* code where the generator keeps the reference kernel:
+ * for most codes the build warns, naming the call and the code's reason. The generator calls these
+ * at build time, so the sizes live here only. */
 #ifndef TINYEE_KERNELS_H
 #define TINYEE_KERNELS_H
 
 #include <stdint.h>
+
+#define TEE_KEEP_UNSUPPORTED (-1)      /* the optimised kernel cannot run these parameters */
+#define TEE_KEEP_AS_FAST (-2)          /* it could, but the reference kernel is as fast here: no warning */
+#define TEE_KEEP_DEPTH_MULTIPLIER (-3) /* a depthwise depth multiplier above 1 */
+#define TEE_KEEP_TAPS (-4)             /* a window of more taps than the kernel's tap tables hold */
+#define TEE_KEEP_FEW_CHANNELS (-5)     /* fewer channels than the kernel's vector lanes */
+#define TEE_KEEP_FILTER_OFFSET (-6)    /* asymmetric (non-zero zero point) weights */
 
 #define TEE_MAX_DIMS 6
 

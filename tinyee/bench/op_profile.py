@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyee.boards import Board
+from tinyee.compile.analysis import slow_paths
 from tinyee.compile.emit import CompiledSegment, op_slots
 from tinyee.compile.footprint import call_macs
 from tinyee.device.protocol import DeviceLink
@@ -33,7 +34,8 @@ def profile_cascade(link: DeviceLink, board: Board, segments: list[CompiledSegme
              "ticks": statistics.median(t[k] for t in seg_ticks)} for k in range(len(segments))]
     for row in segs:
         row[unit] = row["ticks"] * per_tick
-    return {"board": board.name, "unit": unit, "samples": len(inputs), "segments": segs, "ops": ops}
+    return {"board": board.name, "unit": unit, "samples": len(inputs), "segments": segs, "ops": ops,
+            "slow_paths": slow_paths(segments)}
 
 
 def by_op_type(profile: dict) -> list[dict]:

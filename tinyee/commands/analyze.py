@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tinyee.commands.console import json_output, result, write_json
+from tinyee.commands.console import json_output, result, warn_slow_paths, write_json
 
 
 def run(export_dir: Path, board_name: str, kernels: str, json_out: str | None = None) -> dict:
@@ -44,5 +44,6 @@ def run(export_dir: Path, board_name: str, kernels: str, json_out: str | None = 
     c = report["cascade"]
     result(f"cascade: {c['exits']} exits, constants {c['const_bytes']:,} B (flash, code aside), "
            f"one arena of {c['peak_arena_bytes']:,} B")
+    warn_slow_paths(report["slow_paths"])
     write_json(report, json_out)
     return report

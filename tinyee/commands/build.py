@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyee.commands.console import json_output, log, result, write_json
+from tinyee.commands.console import json_output, log, result, warn_slow_paths, write_json
 from tinyee.fileio import check_writable
 
 
@@ -28,5 +28,7 @@ def run(export_dir: Path, board_name: str, out: Path, opt: str, kernels: str = "
     for seg in image.memory["segments"]:
         result(f"    segment {seg['segment']}: peak {seg['peak_arena_bytes']:,} B; alive at its busiest step "
                   f"{seg['live_bound_bytes']:,} B; largest op {seg['largest_op_bytes']:,} B")
-    write_json(image.summary(board), json_out)
+    summary = image.summary(board)
+    warn_slow_paths(summary["slow_paths"])
+    write_json(summary, json_out)
     return board, image

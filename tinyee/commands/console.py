@@ -45,6 +45,13 @@ def result(*renderables, **options) -> None:
     (log if _json_to_stdout else _stdout).print(*renderables, **options)
 
 
+def warn_slow_paths(slow: list[dict]) -> None:
+    """One warning per kernel call an optimised build left on a reference kernel (compile.analysis.slow_paths)."""
+    for r in slow:
+        log.print(labelled("warning:", "yellow", f"segment {r['segment']}, op #{r['op_index']} {r['op']} runs the "
+                                                 f"reference kernel {r['kernel']}: {r['reason']}"))
+
+
 def write_json(document: dict, target: str | None) -> None:
     """The command's result as JSON: to stdout for "-", else to the file (replaced whole, never half-written)."""
     if target is None:

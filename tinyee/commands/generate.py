@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyee.commands.console import log, result
+from tinyee.commands.console import log, result, warn_slow_paths
 
 
 def run(export_dir: Path, board_name: str, out: Path, kernels: str = "optimized"):
     from tinyee.boards import load_board
+    from tinyee.compile.analysis import slow_paths
     from tinyee.compile.library import generate_library
     from tinyee.manifest import Manifest
 
@@ -23,4 +24,5 @@ def run(export_dir: Path, board_name: str, out: Path, kernels: str = "optimized"
         result(f"  libtinyee.a for {board.name}: flash {lib.flash_bytes:,} of {board.flash_bytes:,} bytes, "
                   f"RAM {lib.ram_bytes:,} of {board.ram_bytes:,} bytes")
     result(f"  include {lib.out / 'include' / 'tinyee_model.h'}; integration: {lib.out / 'README.md'}")
+    warn_slow_paths(slow_paths(lib.segments))
     return lib

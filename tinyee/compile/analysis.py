@@ -48,6 +48,12 @@ def _lifetimes(seg: CompiledSegment) -> dict[int, tuple[int, int]]:
     return life
 
 
+def slow_paths(segments: list[CompiledSegment]) -> list[dict]:
+    """The calls an optimised build left on a reference kernel, and why (Call.slow_path)."""
+    return [{"segment": seg.index, "op_index": c.op.index, "op": c.op.name, "kernel": c.kernel, "reason": c.slow_path}
+            for seg in segments for c in seg.calls if c.slow_path]
+
+
 def analyze(segments: list[CompiledSegment], path: str) -> dict:
     layers, seg_rows = [], []
     for seg in segments:
@@ -69,13 +75,14 @@ def analyze(segments: list[CompiledSegment], path: str) -> dict:
                 "output_bytes": w.capacity * w.row_bytes if w else t.nbytes, "output_rows_held": w.capacity if w else None,
                 "stream": stream_of.get(step), "output_life": list(life.get(out, (step, step))),
                 "scratch_bytes": c.scratch, "in_place": bool(c.in_place) and c.kernel != "" and step not in stream_of,
+                "slow_path": c.slow_path or None,
             })
         rows = [r for r in layers if r["segment"] == seg.index]
         seg_rows.append({"segment": seg.index, "calls": sum(1 for c in seg.calls if c.kernel),
                          "macs": sum(r["macs"] for r in rows), "const_bytes": sum(r["const_bytes"] for r in rows),
                          "peak_arena_bytes": seg.plan.size, "live_bound_bytes": seg.plan.live_bound})
     macs_to_exit = np.cumsum([s["macs"] for s in seg_rows]).tolist()
-    return {"inner_loop_path": path, "layers": layers, "segments": seg_rows,
+    return {"inner_loop_path": path, "layers": layers, "segments": seg_rows, "slow_paths": slow_paths(segments),
             "cascade": {"exits": len(segments), "macs_to_exit": macs_to_exit,
                         "const_bytes": sum(s["const_bytes"] for s in seg_rows),
                         "peak_arena_bytes": max(s["peak_arena_bytes"] for s in seg_rows)}}

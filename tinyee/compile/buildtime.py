@@ -73,7 +73,11 @@ int main(void) {{
                                 "-o", str(exe)], capture_output=True, text=True)
         if build.returncode:
             raise TinyeeError(f"building the kernel table and scratch query failed:\n{build.stderr[-3000:]}")
-        lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+        run = subprocess.run([str(exe)], capture_output=True, text=True)
+        if run.returncode:
+            raise TinyeeError(f"the build-time kernel query failed on this model (exit {run.returncode}): "
+                              f"{run.stderr[-500:]}")
+        lines = run.stdout.splitlines()
     tables = [[int(v) for v in line.split()] for line in lines[:len(chains)]]
     sizes = [int(v) for v in lines[len(chains)].split()] if candidates else []
     return tables, sizes

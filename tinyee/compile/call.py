@@ -64,6 +64,7 @@ class Call:
     alias: tuple[int, int] | None = None       # (output, input): output shares the input's bytes (RESHAPE)
     scratch: int = 0                           # bytes of working memory while it runs (sized by the C kernel)
     in_place: tuple[int, ...] = ()             # inputs whose bytes the output may overwrite
+    slow_path: str = ""                        # why an optimised build kept this reference kernel (warned)
 
     def tensor(self, role: str) -> int:
         return self.args[role].index

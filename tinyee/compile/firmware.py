@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tinyee.boards import Board
 from tinyee.compile import CompiledSegment, compile_export
+from tinyee.compile.analysis import slow_paths
 from tinyee.compile.library import library_sources
 from tinyee.compile.footprint import memory_report
 from tinyee.compile.sources import BOARD_DIR, FIRMWARE_DIR, HARNESS_DIR, KERNEL_DIR, REPO_ROOT, TOOLCHAIN
@@ -47,7 +48,7 @@ class FirmwareImage:
                 "flash_limit": board.flash_bytes, "ram_bytes": self.ram_bytes, "ram_limit": board.ram_bytes,
                 "arena_bytes": self.arena_bytes, "model_id": self.model_id, "kernels": self.kernels,
                 "profile_ops": self.profile_ops,
-                "memory": self.memory}
+                "memory": self.memory, "slow_paths": slow_paths(self.segments)}
 
 
 def harness_sources() -> list[Path]:

@@ -18,7 +18,9 @@ from tinyee.tflite import TfliteModel
 def lower(model: TfliteModel) -> list[Call]:
     ctx = LoweringContext(model)
     calls = []
+    written = {t.index for t in model.inputs}
     for op in model.ops:
+        _check_dataflow(ctx, op, written)
         for i in op.inputs + op.outputs:
             t = ctx.tensor(i) if i >= 0 else None
             if t is not None and not t.is_const and t.dtype != np.int8:
@@ -31,3 +33,16 @@ def lower(model: TfliteModel) -> list[Call]:
             # The file passed the flatbuffers verifier, but this op's tensors do not make sense together.
             ctx.fail(op, f"its tensors' shapes or parameters do not fit the op ({type(e).__name__}: {e})")
     return calls
+
+
+def _check_dataflow(ctx: LoweringContext, op, written: set[int]) -> None:
+    """Ops run in file order: each reads constants, graph inputs or tensors an earlier op wrote, and writes
+    each of its outputs once (a tensor read before anything writes it would be whatever the arena held)."""
+    for i in op.inputs:
+        if i >= 0 and i not in written and not ctx.tensor(i).is_const:
+            ctx.fail(op, f"reads tensor {ctx.tensor(i).name!r}, which is neither a constant, an input nor written "
+                         "by an earlier op")
+    for i in op.outputs:
+        if i in written or ctx.tensor(i).is_const:
+            ctx.fail(op, f"writes tensor {ctx.tensor(i).name!r}, which is a constant, an input or written before")
+        written.add(i)

@@ -48,9 +48,21 @@ def _silu_pairs(model: TfliteModel, calls: list[Call]) -> dict[int, int]:
 
 def _normalized_multipliers(c: Call) -> bool:
     """Whether every output multiplier of the call is normalized (requant.normalized), as the optimised
-    kernels' scalar requantization needs; a call with a zero one (all its outputs are the zero point)
-    keeps its reference kernel."""
+    kernels' scalar requantization needs (a convolution's zero ones are replaced per channel before)."""
     return requant.normalized(*c.arrays.get("mult", ()), *(c.params[k] for k in ("mult", "out_mult") if k in c.params))
+
+
+# What a negative <kernel>_scratch_size means (TEE_KEEP_* in tinyee_kernels.h); None: no warning.
+KEPT_REASONS = {-1: "the optimised kernel cannot run these parameters", -2: None,
+                -3: "depth multiplier {depth_multiplier} (the optimised kernel takes 1)",
+                -4: "a {k_h}x{k_w} window: more taps than the optimised kernel's tables hold",
+                -5: "{in_c} channels: fewer than the optimised kernel's vector lanes",
+                -6: "asymmetric weights (filter zero point {filter_offset})"}
+
+
+def _kept_reason(c: Call, code: int) -> str | None:
+    reason = KEPT_REASONS.get(code, KEPT_REASONS[-1])
+    return reason and reason.format_map({k: -v if k == "filter_offset" else v for k, v in c.params.items()})
 
 
 def _lut_call(model: TfliteModel, chain: list[Call], table: list[int]) -> Call:
@@ -71,16 +83,17 @@ def optimize(models: list[TfliteModel], calls: list[list[Call]], route: bool = T
         chains = {step: [c] for step, c in enumerate(cs) if c.op.name in UNARY_TABLE_OPS and step not in pairs}
         chains.update({mul: [cs[step], cs[mul]] for step, mul in pairs.items()})
         proposed = {step: OPS[c.op.name].optimize(ctx, c) for step, c in enumerate(cs)
-                    if step not in chains and step not in pairs and hasattr(OPS[c.op.name], "optimize")
-                    and _normalized_multipliers(c)}
-        candidates = {step: c for step, c in proposed.items() if c is not None}
-        plans.append((pairs, chains, candidates, layer_norms(model, cs)))
-    singles = [c for _, _, candidates, _ in plans for c in candidates.values()]
-    tables, sizes = query_kernels([chain for _, chains, _, _ in plans for chain in chains.values()],
+                    if step not in chains and step not in pairs and hasattr(OPS[c.op.name], "optimize")}
+        candidates = {step: c for step, c in proposed.items() if isinstance(c, Call) and _normalized_multipliers(c)}
+        kept = {step: c if isinstance(c, str) else requant.UNDERFLOW for step, c in proposed.items()
+                if c is not None and step not in candidates}
+        plans.append((pairs, chains, candidates, kept, layer_norms(model, cs)))
+    singles = [c for _, _, candidates, _, _ in plans for c in candidates.values()]
+    tables, sizes = query_kernels([chain for _, chains, *_ in plans for chain in chains.values()],
                                   singles + [n.call for *_, norms in plans for n in norms])
     tables, single_sizes, norm_sizes = iter(tables), iter(sizes[:len(singles)]), iter(sizes[len(singles):])
     out = []
-    for model, cs, (pairs, chains, candidates, norms) in zip(models, calls, plans):
+    for model, cs, (pairs, chains, candidates, kept, norms) in zip(models, calls, plans):
         table_of = {step: next(tables) for step in chains}
         rewritten = {}
         for step, c in enumerate(cs):
@@ -94,6 +107,10 @@ def optimize(models: list[TfliteModel], calls: list[list[Call]], route: bool = T
                     module = OPS[c.op.name]
                     c = (module.with_scratch(candidates[step], size) if hasattr(module, "with_scratch")
                          else dataclasses.replace(candidates[step], scratch=size))
+                else:
+                    c = dataclasses.replace(c, slow_path=_kept_reason(c, size) or "")
+            elif step in kept:
+                c = dataclasses.replace(c, slow_path=kept[step])
             rewritten[step] = c
         for norm in norms:  # one fused call where the chain's last op was
             size = next(norm_sizes)

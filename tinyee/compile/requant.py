@@ -42,6 +42,9 @@ def quantize_multiplier(m: float) -> tuple[int, int]:
     return q_fixed, shift
 
 
+UNDERFLOW = "a multiplier below 2^-31 (TFLite's 0), which the optimised kernels' requantization does not take"
+
+
 def normalized(*multipliers: int) -> bool:
     """Whether every multiplier is in [2^30, 2^31), QuantizeMultiplier's range for all but its zero result
     (a multiplier below 2^-31): what the optimised kernels' scalar requantization (tee_high_mul) takes."""

@@ -19,7 +19,7 @@ from tinyee.errors import TinyeeError
 from tinyee.manifest import MANIFEST_NAME, Manifest, Preprocess, Segment, TensorSpec, model_id_of, sha256
 from tinyee.runtime import SegmentRunner
 from tinyee.staging import staged_folder
-from tinyee.tflite import TfliteModel, strip_float_edges
+from tinyee.tflite import TfliteModel, strip_float_edges, with_tflm_quantization
 
 SOFTMAX_QUANT = (1 / 256, -128)
 
@@ -57,7 +57,7 @@ def import_tflite(files: list[Path], out: Path, thresholds: list[float] | None =
     models, runners, blobs, edges = [], [], [], []
     for path in map(Path, files):
         TfliteModel.load(path)  # a clear error for what is no TFLite model at all
-        data, dropped = strip_float_edges(path.read_bytes())
+        data, dropped = strip_float_edges(with_tflm_quantization(path.read_bytes()))
         models.append(TfliteModel(data, path.name))
         blobs.append(data)
         edges.append(dropped)

@@ -3,9 +3,9 @@
 A module defines ``OP`` (the TFLite op name) and ``lower(ctx, op) -> Call`` (the reference kernel
 call with every parameter precomputed), and optionally:
 
-- ``optimize(ctx, call) -> Call | None``: the call with an optimised kernel (None: it does not apply);
-  that kernel's C function ``<kernel>_scratch_size`` sizes its scratch or refuses the parameters
-  (then the reference stays);
+- ``optimize(ctx, call) -> Call | str | None``: the call with an optimised kernel, or why the optimised
+  kernel cannot take it (the build warns), or None where none applies; that kernel's C function
+  ``<kernel>_scratch_size`` sizes its scratch or refuses the parameters (then the reference stays);
 - ``with_scratch(call, size) -> Call``: what a granted scratch size changes beyond ``call.scratch``;
 - ``TABLE_PARAMS``: struct fields that run the kernel over the 256 int8 values, for ops the
   optimised set turns into lookup tables (element-wise functions of one value);

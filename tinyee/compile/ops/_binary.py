@@ -63,11 +63,11 @@ def simd_rewrite(ctx, c: Call) -> Call:
     return dataclasses.replace(c, kernel="tee_binary_simd_s8")
 
 
-def table_rewrite(ctx, c: Call) -> Call | None:
+def table_rewrite(ctx, c: Call) -> Call | str:
     """Each input's rescaling tabulated in scratch first (binary.c decides where it pays off), with the
     scalar requantization, which takes normalized multipliers only (a zero one keeps the reference)."""
     if not requant.normalized(c.params["in1_mult"], c.params["in2_mult"]):
-        return None
+        return requant.UNDERFLOW
     kernel = "tee_squared_difference_table_s8" if c.params["op"] == "TEE_SQUARED_DIFFERENCE" else "tee_binary_table_s8"
     return dataclasses.replace(c, kernel=kernel,
                                args={"input1": c.args["input1"], "input2": c.args["input2"], "scratch": ScratchArg(),

@@ -19,17 +19,29 @@ def conv_call(ctx: LoweringContext, op: Op, kernel: str, depthwise: bool) -> Cal
     s_out, zp_out = ctx.quant_params(op, op.outputs[0])
     if any(z != 0 for z in w.zero_points):
         ctx.fail(op, "filter zero points must be 0 (symmetric int8 weights)")
-    out_c = y.shape[3]
+    if len(x.shape) != 4 or len(y.shape) != 4 or len(w.shape) != 4:
+        ctx.fail(op, "input, filter and output must be 4-D")
+    out_c, in_c = y.shape[3], x.shape[3]
+    kh, kw = w.shape[1], w.shape[2]
+    filter_shape = (1, kh, kw, out_c) if depthwise else (out_c, kh, kw, in_c)
+    ctx.constant(op, op.inputs[1], np.int8, filter_shape)
+    if depthwise and (in_c < 1 or out_c % in_c):
+        ctx.fail(op, f"{out_c} output channels are not a multiple of {in_c} input channels")
+    if len(w.scales) not in (1, out_c):
+        ctx.fail(op, f"the filter has {len(w.scales)} scales for {out_c} output channels")
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        ctx.constant(op, op.inputs[2], np.int32, (out_c,))
+    ctx.window(op, x.shape[1], kh, o.strideH, o.dilationHFactor, y.shape[1])
+    ctx.window(op, x.shape[2], kw, o.strideW, o.dilationWFactor, y.shape[2])
     scales = list(w.scales) if len(w.scales) == out_c else [w.scales[0]] * out_c
     mult, shift = requant.per_channel(s_in, scales, s_out)
-    kh, kw = w.shape[1], w.shape[2]
     lo, hi = requant.activation_range(o.fusedActivationFunction, s_out, zp_out)
     params = dict(
-        in_h=x.shape[1], in_w=x.shape[2], in_c=x.shape[3], out_h=y.shape[1], out_w=y.shape[2], out_c=out_c,
+        in_h=x.shape[1], in_w=x.shape[2], in_c=in_c, out_h=y.shape[1], out_w=y.shape[2], out_c=out_c,
         k_h=kh, k_w=kw, stride_h=o.strideH, stride_w=o.strideW, dil_h=o.dilationHFactor, dil_w=o.dilationWFactor,
         pad_h=same_padding(x.shape[1], kh, o.strideH, o.dilationHFactor, y.shape[1]),
         pad_w=same_padding(x.shape[2], kw, o.strideW, o.dilationWFactor, y.shape[2]),
-        depth_multiplier=out_c // x.shape[3] if depthwise else 1,
+        depth_multiplier=out_c // in_c if depthwise else 1,
         in_offset=-zp_in, out_offset=zp_out, act_min=lo, act_max=hi,
     )
     bias = op.inputs[2] if len(op.inputs) > 2 else -1
@@ -42,10 +54,28 @@ def _wrap32(v: np.ndarray) -> list[int]:
     return [int(x) for x in (np.asarray(v, np.int64) + 2**31) % 2**32 - 2**31]
 
 
-def folded_bias(ctx: LoweringContext, c: Call, in_offset: int, depthwise: bool = False) -> list[int]:
-    """bias + in_offset * (sum of each output channel's weights): the input zero point out of the inner loop.
+# A channel whose multiplier underflowed (QuantizeMultiplier's 0: every output is the zero point) gets this
+# normalized one instead, 2^-32, with a zero bias: x * 2^-32 rounds to 0 for every |x| < 2^31 - 2, and the
+# channel's sum of int8 products stays below that where 128 * sum |w| does (checked per channel).
+NEGLIGIBLE_MULTIPLIER = (1 << 30, -31)
+
+
+def optimized_requant(ctx: LoweringContext, c: Call, depthwise: bool = False) -> dict[str, list[int]]:
+    """The optimised kernels' per-channel arrays: the folded bias, bias + in_offset * (sum of each output
+    channel's weights), which takes the input zero point out of the inner loop, and the multipliers and
+    shifts, zero ones replaced (NEGLIGIBLE_MULTIPLIER) so that one requantization serves every channel.
     Output channels are the filter's first axis, or its last for a depthwise filter [1, k_h, k_w, channels]."""
     w = np.asarray(ctx.tensor(c.tensor("filter")).data, np.int64)
-    sums = w.reshape(-1, w.shape[-1]).sum(axis=0) if depthwise else w.reshape(w.shape[0], -1).sum(axis=1)
+    per_channel = w.reshape(-1, w.shape[-1]).T if depthwise else w.reshape(w.shape[0], -1)
     bias = np.asarray(ctx.tensor(c.tensor("bias")).data, np.int64) if c.tensor("bias") >= 0 else 0
-    return _wrap32(bias + in_offset * sums)
+    folded = _wrap32(bias + c.params["in_offset"] * per_channel.sum(axis=1))
+    mult, shift = list(c.arrays["mult"]), list(c.arrays["shift"])
+    safe = 128 * np.abs(per_channel).sum(axis=1) < 2**31 - 2
+    # one multiplier for all channels (per-tensor FULLY_CONNECTED) is replaced only where it is safe for all
+    owners = [[ch] for ch in range(len(folded))] if len(mult) > 1 else [list(range(len(folded)))]
+    for m, channels in enumerate(owners):
+        if mult[m] == 0 and all(safe[ch] for ch in channels):
+            mult[m], shift[m] = NEGLIGIBLE_MULTIPLIER
+            for ch in channels:
+                folded[ch] = 0
+    return {"mult": mult, "shift": shift, "folded_bias": folded}

@@ -33,6 +33,29 @@ class LoweringContext:
             self.fail(op, f"input {t.name!r} must be a constant")
         return [int(v) for v in np.asarray(t.data).reshape(-1)]
 
+    def constant(self, op: Op, index: int, dtype, shape: tuple[int, ...]) -> Tensor:
+        """A constant input of the given element type and shape: what the kernels read from flash."""
+        t = self.tensor(index)
+        if not t.is_const:
+            self.fail(op, f"input {t.name!r} must be a constant")
+        if t.dtype != dtype or tuple(t.shape) != tuple(shape):
+            self.fail(op, f"input {t.name!r} is {np.dtype(t.dtype).name} {list(t.shape)}, not "
+                          f"{np.dtype(dtype).name} {list(shape)}")
+        return t
+
+    def window(self, op: Op, in_size: int, k: int, stride: int, dilation: int, out_size: int) -> None:
+        """A sliding window's geometry as TFLite computes it (ComputeOutSize for SAME or VALID padding):
+        what every window kernel relies on to stay inside its input."""
+        if op.options.padding not in (0, 1):
+            self.fail(op, f"padding {op.options.padding} is neither SAME nor VALID")
+        if min(k, stride, dilation, in_size) < 1:
+            self.fail(op, f"window {k}, stride {stride}, dilation {dilation} over {in_size}: each must be >= 1")
+        span = (k - 1) * dilation + 1
+        want = (in_size + stride - 1) // stride if op.options.padding == 0 else (in_size - span + stride) // stride
+        if out_size != want or want < 1:
+            self.fail(op, f"output size {out_size} where a window {k} (stride {stride}, dilation {dilation}) over "
+                          f"{in_size} gives {want}")
+
     def size(self, index: int) -> int:
         return int(np.prod(self.tensor(index).shape))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tinyee.compile.call import Call, ScratchArg
-from tinyee.compile.ops._conv import conv_call, folded_bias
+from tinyee.compile.ops._conv import conv_call, optimized_requant
 
 OP = "CONV_2D"
 
@@ -16,7 +16,7 @@ def lower(ctx, op) -> Call:
 
 def optimize(ctx, c: Call) -> Call:
     return dataclasses.replace(
-        c, kernel="tee_conv2d_gemm_s8", arrays={**c.arrays, "folded_bias": folded_bias(ctx, c, c.params["in_offset"])},
+        c, kernel="tee_conv2d_gemm_s8", arrays={**c.arrays, **optimized_requant(ctx, c)},
         args={"input": c.args["input"], "filter": c.args["filter"], "scratch": ScratchArg(), "output": c.args["output"]})
 
 

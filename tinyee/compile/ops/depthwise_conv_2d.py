@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from tinyee.compile.call import Call, ScratchArg
-from tinyee.compile.ops._conv import conv_call, folded_bias
+from tinyee.compile.ops._conv import conv_call, optimized_requant
 
 OP = "DEPTHWISE_CONV_2D"
 
@@ -17,8 +17,8 @@ def lower(ctx, op) -> Call:
 
 
 def optimize(ctx, c: Call) -> Call:
-    bias = folded_bias(ctx, c, c.params["in_offset"], depthwise=True)
-    return dataclasses.replace(c, kernel="tee_depthwise_conv2d_simd_s8", arrays={**c.arrays, "folded_bias": bias},
+    arrays = {**c.arrays, **optimized_requant(ctx, c, depthwise=True)}
+    return dataclasses.replace(c, kernel="tee_depthwise_conv2d_simd_s8", arrays=arrays,
                                args={"input": c.args["input"], "filter": c.args["filter"], "scratch": ScratchArg(),
                                      "output": c.args["output"]})
 
