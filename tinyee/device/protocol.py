@@ -38,8 +38,7 @@ class DeviceLink(Transport):
 
     def wait_ready(self, announce_s: float = 1.0) -> None:
         """Wait for the boot banner; if it went by unseen (opening a port can flush it), ask `id` instead."""
-        deadline = time.monotonic() + announce_s
-        while (frame := self._read_frame(deadline)) is not None:
+        while (frame := self._read_frame(announce_s)) is not None:
             if isinstance(frame, Frame) and frame.kind == b"B":
                 return
         try:

@@ -9,8 +9,10 @@ link: they halve it after a failed try and double it after a run of clean ones.
 
 from __future__ import annotations
 
+import math
 import random
 import time
+from typing import Callable
 
 import serial
 
@@ -41,8 +43,12 @@ class Transport:
     in a row (the board is silent) or `attempts` tries in all (the line is too damaged)."""
 
     def __init__(self, port, timeout: float = 10.0, quick_timeout: float = 1.0, silences: int = 3,
-                 attempts: int = 2000):
+                 attempts: int = 2000, clock: Callable[[], float] = time.monotonic, stall: float = math.inf):
+        """clock: what the time-outs count in (an emulator's CPU seconds, which a busy host slows down with
+        the emulator); stall: wall-clock seconds in which a clock that does not move at all (an emulator that
+        makes no progress) ends a wait."""
         self.port = port
+        self.clock, self.stall = clock, stall
         self.port.timeout = min(0.05, quick_timeout)  # poll: the deadlines below are the real limits
         self.timeout, self.quick_timeout = timeout, quick_timeout
         self.silences, self.attempts = silences, attempts
@@ -54,8 +60,11 @@ class Transport:
         self.silent = 0  # tries that got no answer in time
         self._rx = bytearray()
 
-    def _read_frame(self, deadline: float) -> Frame | str | None:
-        """The next frame, _GARBLED for damaged bytes, or None at the deadline."""
+    def _read_frame(self, timeout: float) -> Frame | str | None:
+        """The next frame, _GARBLED for damaged bytes, or None after `timeout` seconds of the link's clock (or
+        `stall` seconds in which it did not move)."""
+        deadline = self.clock() + timeout
+        last, moved = None, time.monotonic()
         while True:
             end = self._rx.find(0)
             if end >= 0:
@@ -67,7 +76,10 @@ class Transport:
             if len(self._rx) > FRAME_BYTES_MAX:  # noise without a delimiter: no frame is this long
                 self._rx.clear()
                 return _GARBLED
-            if time.monotonic() >= deadline:
+            now = self.clock()
+            if now != last:
+                last, moved = now, time.monotonic()
+            if now >= deadline or time.monotonic() - moved >= self.stall:
                 return None
             try:
                 self._rx += self.port.read(max(1, self.port.in_waiting))
@@ -82,8 +94,7 @@ class Transport:
 
     def _try(self, kind: bytes, seq: int, body: bytes, timeout: float) -> Frame | str:
         self._send(kind, seq, body)
-        deadline = time.monotonic() + timeout
-        while (frame := self._read_frame(deadline)) is not None:
+        while (frame := self._read_frame(timeout)) is not None:
             if frame is _GARBLED or frame.kind == b"E" and frame.seq == NO_SEQ:  # damaged on the way out or back
                 self.garbled += frame is _GARBLED
                 return _GARBLED

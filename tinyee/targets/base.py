@@ -71,11 +71,15 @@ class Target(ABC):
         """False once the firmware's host process (an emulator) has died."""
         return True
 
+    def link_clock(self) -> dict:
+        """What the link's time-outs count in (Transport's clock and stretch): a real board's are seconds."""
+        return {}
+
     def connect(self, elf: Path | None, timeout: float = 10.0, model_id: str | None = None) -> DeviceLink:
         """Start the image, open the transport and wait for the firmware's banner; with model_id, check that
         the firmware runs that model."""
         self.start(elf)
-        link = DeviceLink(self.open(), timeout=timeout)
+        link = DeviceLink(self.open(), timeout=timeout, **self.link_clock())
         link.wait_ready()
         if model_id is not None and link.identify().get("model") != model_id:
             raise TinyeeError(f"the firmware on {self.board.name} runs model {link.info.get('model')}, but the export "

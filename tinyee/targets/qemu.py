@@ -4,6 +4,7 @@ UART on a local TCP port that pyserial opens as socket://."""
 from __future__ import annotations
 
 import ctypes
+import math
 import shutil
 import signal
 import socket
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import psutil
 import serial
 
 from tinyee.boards import Board
@@ -19,6 +21,7 @@ from tinyee.errors import TinyeeError
 from tinyee.targets.base import Target, check_image
 
 QEMU = "qemu-system-arm"
+EMULATOR_STALL_S = 5.0  # wall seconds in which QEMU gets no CPU time at all: it is stopped, not slow
 PR_SET_PDEATHSIG = 1
 
 
@@ -99,6 +102,22 @@ class QemuTarget(Target):
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def link_clock(self) -> dict:
+        """Under -icount the firmware runs in virtual time, as fast as QEMU gets the CPU (it polls its UART, so
+        it always wants it): time-outs count QEMU's CPU seconds, so a busy host slows the deadlines with the
+        emulator; a QEMU that gets no CPU time for EMULATOR_STALL_S is stopped, and once it has exited every
+        deadline has passed."""
+        proc = psutil.Process(self.proc.pid)
+
+        def cpu_seconds() -> float:
+            try:
+                t = proc.cpu_times()
+            except psutil.Error:
+                return math.inf
+            return t.user + t.system if self.proc.poll() is None else math.inf
+
+        return {"clock": cpu_seconds, "stall": EMULATOR_STALL_S}
 
     def close(self) -> None:
         self.close_transport()
