@@ -144,23 +144,6 @@ def dead_channel_models(rng) -> list[bytes]:
     return out
 
 
-def zero_multiplier_models(rng) -> list[bytes]:
-    """FULLY_CONNECTED and MUL whose output multipliers are below 2^-31, so QuantizeMultiplier gives 0, and an
-    ADD whose first input's rescaling multiplier is."""
-    fc = OpModel()
-    x = fc.tensor([3, 8], 1e-6, 5)
-    f = fc.tensor([4, 8], [1e-6], 0, rng.integers(-127, 128, (4, 8)))
-    y = fc.tensor([3, 4], 100.0, -7)
-    fc.op("FULLY_CONNECTED", [x, f], [y], options("FullyConnectedOptions"), "FullyConnectedOptions")
-    mul = OpModel()
-    a, b, z = mul.tensor([2, 300], 1e-6, 3), mul.tensor([2, 300], 1e-6, -4), mul.tensor([2, 300], 100.0, 9)
-    mul.op("MUL", [a, b], [z], options("MulOptions"), "MulOptions")
-    add = OpModel()
-    u, v, w = add.tensor([2, 300], 1e-12, 3), add.tensor([2, 300], 0.5, -4), add.tensor([2, 300], 0.5, 9)
-    add.op("ADD", [u, v], [w], options("AddOptions"), "AddOptions")
-    return [fc.build([x], [y]), mul.build([a, b], [z]), add.build([u, v], [w])]
-
-
 def run_against_tflm(data: list[bytes], segments, runner, rng) -> None:
     for model, seg in zip(data, segments):
         inputs = [rng.integers(-128, 128, t.shape).astype(np.int8) for t in seg.model.inputs]
