@@ -61,46 +61,54 @@ class Op:
 def verify(data: bytes, name: str) -> None:
     """Run the flatbuffers verifier (LiteRT verifies a model before building its interpreter) before
     anything reads the file: an unverified model never reaches the TFLM interpreter, which trusts its
-    input. What the verifier cannot see (an op's shapes and quantization) lowering checks."""
+    input. What the verifier cannot see (an op's shapes and quantization) lowering checks. Give it the
+    model as TFLM reads it (with_tflm_quantization)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise TinyeeError(f"{name} is not a TFLite model (no TFL3 identifier)")
     with native_output_captured():
         try:
-            Interpreter(model_content=with_tflm_quantization(bytes(data)),
-                        experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+            Interpreter(model_content=bytes(data), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
         except (ValueError, RuntimeError) as e:
             raise TinyeeError(f"{name} is not a valid TFLite model: {first_line(e)}") from None
 
 
-def with_tflm_quantization(data: bytes) -> bytes:
+def _object_model(data: bytes):
+    """The model through the object API (schema.ModelT), or None for bytes it cannot read (unverified bytes
+    may raise any exception in the generated reader; the verifier then names what is wrong)."""
+    try:
+        return schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    except Exception:
+        return None
+
+
+def with_tflm_quantization(data: bytes, model=None) -> bytes:
     """The model with the quantized_dimension of every per-tensor quantization set to 0. TFLite Micro reads
     that field only for per-channel tensors; LiteRT checks it against the tensor's rank for all (TFLM's
-    person-detection example carries 3 on 1-D tensors), and tinyee must accept what TFLM runs. Bytes that
-    the object API cannot read are returned as they are, for the verifier to name what is wrong."""
-    try:
-        m = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
-        quantizations = [t.quantization for g in m.subgraphs or [] for t in g.tensors or []]
-    except Exception:  # unverified bytes: any exception the generated reader raises on garbage
+    person-detection example carries 3 on 1-D tensors), and tinyee must accept what TFLM runs. model: the
+    bytes already read through the object API (_object_model), edited in place; bytes it cannot read are
+    returned as they are."""
+    model = _object_model(data) if model is None else model
+    if model is None:
         return data
+    quantizations = [t.quantization for g in model.subgraphs or [] for t in g.tensors or []]
     stray = [q for q in quantizations if q is not None and q.quantizedDimension and len(q.scale if q.scale is not
                                                                                             None else []) <= 1]
     if not stray:
         return data
     for q in stray:
         q.quantizedDimension = 0
-    return packed(m, len(data))
+    return packed(model, len(data))
 
 
 class TfliteModel:
     def __init__(self, data: bytes, name: str = "<bytes>"):
         self.name = name
-        verify(data, name)
-        try:
-            self._m = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
-        except Exception as e:  # the verifier passed, so this is a schema the reader does not know
-            raise TinyeeError(f"{name} cannot be read as a TFLite model: {e}") from e
+        self._m = _object_model(data)  # read once: the verifier checks it as TFLM reads it, then tinyee does
+        verify(with_tflm_quantization(data, self._m), name)
+        if self._m is None:  # the verifier passed, so this is a schema the reader does not know
+            raise TinyeeError(f"{name} cannot be read as a TFLite model")
         if len(self._m.subgraphs or []) != 1:
             raise TinyeeError(f"{name}: {len(self._m.subgraphs or [])} subgraphs; tinyee segments have exactly one")
         graph = self._m.subgraphs[0]

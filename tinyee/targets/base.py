@@ -72,7 +72,7 @@ class Target(ABC):
         return True
 
     def link_clock(self) -> dict:
-        """What the link's time-outs count in (Transport's clock and stretch): a real board's are seconds."""
+        """What the link's time-outs count in (Transport's clock and stall): a real board's are wall seconds."""
         return {}
 
     def connect(self, elf: Path | None, timeout: float = 10.0, model_id: str | None = None) -> DeviceLink:
