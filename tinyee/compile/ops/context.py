@@ -28,16 +28,17 @@ class LoweringContext:
         return t.scales[0], t.zero_points[0]
 
     def const_ints(self, op: Op, index: int) -> list[int]:
+        return [int(v) for v in np.asarray(self._const(op, index).data).reshape(-1)]
+
+    def _const(self, op: Op, index: int) -> Tensor:
         t = self.tensor(index)
         if not t.is_const:
             self.fail(op, f"input {t.name!r} must be a constant")
-        return [int(v) for v in np.asarray(t.data).reshape(-1)]
+        return t
 
     def constant(self, op: Op, index: int, dtype, shape: tuple[int, ...]) -> Tensor:
         """A constant input of the given element type and shape: what the kernels read from flash."""
-        t = self.tensor(index)
-        if not t.is_const:
-            self.fail(op, f"input {t.name!r} must be a constant")
+        t = self._const(op, index)
         if t.dtype != dtype or tuple(t.shape) != tuple(shape):
             self.fail(op, f"input {t.name!r} is {np.dtype(t.dtype).name} {list(t.shape)}, not "
                           f"{np.dtype(dtype).name} {list(shape)}")
